@@ -1,0 +1,59 @@
+//! One error type for the whole library.
+//!
+//! Every failure a user can meet names what it was working on (a file, a model, a URL) and the cause,
+//! in one line, so that a batch run can print it next to the input and carry on with the next one.
+//! The CLI maps these to exit codes: input errors count as "some inputs failed" (1), everything that
+//! stops the run before any input is read (usage, model, weights) is 2.
+
+use std::path::PathBuf;
+
+/// Errors of vidclass. `Display` is the one-line message shown to users.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A video could not be opened, probed or decoded.
+    #[error("{input}: {cause}")]
+    Video { input: String, cause: String },
+
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A checkpoint does not fit the architecture, or cannot be read.
+    #[error("checkpoint {}: {cause}", path.display())]
+    Checkpoint { path: PathBuf, cause: String },
+
+    /// A model card is missing or malformed.
+    #[error("model card {name}: {cause}")]
+    Card { name: String, cause: String },
+
+    /// Downloading weights failed.
+    #[error("download of {url} failed: {cause}")]
+    Fetch { url: String, cause: String },
+
+    /// Arguments that do not make sense together (caught after clap's own parsing).
+    #[error("{0}")]
+    Usage(String),
+
+    /// A tensor operation failed: a bug or an input of an unexpected shape.
+    #[error("tensor operation failed: {0}")]
+    Tensor(#[from] candle_core::Error),
+}
+
+impl Error {
+    /// A video error for `input` (a path, URL or `-`).
+    pub fn video(input: impl std::fmt::Display, cause: impl std::fmt::Display) -> Self {
+        Error::Video { input: input.to_string(), cause: cause.to_string() }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
+
+/// Result with vidclass's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

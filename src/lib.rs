@@ -1,0 +1,9 @@
+//! vidclass: tell what people are doing in a video.
+//!
+//! The library mirrors the command-line pipeline: decode a video ([`video`]), pick the frames a
+//! model's test protocol samples ([`sample`]), turn them into the exact tensors mmaction2 builds
+//! ([`transform`]), run the network ([`model`]) and average the views into class scores.
+
+pub mod error;
+
+pub use error::{Error, Result};
