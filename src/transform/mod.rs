@@ -1,6 +1,19 @@
 //! From decoded RGB frames to the normalised tensor a model takes, exactly as mmaction2 builds it.
+//!
+//! The steps mirror the reference test pipeline: `Resize(scale=(-1, 256))` on uint8 frames
+//! ([`resize`]), a crop mode ([`crop`]), `FormatShape` (views crop-major) and the data
+//! preprocessor's `(x - mean) / std` in float32 ([`Views::tensor`]).
 
+pub mod crop;
+pub mod resize;
+
+use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::frame::RgbFrame;
+pub use crop::{CropWindow, crop_windows};
+pub use resize::{resize_short_side, short_side_size};
 
 /// Which spatial crops make the views of each clip.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,9 +34,146 @@ pub struct Crop {
     pub size: usize,
 }
 
+impl Crop {
+    /// How many views each clip yields.
+    pub fn views_per_clip(&self) -> usize {
+        match self.kind {
+            CropKind::Center => 1,
+            CropKind::Three => 3,
+            CropKind::Ten => 10,
+        }
+    }
+}
+
 /// Per-channel RGB normalisation `(x - mean) / std` applied to 0..255 pixel values.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Normalize {
     pub mean: [f32; 3],
     pub std: [f32; 3],
+}
+
+impl Normalize {
+    /// mmaction2's ImageNet statistics on the 0..255 scale, used by every zoo model.
+    pub const IMAGENET: Normalize =
+        Normalize { mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375] };
+}
+
+/// How views become a tensor (`FormatShape`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Layout {
+    /// `NCTHW`: `[views, 3, T, H, W]` for 3-D networks.
+    #[serde(rename = "NCTHW")]
+    Ncthw,
+    /// `NCHW`: `[views * T, 3, H, W]` for 2-D networks (TSN), every frame its own image.
+    #[serde(rename = "NCHW")]
+    Nchw,
+}
+
+/// The cropped uint8 frames of every view, crop-major (`view = crop * clips + clip`).
+#[derive(Clone, Debug)]
+pub struct Views {
+    /// `views[v][t]` is frame `t` of view `v`.
+    pub frames: Vec<Vec<RgbFrame>>,
+}
+
+impl Views {
+    /// Crops every clip (a list of equally sized, already resized frames) into views.
+    pub fn from_clips(clips: &[Vec<RgbFrame>], crop: Crop) -> Result<Views> {
+        let first =
+            clips.first().and_then(|c| c.first()).ok_or_else(|| Error::Usage("no frames to crop".into()))?;
+        let windows = crop_windows(first.width, first.height, crop)?;
+        let mut frames = Vec::with_capacity(windows.len() * clips.len());
+        for window in &windows {
+            for clip in clips {
+                frames.push(clip.iter().map(|f| apply_window(f, window)).collect());
+            }
+        }
+        Ok(Views { frames })
+    }
+
+    /// Number of views.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// True when there are no views.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The normalised float32 tensor of views `range`, in `layout`.
+    pub fn tensor(
+        &self,
+        range: std::ops::Range<usize>,
+        normalize: &Normalize,
+        layout: Layout,
+        device: &Device,
+    ) -> Result<Tensor> {
+        let views = &self.frames[range];
+        let t = views.first().map_or(0, |v| v.len());
+        let (h, w) = views.first().and_then(|v| v.first()).map_or((0, 0), |f| (f.height, f.width));
+        let plane = h * w;
+        let mut data = vec![0f32; views.len() * 3 * t * plane];
+        // NCTHW: index ((v * 3 + c) * T + t) * HW; NCHW: ((v * T + t) * 3 + c) * HW.
+        for (v, view) in views.iter().enumerate() {
+            for (ti, frame) in view.iter().enumerate() {
+                for c in 0..3 {
+                    let base = match layout {
+                        Layout::Ncthw => ((v * 3 + c) * t + ti) * plane,
+                        Layout::Nchw => ((v * t + ti) * 3 + c) * plane,
+                    };
+                    let (mean, std) = (normalize.mean[c], normalize.std[c]);
+                    for (out, px) in data[base..base + plane].iter_mut().zip(frame.data.chunks_exact(3)) {
+                        *out = (px[c] as f32 - mean) / std;
+                    }
+                }
+            }
+        }
+        let shape = match layout {
+            Layout::Ncthw => vec![views.len(), 3, t, h, w],
+            Layout::Nchw => vec![views.len() * t, 3, h, w],
+        };
+        Ok(Tensor::from_vec(data, shape, device)?)
+    }
+}
+
+fn apply_window(frame: &RgbFrame, window: &CropWindow) -> RgbFrame {
+    let cropped = frame.cropped(window.left, window.top, window.size, window.size);
+    if window.flip { cropped.flipped_horizontally() } else { cropped }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame whose every pixel is (value, value + 1, value + 2).
+    fn frame(w: usize, h: usize, value: u8) -> RgbFrame {
+        RgbFrame::new(w, h, (0..w * h).flat_map(|_| [value, value + 1, value + 2]).collect())
+    }
+
+    #[test]
+    fn views_are_crop_major_and_normalised() {
+        let clips = vec![vec![frame(6, 4, 10), frame(6, 4, 20)], vec![frame(6, 4, 30), frame(6, 4, 40)]];
+        let views = Views::from_clips(&clips, Crop { kind: CropKind::Three, size: 4 }).unwrap();
+        assert_eq!(views.len(), 6);
+        // view 1 = crop 0 of clip 1, view 2 = crop 1 of clip 0.
+        assert_eq!(views.frames[1][0].data[0], 30);
+        assert_eq!(views.frames[2][1].data[0], 20);
+
+        let norm = Normalize { mean: [10.0, 0.0, 0.0], std: [2.0, 1.0, 1.0] };
+        let t = views.tensor(0..6, &norm, Layout::Ncthw, &Device::Cpu).unwrap();
+        assert_eq!(t.dims(), [6, 3, 2, 4, 4]);
+        let values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let at = |v: usize, c: usize, ti: usize, y: usize, x: usize| {
+            values[(((v * 3 + c) * 2 + ti) * 4 + y) * 4 + x]
+        };
+        // View 1 is crop 0 of clip 1: frame 1 has value 40 → (40 - 10) / 2; its blue channel is 32.
+        assert_eq!(at(1, 0, 1, 0, 0), 15.0);
+        assert_eq!(at(1, 2, 0, 3, 3), 32.0);
+
+        let flat = views.tensor(0..2, &norm, Layout::Nchw, &Device::Cpu).unwrap();
+        assert_eq!(flat.dims(), [4, 3, 4, 4]);
+        // Image 3 is view 1, frame 1.
+        assert_eq!(flat.flatten_all().unwrap().to_vec1::<f32>().unwrap()[3 * 48], 15.0);
+    }
 }

@@ -1,0 +1,160 @@
+//! `Resize(scale=(-1, S))`: short side to `S`, bit-exact with OpenCV's `INTER_LINEAR` on uint8.
+//!
+//! mmaction2 resizes uint8 RGB frames with `cv2.resize`, which works in 11-bit fixed point and
+//! rounds back to uint8 before normalisation. A float bilinear filter agrees on only ~87 % of
+//! values, so the integer scheme is replicated here step for step (anchors.md §9): per-axis
+//! source positions computed in float64 then cast to float32, coefficients rounded to 11 bits,
+//! an exact integer horizontal pass and OpenCV's SIMD rounding for the vertical pass.
+
+use crate::frame::RgbFrame;
+
+/// Output size of mmaction2's `Resize(scale=(-1, short))` with `keep_ratio=True`:
+/// `int(side * short / min(w, h) + 0.5)` for each side (`mmcv.rescale_size`).
+pub fn short_side_size(width: usize, height: usize, short: usize) -> (usize, usize) {
+    let factor = short as f64 / width.min(height) as f64;
+    let scale = |side: usize| (side as f64 * factor + 0.5) as usize;
+    (scale(width), scale(height))
+}
+
+/// Resizes so the short side is `short` pixels (see [`short_side_size`]).
+pub fn resize_short_side(frame: &RgbFrame, short: usize) -> RgbFrame {
+    let (w, h) = short_side_size(frame.width, frame.height, short);
+    resize_bilinear(frame, w, h)
+}
+
+/// `cv2.resize(src, (width, height), interpolation=cv2.INTER_LINEAR)` on an RGB uint8 frame.
+pub fn resize_bilinear(src: &RgbFrame, width: usize, height: usize) -> RgbFrame {
+    if (width, height) == (src.width, src.height) {
+        return src.clone();
+    }
+    let columns = Taps::columns(src.width, width);
+    let rows = Taps::rows(src.height, height);
+    let mut out = vec![0u8; width * height * 3];
+    // Horizontal results of the two most recent source rows, tagged with their row index.
+    let mut cache: [(usize, Vec<i32>); 2] =
+        [(usize::MAX, vec![0; width * 3]), (usize::MAX, vec![0; width * 3])];
+    for (dy, out_row) in out.chunks_exact_mut(width * 3).enumerate() {
+        let (y0, y1) = (rows.first[dy], rows.second[dy]);
+        let i0 = cached_row(&mut cache, y0, y1, |buf| horizontal_pass(src, y0, &columns, buf));
+        let i1 = cached_row(&mut cache, y1, y0, |buf| horizontal_pass(src, y1, &columns, buf));
+        let (b0, b1) = (rows.a0[dy], rows.a1[dy]);
+        let (h0, h1) = (&cache[i0].1, &cache[i1].1);
+        for (i, value) in out_row.iter_mut().enumerate() {
+            // OpenCV's vectorised vertical pass (VResizeLinearVec_32s8u): pre-shift by 4, take the
+            // high half of each product, then round with +2 >> 2.
+            let v = (((b0 * (h0[i] >> 4)) >> 16) + ((b1 * (h1[i] >> 4)) >> 16) + 2) >> 2;
+            *value = v.clamp(0, 255) as u8;
+        }
+    }
+    RgbFrame::new(width, height, out)
+}
+
+/// The cache slot holding source row `row`, computing it with `fill` into the slot that does not
+/// hold `keep` (the other row the current output row needs) when it is not cached yet.
+fn cached_row(
+    cache: &mut [(usize, Vec<i32>); 2],
+    row: usize,
+    keep: usize,
+    fill: impl FnOnce(&mut [i32]),
+) -> usize {
+    if let Some(slot) = cache.iter().position(|(r, _)| *r == row) {
+        return slot;
+    }
+    let slot = if cache[0].0 == keep { 1 } else { 0 };
+    fill(&mut cache[slot].1);
+    cache[slot].0 = row;
+    slot
+}
+
+/// One source row, resampled horizontally into 11-bit fixed point (`src·a0 + src·a1`).
+fn horizontal_pass(src: &RgbFrame, y: usize, columns: &Taps, out: &mut [i32]) {
+    let row = &src.data[y * src.width * 3..(y + 1) * src.width * 3];
+    for (dx, px) in out.chunks_exact_mut(3).enumerate() {
+        let (s0, s1) = (columns.first[dx] * 3, columns.second[dx] * 3);
+        let (a0, a1) = (columns.a0[dx], columns.a1[dx]);
+        for c in 0..3 {
+            px[c] = row[s0 + c] as i32 * a0 + row[s1 + c] as i32 * a1;
+        }
+    }
+}
+
+/// For each output position along one axis: the two source positions and their 11-bit weights.
+struct Taps {
+    first: Vec<usize>,
+    second: Vec<usize>,
+    a0: Vec<i32>,
+    a1: Vec<i32>,
+}
+
+const COEF_SCALE: f32 = 2048.0;
+
+impl Taps {
+    /// Columns clamp the fraction at the borders (OpenCV's `xmin`/`xmax` handling).
+    fn columns(src_len: usize, dst_len: usize) -> Taps {
+        Taps::new(src_len, dst_len, true)
+    }
+
+    /// Rows keep the fraction and only clamp the source row indices.
+    fn rows(src_len: usize, dst_len: usize) -> Taps {
+        Taps::new(src_len, dst_len, false)
+    }
+
+    fn new(src_len: usize, dst_len: usize, clamp_fraction: bool) -> Taps {
+        // cv::resize derives the scale as 1 / (dst / src), not src / dst; the last bit matters.
+        let scale = 1.0 / (dst_len as f64 / src_len as f64);
+        let last = src_len as i64 - 1;
+        let mut taps = Taps { first: vec![], second: vec![], a0: vec![], a1: vec![] };
+        for d in 0..dst_len {
+            let position = ((d as f64 + 0.5) * scale - 0.5) as f32;
+            let mut s = position.floor() as i64;
+            let mut f = position - s as f32;
+            if clamp_fraction {
+                if s < 0 {
+                    (s, f) = (0, 0.0);
+                }
+                if s >= last {
+                    (s, f) = (last, 0.0);
+                }
+            }
+            taps.first.push(s.clamp(0, last) as usize);
+            taps.second.push((s + 1).clamp(0, last) as usize);
+            taps.a0.push(((1.0 - f) * COEF_SCALE).round_ties_even() as i32);
+            taps.a1.push((f * COEF_SCALE).round_ties_even() as i32);
+        }
+        taps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_sizes_round_half_up() {
+        assert_eq!(short_side_size(1920, 1080, 256), (455, 256));
+        assert_eq!(short_side_size(640, 480, 256), (341, 256));
+        assert_eq!(short_side_size(340, 256, 256), (340, 256));
+        assert_eq!(short_side_size(341, 257, 256), (340, 256));
+        assert_eq!(short_side_size(360, 640, 256), (256, 455));
+        assert_eq!(short_side_size(426, 240, 256), (454, 256));
+    }
+
+    #[test]
+    fn same_size_is_a_copy_and_flat_images_stay_flat() {
+        let flat = RgbFrame::new(7, 5, vec![200; 7 * 5 * 3]);
+        assert_eq!(resize_bilinear(&flat, 7, 5), flat);
+        let up = resize_bilinear(&flat, 13, 9);
+        assert!(up.data.iter().all(|&v| v == 200));
+        let down = resize_bilinear(&flat, 3, 2);
+        assert!(down.data.iter().all(|&v| v == 200));
+    }
+
+    #[test]
+    fn exact_halving_averages_two_by_two_blocks() {
+        // OpenCV switches to INTER_AREA for exact 2x downscales; the fixed-point formula gives the
+        // same block mean (here (10+30+50+70)/4 = 40 exactly).
+        let data = [10u8, 30, 50, 70].iter().flat_map(|&v| [v, v, v]).collect();
+        let src = RgbFrame::new(2, 2, data);
+        assert_eq!(resize_bilinear(&src, 1, 1).data, [40, 40, 40]);
+    }
+}
