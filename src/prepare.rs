@@ -1,0 +1,57 @@
+//! From a video to the views a model takes: sample → decode → resize → crop.
+//!
+//! This joins the pure steps ([`crate::sample`], [`crate::transform`]) to the decoder. Each
+//! wanted frame is resized as soon as it is decoded, so a 1080p video never holds more than
+//! one full-size frame in memory, and a frame used by several clips is decoded once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::sample::SampleFrames;
+use crate::transform::{Crop, Views, resize_short_side};
+use crate::video::Video;
+
+/// A test-time view protocol: which frames, at which size, cut into which crops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewProtocol {
+    /// Temporal sampling (`SampleFrames` in test mode).
+    #[serde(flatten)]
+    pub sample: SampleFrames,
+    /// Short side after `Resize(scale=(-1, short_side))`.
+    pub short_side: usize,
+    /// Spatial crops of every clip.
+    pub crop: Crop,
+}
+
+impl ViewProtocol {
+    /// Views per video: clips × crops.
+    pub fn num_views(&self) -> usize {
+        self.sample.num_clips * self.crop.views_per_clip()
+    }
+}
+
+/// What a model will see of one video.
+#[derive(Debug)]
+pub struct PreparedInput {
+    /// Frame numbers of every clip.
+    pub frame_indices: Vec<Vec<usize>>,
+    /// The cropped frames, crop-major.
+    pub views: Views,
+    /// Distinct wanted frames that failed to decode and were replaced by their nearest neighbour.
+    pub lost_frames: usize,
+}
+
+/// Samples, decodes, resizes and crops `video` according to `protocol`.
+pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> {
+    let frame_indices = protocol.sample.frame_indices(video.info().frame_count);
+    let wanted: Vec<usize> = frame_indices.iter().flatten().copied().collect();
+    let decoded =
+        video.decode(&wanted, |frame| std::sync::Arc::new(resize_short_side(&frame, protocol.short_side)))?;
+    let mut frames = decoded.frames.into_iter();
+    let clips: Vec<Vec<_>> = frame_indices
+        .iter()
+        .map(|clip| clip.iter().map(|_| (*frames.next().expect("one frame per index")).clone()).collect())
+        .collect();
+    let views = Views::from_clips(&clips, protocol.crop)?;
+    Ok(PreparedInput { frame_indices, views, lost_frames: decoded.lost })
+}

@@ -1,0 +1,88 @@
+//! The first pass over a video: what it is, and where each of its frames lives.
+//!
+//! mmaction2 counts frames the way decord does: it reads every packet of the video stream,
+//! and frame *i* is the packet with the *i*-th smallest presentation timestamp. Header frame
+//! counts are only estimates (Matroska and WebM have none, variable frame rate breaks
+//! `duration × fps`), so vidclass counts packets too. Reading packets does not decode them,
+//! which keeps this pass cheap next to decoding.
+
+use ffmpeg_next as ffmpeg;
+
+use crate::error::{Error, Result};
+
+/// One packet of the video stream, in decode order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PacketEntry {
+    /// Presentation timestamp (decode timestamp when the container gives none).
+    pub pts: i64,
+    pub is_key: bool,
+}
+
+/// Every packet of the video stream and the presentation order derived from it.
+#[derive(Clone, Debug)]
+pub(crate) struct PacketIndex {
+    /// Packets in decode (file) order.
+    pub packets: Vec<PacketEntry>,
+    /// Frame *i* is `packets[order[i]]`: decode positions sorted by presentation time.
+    pub order: Vec<usize>,
+    /// Packets that could not be read (corrupt data skipped by the demuxer).
+    pub unreadable: usize,
+}
+
+impl PacketIndex {
+    /// Reads all packets of stream `stream_index`.
+    pub(crate) fn read(
+        input: &mut ffmpeg::format::context::Input,
+        stream_index: usize,
+        name: &str,
+    ) -> Result<Self> {
+        let mut packets = Vec::new();
+        let mut unreadable = 0usize;
+        let mut packet = ffmpeg::Packet::empty();
+        loop {
+            match packet.read(input) {
+                Ok(()) => {}
+                Err(ffmpeg::Error::Eof) => break,
+                Err(ffmpeg::Error::InvalidData) => {
+                    unreadable += 1;
+                    continue;
+                }
+                Err(e) if packets.is_empty() => return Err(Error::video(name, format!("cannot read: {e}"))),
+                // A read error after some packets: keep what was read, as a truncated file would.
+                Err(_) => break,
+            }
+            if packet.stream() != stream_index {
+                continue;
+            }
+            let Some(pts) = packet.pts().or(packet.dts()) else { continue };
+            packets.push(PacketEntry { pts, is_key: packet.is_key() });
+        }
+        let mut order: Vec<usize> = (0..packets.len()).collect();
+        order.sort_by_key(|&i| (packets[i].pts, i));
+        Ok(PacketIndex { packets, order, unreadable })
+    }
+
+    /// Number of frames, as decord's `len()` reports it.
+    pub(crate) fn frame_count(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Presentation timestamp of frame `i`.
+    pub(crate) fn frame_pts(&self, i: usize) -> i64 {
+        self.packets[self.order[i]].pts
+    }
+
+    /// Decode position of the key frame from which frame `i` can be decoded: the last key frame
+    /// before it in decode order, or the one before that when frame `i` is a leading picture
+    /// shown before its key frame (open GOP).
+    pub(crate) fn start_for(&self, i: usize) -> usize {
+        let position = self.order[i];
+        let pts = self.packets[position].pts;
+        let mut keys = (0..=position).rev().filter(|&d| self.packets[d].is_key);
+        match keys.next() {
+            Some(key) if self.packets[key].pts <= pts => key,
+            Some(_) => keys.next().unwrap_or(0),
+            None => 0,
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Video input through FFmpeg: open anything FFmpeg reads, count frames as decord does, and
+//! decode only the frames a sampling plan needs, upright and in RGB.
+//!
+//! A [`Video`] is opened in one pass that reads the container's packets without decoding
+//! them ([`index`]); [`Video::decode`] then decodes the wanted frame numbers ([`decode`]),
+//! applies the stream's rotation, and hands each frame to a caller's function, so a
+//! pipeline can shrink a 1080p frame to 256 pixels before the next one is decoded.
+
+mod decode;
+mod index;
+mod source;
+
+use std::collections::BTreeMap;
+
+use ffmpeg_next as ffmpeg;
+
+pub use source::VideoSource;
+
+use crate::error::{Error, Result};
+use crate::frame::RgbFrame;
+use index::PacketIndex;
+use source::Reopenable;
+
+/// How much of FFmpeg's own logging reaches stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FfmpegLog {
+    /// Nothing (the default: vidclass reports problems itself).
+    Quiet,
+    /// FFmpeg's errors and warnings (`-v`).
+    Warnings,
+    /// Everything FFmpeg says at info level and above (`-vv`).
+    Verbose,
+}
+
+/// Initialises FFmpeg once per process and sets its log level.
+pub fn init(log: FfmpegLog) {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        // Registering codecs cannot fail on supported FFmpeg versions.
+        let _ = ffmpeg::init();
+    });
+    ffmpeg::util::log::set_level(match log {
+        FfmpegLog::Quiet => ffmpeg::util::log::Level::Quiet,
+        FfmpegLog::Warnings => ffmpeg::util::log::Level::Warning,
+        FfmpegLog::Verbose => ffmpeg::util::log::Level::Info,
+    });
+}
+
+/// Decoder settings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DecodeOptions {
+    /// Decoder threads; 0 lets FFmpeg choose.
+    pub threads: usize,
+}
+
+/// What the container says about the video, and the frame count sampling works from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VideoInfo {
+    /// Container format (FFmpeg's short name, e.g. `mov,mp4,m4a,3gp,3g2,mj2`).
+    pub container: String,
+    /// Codec name (e.g. `h264`).
+    pub codec: String,
+    /// Pixel format as decoded (e.g. `yuv420p`).
+    pub pixel_format: String,
+    /// Size of the decoded pictures, before rotation.
+    pub coded_width: usize,
+    pub coded_height: usize,
+    /// Clockwise rotation from the display matrix, applied to every frame (0, 90, 180, 270).
+    pub rotation: u32,
+    /// Size of the frames vidclass hands out (after rotation).
+    pub width: usize,
+    pub height: usize,
+    /// Average frame rate from the container (0 when unknown).
+    pub fps: f64,
+    /// Frames in the video, counted as decord counts them (one per video packet).
+    pub frame_count: usize,
+    /// The frame count the header claims, if any: often missing or wrong.
+    pub header_frame_count: Option<u64>,
+    /// Duration in seconds, if known.
+    pub duration: Option<f64>,
+    /// Packets the demuxer had to skip as corrupt while counting frames.
+    pub damaged_packets: usize,
+}
+
+/// An opened, indexed video.
+pub struct Video {
+    input: Reopenable,
+    index: PacketIndex,
+    info: VideoInfo,
+    stream_index: usize,
+    time_base: f64,
+    start_pts: i64,
+    options: DecodeOptions,
+}
+
+/// Frames decoded for a plan.
+#[derive(Debug)]
+pub struct DecodedFrames<T> {
+    /// One value per wanted frame number (`frames[i]` for the i-th wanted number, duplicates
+    /// included). Frames that failed to decode are replaced by the nearest decoded one.
+    pub frames: Vec<T>,
+    /// How many distinct wanted frames could not be decoded (corrupt data) and were replaced.
+    pub lost: usize,
+}
+
+impl Video {
+    /// Opens `source`, reads its packet index and checks that its video stream can be decoded.
+    pub fn open(source: VideoSource, options: DecodeOptions) -> Result<Video> {
+        let name = source.name();
+        let input = Reopenable::new(source)?;
+        let mut ictx = input.open()?;
+        let stream = ictx
+            .streams()
+            .best(ffmpeg::media::Type::Video)
+            .ok_or_else(|| Error::video(&name, "no video stream"))?;
+        let stream_index = stream.index();
+        let time_base = f64::from(stream.time_base());
+        let rotation = rotation_of(&stream);
+        let header_frames = u64::try_from(stream.frames()).ok().filter(|&n| n > 0);
+        let fps = rate(stream.avg_frame_rate());
+        let start_time = stream.start_time();
+        let decoder = open_decoder(&stream, options, &name)?;
+        let duration =
+            (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
+        let container = ictx.format().name().to_string();
+
+        let index = PacketIndex::read(&mut ictx, stream_index, &name)?;
+        if index.frame_count() == 0 {
+            return Err(Error::video(&name, "the video stream has no frames"));
+        }
+        let (coded_width, coded_height) = (decoder.width() as usize, decoder.height() as usize);
+        let (width, height) =
+            if rotation % 180 == 90 { (coded_height, coded_width) } else { (coded_width, coded_height) };
+        let start_pts =
+            if start_time == ffmpeg::ffi::AV_NOPTS_VALUE { index.frame_pts(0) } else { start_time };
+        let info = VideoInfo {
+            container,
+            codec: decoder.codec().map(|c| c.name().to_string()).unwrap_or_else(|| "unknown".into()),
+            pixel_format: format!("{:?}", decoder.format()).to_lowercase(),
+            coded_width,
+            coded_height,
+            rotation,
+            width,
+            height,
+            fps,
+            frame_count: index.frame_count(),
+            header_frame_count: header_frames,
+            duration,
+            damaged_packets: index.unreadable,
+        };
+        Ok(Video { input, index, info, stream_index, time_base, start_pts, options })
+    }
+
+    /// The video's properties.
+    pub fn info(&self) -> &VideoInfo {
+        &self.info
+    }
+
+    /// The input's name as given by the user.
+    pub fn name(&self) -> String {
+        self.input.source().name()
+    }
+
+    /// Presentation time of frame `i` in seconds from the start of the stream.
+    pub fn timestamp(&self, i: usize) -> f64 {
+        (self.index.frame_pts(i) - self.start_pts) as f64 * self.time_base
+    }
+
+    /// Decodes the frames numbered in `wanted` (any order, repeats allowed), rotates them upright
+    /// and passes each distinct frame once through `convert`.
+    pub fn decode<T: Clone>(
+        &self,
+        wanted: &[usize],
+        mut convert: impl FnMut(RgbFrame) -> T,
+    ) -> Result<DecodedFrames<T>> {
+        let name = self.name();
+        if let Some(&bad) = wanted.iter().find(|&&i| i >= self.info.frame_count) {
+            return Err(Error::video(
+                &name,
+                format!("frame {bad} asked for, the video has {}", self.info.frame_count),
+            ));
+        }
+        let mut ictx = self.input.open()?;
+        let stream =
+            ictx.stream(self.stream_index).ok_or_else(|| Error::video(&name, "video stream vanished"))?;
+        let decoder = open_decoder(&stream, self.options, &name)?;
+        discard_other_streams(&mut ictx, self.stream_index);
+        let rotation = self.info.rotation;
+        let decoded = decode::FrameDecoder {
+            input: ictx,
+            stream_index: self.stream_index,
+            decoder,
+            index: &self.index,
+            name: &name,
+        }
+        .decode(wanted, |rgb| convert(if rotation == 0 { rgb } else { rgb.rotated_clockwise(rotation) }))?;
+        if decoded.frames.is_empty() {
+            return Err(Error::video(&name, "no frame could be decoded"));
+        }
+        Ok(DecodedFrames {
+            frames: wanted.iter().map(|&i| nearest(&decoded.frames, i).clone()).collect(),
+            lost: decoded.lost,
+        })
+    }
+}
+
+/// The decoded frame numbered `i`, or the closest one before it, or after it.
+fn nearest<T>(frames: &BTreeMap<usize, T>, i: usize) -> &T {
+    frames
+        .range(..=i)
+        .next_back()
+        .or_else(|| frames.range(i..).next())
+        .map(|(_, v)| v)
+        .expect("at least one frame")
+}
+
+fn rate(r: ffmpeg::Rational) -> f64 {
+    if r.denominator() == 0 { 0.0 } else { f64::from(r) }
+}
+
+fn open_decoder(
+    stream: &ffmpeg::format::stream::Stream,
+    options: DecodeOptions,
+    name: &str,
+) -> Result<ffmpeg::decoder::Video> {
+    let mut context = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        .map_err(|e| Error::video(name, format!("unsupported codec parameters: {e}")))?;
+    context.set_threading(ffmpeg::codec::threading::Config {
+        kind: ffmpeg::codec::threading::Type::Frame,
+        count: options.threads,
+        ..Default::default()
+    });
+    let decoder = context
+        .decoder()
+        .video()
+        .map_err(|e| Error::video(name, format!("no decoder for this codec: {e}")))?;
+    if decoder.format() == ffmpeg::format::Pixel::None || decoder.width() == 0 || decoder.height() == 0 {
+        return Err(Error::video(
+            name,
+            "cannot determine the video's pixel format or size (for an MP4 read from a pipe, \
+             remux it with `-movflags +faststart` or pass the file)",
+        ));
+    }
+    Ok(decoder)
+}
+
+/// Tells the demuxer to skip packets of other streams (audio, subtitles) outright.
+fn discard_other_streams(ictx: &mut ffmpeg::format::context::Input, keep: usize) {
+    for i in 0..ictx.nb_streams() as usize {
+        if i != keep {
+            // SAFETY: `i` is a valid stream index of this open context.
+            unsafe {
+                let stream = *(*ictx.as_mut_ptr()).streams.add(i);
+                (*stream).discard = ffmpeg::ffi::AVDiscard::AVDISCARD_ALL;
+            }
+        }
+    }
+}
+
+/// Clockwise degrees the display matrix asks for, snapped to 0/90/180/270 as FFmpeg's
+/// autorotation does.
+fn rotation_of(stream: &ffmpeg::format::stream::Stream) -> u32 {
+    for side_data in stream.side_data() {
+        if side_data.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix
+            && side_data.data().len() >= 36
+        {
+            // SAFETY: a display matrix is nine 32-bit integers; the length was checked.
+            let counter_clockwise =
+                unsafe { ffmpeg::ffi::av_display_rotation_get(side_data.data().as_ptr() as *const i32) };
+            if counter_clockwise.is_nan() {
+                return 0;
+            }
+            let clockwise = (-counter_clockwise.round()).rem_euclid(360.0);
+            return (((clockwise + 45.0) / 90.0).floor() as u32 % 4) * 90;
+        }
+    }
+    0
+}
