@@ -4,8 +4,12 @@
 //! model's test protocol samples ([`sample`]), turn them into the exact tensors mmaction2 builds
 //! ([`transform`]), run the network ([`model`]) and average the views into class scores.
 
+pub mod contact_sheet;
 pub mod error;
-
-pub use error::{Error, Result};
+pub mod frame;
+pub mod prepare;
 pub mod sample;
 pub mod transform;
+pub mod video;
+
+pub use error::{Error, Result};
