@@ -1,0 +1,220 @@
+//! Decoding: frame counting, frame selection, rotation and errors, on generated videos whose
+//! frames encode their own index.
+
+mod common;
+
+use common::{Spec, index_of, make_video, marker_corner};
+use vidclass::video::{DecodeOptions, Video, VideoSource};
+
+fn open(path: &std::path::Path) -> Video {
+    vidclass::video::init(vidclass::video::FfmpegLog::Quiet);
+    Video::open(VideoSource::Path(path.to_path_buf()), DecodeOptions::default()).unwrap()
+}
+
+/// Decodes `wanted` and returns the index each decoded frame shows.
+fn shown(video: &Video, wanted: &[usize]) -> Vec<usize> {
+    let decoded = video.decode(wanted, |f| f).unwrap();
+    assert_eq!(decoded.lost, 0);
+    decoded.frames.iter().map(index_of).collect()
+}
+
+const WANTED: [usize; 9] = [0, 1, 2, 17, 5, 17, 30, 59, 44];
+
+fn check_container(name: &str, args: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec { width: 96, height: 64, frames: 60, fps: 25, args };
+    let video = open(&make_video(dir.path(), name, &spec));
+    assert_eq!(video.info().frame_count, 60, "{name}");
+    assert_eq!((video.info().width, video.info().height), (96, 64));
+    assert_eq!(shown(&video, &WANTED), WANTED, "{name}");
+}
+
+#[test]
+fn h264_mp4_with_b_frames() {
+    check_container("a.mp4", &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", "-bf", "3"]);
+}
+
+#[test]
+fn h264_matroska_has_no_header_frame_count() {
+    check_container("a.mkv", &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10"]);
+}
+
+#[test]
+fn vp9_webm() {
+    check_container("a.webm", &["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-g", "10", "-b:v", "200k"]);
+}
+
+#[test]
+fn mpeg4_avi() {
+    check_container("a.avi", &["-c:v", "mpeg4", "-q:v", "3", "-g", "10"]);
+}
+
+#[test]
+fn decoding_forward_and_seeking_agree() {
+    // A long GOP forces forward decoding; a short one lets the decoder seek between clips.
+    for gop in ["250", "5"] {
+        let dir = tempfile::tempdir().unwrap();
+        let spec =
+            Spec { width: 64, height: 48, frames: 120, fps: 25, args: &["-c:v", "libx264", "-g", gop] };
+        let video = open(&make_video(dir.path(), "a.mp4", &spec));
+        let wanted = [3, 4, 60, 61, 62, 119, 100, 7];
+        assert_eq!(shown(&video, &wanted), wanted, "gop {gop}");
+    }
+}
+
+#[test]
+fn variable_frame_rate_counts_frames_not_time() {
+    let dir = tempfile::tempdir().unwrap();
+    // Irregular gaps between frames: timestamps grow quadratically.
+    let args = ["-vf", "setpts=(N+N*N/20)/25/TB", "-fps_mode", "passthrough", "-c:v", "libx264", "-g", "8"];
+    let video = open(&make_video(
+        dir.path(),
+        "vfr.mkv",
+        &Spec { width: 64, height: 48, frames: 40, fps: 25, args: &args },
+    ));
+    assert_eq!(video.info().frame_count, 40);
+    assert_eq!(shown(&video, &[0, 13, 39, 20]), [0, 13, 39, 20]);
+    // Times follow the timestamps, not index / fps.
+    let t = |i: usize| (i + i * i / 20) as f64 / 25.0;
+    for i in [0, 13, 39] {
+        assert!((video.timestamp(i) - t(i)).abs() < 0.002, "frame {i}: {} vs {}", video.timestamp(i), t(i));
+    }
+}
+
+/// The first frame as the `ffmpeg` tool shows it, with its own autorotation.
+fn ffmpeg_first_frame(path: &std::path::Path) -> (usize, usize, Vec<u8>) {
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height:stream_side_data=rotation",
+        ])
+        .args(["-of", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let probe: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let stream = &probe["streams"][0];
+    let rotation = stream["side_data_list"][0]["rotation"].as_i64().unwrap_or(0);
+    let (w, h) = (stream["width"].as_u64().unwrap() as usize, stream["height"].as_u64().unwrap() as usize);
+    let (w, h) = if rotation.rem_euclid(180) == 90 { (h, w) } else { (w, h) };
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout.len(), w * h * 3);
+    (w, h, out.stdout)
+}
+
+#[test]
+fn rotation_metadata_is_applied_as_ffmpeg_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = make_video(dir.path(), "plain.mp4", &Spec::h264(96, 64, 10));
+    // FFmpeg 5.1 only honours the rotate tag on a stream copy.
+    for (tag, expected_rotation) in [("90", 270), ("270", 90), ("180", 180)] {
+        let rotated = dir.path().join(format!("rot{tag}.mp4"));
+        common::ffmpeg(&[
+            "-i",
+            plain.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-metadata:s:v:0",
+            &format!("rotate={tag}"),
+            rotated.to_str().unwrap(),
+        ]);
+        let video = open(&rotated);
+        let info = video.info();
+        let (w, h, reference) = ffmpeg_first_frame(&rotated);
+        assert_eq!((info.width, info.height), (w, h), "rotate={tag}");
+        assert_eq!(info.rotation, expected_rotation, "rotate={tag}");
+        let frame = &video.decode(&[0, 4], |f| f).unwrap().frames;
+        assert_eq!(frame[0].data, reference, "rotate={tag}: same pixels as the ffmpeg tool");
+        assert_eq!(index_of(&frame[1]), 4);
+    }
+}
+
+#[test]
+fn odd_portrait_and_tiny_videos() {
+    let dir = tempfile::tempdir().unwrap();
+    // x264 refuses odd sizes in 4:2:0; MPEG-4 Part 2 takes them.
+    let mpeg4 = ["-c:v", "mpeg4", "-q:v", "2"];
+    for (w, h, n) in [(341, 257, 5), (48, 96, 3), (64, 48, 1)] {
+        let spec = Spec { width: w, height: h, frames: n, fps: 25, args: &mpeg4 };
+        let video = open(&make_video(dir.path(), &format!("{w}x{h}.avi"), &spec));
+        assert_eq!((video.info().width, video.info().height, video.info().frame_count), (w, h, n));
+        let all: Vec<usize> = (0..n).collect();
+        let decoded = video.decode(&all, |f| f).unwrap();
+        assert_eq!(decoded.frames.iter().map(index_of).collect::<Vec<_>>(), all);
+        assert_eq!(marker_corner(&decoded.frames[0]), (false, false));
+    }
+}
+
+#[test]
+fn stdin_bytes_decode_like_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = make_video(dir.path(), "a.mkv", &Spec::h264(64, 48, 30));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+        .args(["inspect", "-", "--json", "--clip-len", "4", "--frame-interval", "3", "--crop-size", "48"])
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["frame_count"], 30);
+    // One clip of 4 frames spanning 10: max_offset 20, centred at 10.
+    assert_eq!(report["clips"][0]["frames"], serde_json::json!([10, 13, 16, 19]));
+}
+
+#[test]
+fn errors_name_the_file_and_the_cause() {
+    vidclass::video::init(vidclass::video::FfmpegLog::Quiet);
+    let dir = tempfile::tempdir().unwrap();
+    let error = |path: &std::path::Path| {
+        Video::open(VideoSource::Path(path.to_path_buf()), DecodeOptions::default())
+            .err()
+            .unwrap()
+            .to_string()
+    };
+    let missing = dir.path().join("missing.mp4");
+    assert_eq!(error(&missing), format!("{}: no such file", missing.display()));
+
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "these are not the frames you are looking for\n".repeat(20)).unwrap();
+    let message = error(&text);
+    assert!(message.starts_with(&text.display().to_string()) && message.contains("not a video"), "{message}");
+
+    let audio = dir.path().join("tone.m4a");
+    common::ffmpeg(&["-f", "lavfi", "-i", "sine=duration=0.5", audio.to_str().unwrap()]);
+    assert_eq!(error(&audio), format!("{}: no video stream", audio.display()));
+}
+
+#[test]
+fn corrupt_data_mid_stream_uses_what_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec { width: 64, height: 48, frames: 50, fps: 25, args: &["-c:v", "mpeg4", "-g", "5"] };
+    let path = make_video(dir.path(), "a.mp4", &spec);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Garble a stretch of the frame data in the middle; the MP4 index (at the end) stays intact.
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 400] {
+        *b = 0xff;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let video = open(&path);
+    assert_eq!(video.info().frame_count, 50, "the container still lists every frame");
+    let all: Vec<usize> = (0..50).collect();
+    let decoded = video.decode(&all, |f| f).unwrap();
+    assert_eq!(decoded.frames.len(), 50);
+    assert!(decoded.lost > 0 && decoded.lost < 20, "lost {}", decoded.lost);
+    let shown: Vec<usize> = decoded.frames.iter().map(index_of).collect();
+    // Frames far from the damage show their own index; the damaged ones are replaced by neighbours.
+    assert_eq!(&shown[..5], [0, 1, 2, 3, 4]);
+    assert_eq!(&shown[45..], [45, 46, 47, 48, 49]);
+    let replaced = shown.iter().enumerate().filter(|&(i, &s)| i != s).count();
+    assert!(replaced <= decoded.lost, "{replaced} frames differ, {} lost: {shown:?}", decoded.lost);
+}
