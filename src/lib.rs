@@ -7,5 +7,6 @@
 pub mod error;
 
 pub use error::{Error, Result};
+pub mod output;
 pub mod sample;
 pub mod transform;
