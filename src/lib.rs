@@ -7,6 +7,7 @@
 pub mod error;
 
 pub use error::{Error, Result};
+pub mod fetch;
 pub mod inputs;
 pub mod output;
 pub mod sample;
