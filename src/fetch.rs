@@ -90,6 +90,7 @@ fn download(
     label: &str,
     progress: bool,
 ) -> std::result::Result<String, String> {
+    // A stalled server fails the download after a minute of silence instead of hanging the run.
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_per_read(Some(Duration::from_secs(60)))

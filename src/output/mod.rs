@@ -8,6 +8,9 @@
 //! it is done, and every write returns its `io::Error`: when the reader of a pipe goes away
 //! (`| head`), the caller sees `BrokenPipe` (see [`is_broken_pipe`]) and exits quietly with 0 instead
 //! of panicking as `println!` would.
+//!
+//! No format uses colour or other escape codes, so output is the same on a terminal, in a file and
+//! under `NO_COLOR`.
 
 mod delimited;
 mod json;

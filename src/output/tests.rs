@@ -240,6 +240,8 @@ fn broken_pipe_is_found_through_error_chains() {
     let other = io::Error::from(io::ErrorKind::PermissionDenied);
     assert!(!is_broken_pipe(&other));
     assert!(!is_broken_pipe(&crate::Error::Usage("no".into())));
+    let wrapped = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("printing a.mp4");
+    assert!(is_broken_pipe(wrapped.as_ref()));
 }
 
 #[test]
