@@ -6,7 +6,10 @@
 
 pub mod contact_sheet;
 pub mod error;
+pub mod fetch;
 pub mod frame;
+pub mod inputs;
+pub mod output;
 pub mod prepare;
 pub mod sample;
 pub mod transform;

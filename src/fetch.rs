@@ -1,0 +1,194 @@
+//! Downloading model weights into a cache folder, checked against the hash their name carries.
+//!
+//! mmaction2 publishes checkpoints as `…_YYYYMMDD-<first 8 hex digits of sha256>.pth`, so a model
+//! card can name the expected hash prefix without a separate checksum file. A download streams into
+//! `<name>.part`, is hashed on the way, and is renamed into place only after the hash matches and the
+//! body is as long as the server announced; anything else removes the `.part` file, so the cache only
+//! ever holds verified files (or files the user put there on purpose). The rename is atomic within
+//! the cache folder, so a concurrent reader never sees half a checkpoint.
+//!
+//! Every failure message says how to carry on without the network, since the machines that run
+//! video models are often offline.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// The weights cache: `$VIDCLASS_CACHE` if set, else `$XDG_CACHE_HOME/vidclass`, else
+/// `$HOME/.cache/vidclass`. Empty variables count as unset and a relative `XDG_CACHE_HOME` is
+/// ignored, as the XDG base directory specification asks. `None` when none of them is usable.
+pub fn cache_dir() -> Option<PathBuf> {
+    cache_dir_from(|name| std::env::var_os(name))
+}
+
+fn cache_dir_from(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let set = |name| var(name).filter(|value| !value.is_empty()).map(PathBuf::from);
+    set("VIDCLASS_CACHE")
+        .or_else(|| set("XDG_CACHE_HOME").filter(|dir| dir.is_absolute()).map(|dir| dir.join("vidclass")))
+        .or_else(|| set("HOME").map(|home| home.join(".cache").join("vidclass")))
+}
+
+/// Returns `dest_dir/file_name`, downloading it from `url` first unless it is already there.
+///
+/// A file already in place is trusted without rehashing: it was verified when it arrived (or put
+/// there by the user), and rehashing hundreds of megabytes would slow every run. A download must
+/// have a lowercase hex SHA-256 digest starting with `expected_sha256_prefix` (case-insensitive; an
+/// empty prefix checks nothing). `progress` shows a byte-count bar on stderr, which indicatif hides
+/// by itself when stderr is not a terminal.
+pub fn fetch(
+    url: &str,
+    expected_sha256_prefix: &str,
+    dest_dir: &Path,
+    file_name: &str,
+    progress: bool,
+) -> Result<PathBuf> {
+    let target = dest_dir.join(file_name);
+    let fail = |cause: String| Error::Fetch {
+        url: url.to_owned(),
+        cause: format!(
+            "{cause}; to work offline, download the file by other means and pass `--weights FILE`, \
+             or save it as {}",
+            target.display()
+        ),
+    };
+    if Path::new(file_name).file_name() != Some(OsStr::new(file_name)) {
+        return Err(fail(format!("`{file_name}` is not a plain file name")));
+    }
+    if target.is_file() {
+        return Ok(target);
+    }
+    fs::create_dir_all(dest_dir).map_err(|e| fail(format!("cannot create {}: {e}", dest_dir.display())))?;
+
+    let part_path = dest_dir.join(format!("{file_name}.part"));
+    let mut part = PartFile::create(part_path)
+        .map_err(|(path, e)| fail(format!("cannot write {}: {e}", path.display())))?;
+    let digest = download(url, &mut part, file_name, progress).map_err(fail)?;
+
+    let expected = expected_sha256_prefix.to_ascii_lowercase();
+    if !digest.starts_with(&expected) {
+        return Err(fail(format!(
+            "the file's sha256 is {digest}, not {expected}…: the download is corrupt or is not the file \
+             the model card names"
+        )));
+    }
+    part.persist(&target)
+        .map_err(|e| fail(format!("cannot move the download to {}: {e}", target.display())))?;
+    Ok(target)
+}
+
+/// Downloads `url` into `part`, returning the hex SHA-256 of what was received.
+fn download(
+    url: &str,
+    part: &mut PartFile,
+    label: &str,
+    progress: bool,
+) -> std::result::Result<String, String> {
+    // A stalled server fails the download after a minute of silence instead of hanging the run.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut response = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::StatusCode(code) => format!("the server answered HTTP {code}"),
+        other => other.to_string(),
+    })?;
+    let announced = response.body().content_length();
+    let bar = progress_bar(label, announced, progress);
+    let streamed = stream(response.body_mut().as_reader(), part, &bar);
+    bar.finish_and_clear();
+    let of_total = announced.map(|len| format!(" of {len}")).unwrap_or_default();
+    match streamed {
+        Err((received, cause)) => {
+            Err(format!("the transfer broke off after {received}{of_total} bytes: {cause}"))
+        }
+        Ok((_, received)) if announced.is_some_and(|len| len != received) => {
+            Err(format!("the connection closed after {received}{of_total} bytes"))
+        }
+        Ok((digest, _)) => Ok(digest),
+    }
+}
+
+/// Copies `body` into `part`, hashing as it goes; returns the hex digest and the byte count, or
+/// the byte count so far and the cause when reading or writing fails.
+fn stream(
+    mut body: impl Read,
+    part: &mut PartFile,
+    bar: &ProgressBar,
+) -> std::result::Result<(String, u64), (u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 1 << 16];
+    let mut received: u64 = 0;
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => return Ok((format!("{:x}", hasher.finalize()), received)),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err((received, e.to_string())),
+        };
+        hasher.update(&buf[..n]);
+        part.file
+            .write_all(&buf[..n])
+            .map_err(|e| (received, format!("cannot write {}: {e}", part.path.display())))?;
+        received += n as u64;
+        bar.inc(n as u64);
+    }
+}
+
+/// A byte-count bar on stderr (a spinner when the length is unknown), or a hidden one.
+fn progress_bar(label: &str, len: Option<u64>, show: bool) -> ProgressBar {
+    let target = if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let template = match len {
+        Some(_) => "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        None => "{spinner} {msg} {bytes} {bytes_per_sec}",
+    };
+    let style =
+        ProgressStyle::with_template(template).expect("the templates are valid").progress_chars("=> ");
+    let bar = ProgressBar::with_draw_target(len, target).with_style(style);
+    bar.set_message(label.to_owned());
+    bar
+}
+
+/// A `.part` file that removes itself unless it is moved into place.
+struct PartFile {
+    path: PathBuf,
+    file: File,
+    persisted: bool,
+}
+
+impl PartFile {
+    /// Creates (or truncates a stale) `path`.
+    fn create(path: PathBuf) -> std::result::Result<Self, (PathBuf, io::Error)> {
+        match File::create(&path) {
+            Ok(file) => Ok(PartFile { path, file, persisted: false }),
+            Err(e) => Err((path, e)),
+        }
+    }
+
+    /// Flushes the data to disk, then renames the file to `target`.
+    fn persist(&mut self, target: &Path) -> io::Result<()> {
+        self.file.sync_all()?;
+        fs::rename(&self.path, target)?;
+        self.persisted = true;
+        Ok(())
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            // Nothing more can be done about a failed cleanup; the next download truncates it.
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+//! Download tests against a one-shot HTTP server on 127.0.0.1 started by each test.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use super::*;
+
+/// Serves `response` (raw HTTP/1.1 bytes) to the first connection, then closes it and stops.
+/// Gives up after ten seconds without a client so that a failing test cannot hang.
+fn serve_once(response: Vec<u8>) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/weights/model_20200817-abcdef12.pth", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let server = thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(5))
+                }
+                Err(_) => return,
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut request = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while request.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+            line.clear();
+        }
+        let _ = stream.write_all(&response);
+        let _ = stream.flush();
+    });
+    (url, server)
+}
+
+fn ok_response(body: &[u8], content_length: usize) -> Vec<u8> {
+    let mut response =
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n")
+            .into_bytes();
+    response.extend_from_slice(body);
+    response
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+fn assert_offline_hint(err: &Error, dir: &Path) {
+    let message = err.to_string();
+    assert!(message.contains("--weights FILE"), "{message}");
+    assert!(message.contains(&dir.join("w.pth").display().to_string()), "{message}");
+}
+
+#[test]
+fn download_lands_in_place_and_is_reused() {
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let (url, server) = serve_once(ok_response(&body, body.len()));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache/nested");
+    let prefix = sha256_hex(&body)[..8].to_ascii_uppercase();
+
+    let path = fetch(&url, &prefix, &dir, "w.pth", true).unwrap();
+    server.join().unwrap();
+    assert_eq!(path, dir.join("w.pth"));
+    assert_eq!(fs::read(&path).unwrap(), body);
+    assert_eq!(listing(&dir), ["w.pth"]);
+
+    // The server is gone: a second call must not touch the network.
+    assert_eq!(fetch(&url, &prefix, &dir, "w.pth", false).unwrap(), path);
+}
+
+#[test]
+fn hash_mismatch_leaves_nothing_behind() {
+    let body = b"not the checkpoint you are looking for";
+    let (url, server) = serve_once(ok_response(body, body.len()));
+    let tmp = tempfile::tempdir().unwrap();
+    let err = fetch(&url, "00000000", tmp.path(), "w.pth", false).unwrap_err();
+    server.join().unwrap();
+    let message = err.to_string();
+    assert!(matches!(&err, Error::Fetch { url: u, .. } if *u == url), "{err:?}");
+    assert!(message.contains(&sha256_hex(body)), "{message}");
+    assert_offline_hint(&err, tmp.path());
+    assert!(listing(tmp.path()).is_empty());
+}
+
+#[test]
+fn dropped_connection_leaves_nothing_behind() {
+    let (url, server) = serve_once(ok_response(&[7u8; 1000], 100_000));
+    let tmp = tempfile::tempdir().unwrap();
+    let err = fetch(&url, "", tmp.path(), "w.pth", false).unwrap_err();
+    server.join().unwrap();
+    assert!(matches!(err, Error::Fetch { .. }), "{err:?}");
+    assert!(err.to_string().contains("after 1000 of 100000 bytes"), "{err}");
+    assert_offline_hint(&err, tmp.path());
+    assert!(listing(tmp.path()).is_empty());
+}
+
+#[test]
+fn http_404_is_reported_and_leaves_nothing_behind() {
+    let (url, server) = serve_once(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec());
+    let tmp = tempfile::tempdir().unwrap();
+    let err = fetch(&url, "", tmp.path(), "w.pth", false).unwrap_err();
+    server.join().unwrap();
+    assert!(err.to_string().contains("HTTP 404"), "{err}");
+    assert_offline_hint(&err, tmp.path());
+    assert!(listing(tmp.path()).is_empty());
+}
+
+#[test]
+fn refused_connection_is_an_error() {
+    // Bind then drop: nothing listens on this port any more.
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let tmp = tempfile::tempdir().unwrap();
+    let err = fetch(&format!("http://127.0.0.1:{port}/w.pth"), "", tmp.path(), "w.pth", false).unwrap_err();
+    assert_offline_hint(&err, tmp.path());
+    assert!(listing(tmp.path()).is_empty());
+}
+
+#[test]
+fn stale_part_file_is_replaced() {
+    let body = b"fresh";
+    let (url, server) = serve_once(ok_response(body, body.len()));
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("w.pth.part"), b"left over from a crash, longer than the body").unwrap();
+    let path = fetch(&url, &sha256_hex(body)[..8], tmp.path(), "w.pth", false).unwrap();
+    server.join().unwrap();
+    assert_eq!(fs::read(path).unwrap(), body);
+    assert_eq!(listing(tmp.path()), ["w.pth"]);
+}
+
+#[test]
+fn file_names_with_separators_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["../w.pth", "a/w.pth", "", ".."] {
+        let err = fetch("http://127.0.0.1:9/x", "", tmp.path(), name, false).unwrap_err();
+        assert!(err.to_string().contains("not a plain file name"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn cache_dir_precedence() {
+    fn env<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+    }
+    let all = [("VIDCLASS_CACHE", "/v"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
+    assert_eq!(cache_dir_from(env(&all)), Some(PathBuf::from("/v")));
+    assert_eq!(
+        cache_dir_from(env(&[("VIDCLASS_CACHE", ""), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")])),
+        Some(PathBuf::from("/x/vidclass"))
+    );
+    assert_eq!(
+        cache_dir_from(env(&[("XDG_CACHE_HOME", "relative"), ("HOME", "/h")])),
+        Some(PathBuf::from("/h/.cache/vidclass"))
+    );
+    assert_eq!(cache_dir_from(env(&[("HOME", "/h")])), Some(PathBuf::from("/h/.cache/vidclass")));
+    assert_eq!(cache_dir_from(env(&[])), None);
+}

@@ -1,0 +1,240 @@
+//! From the INPUT arguments to an ordered list of jobs: files, folders, URLs, stdin and path lists.
+//!
+//! The rules are the ones shell users expect from GNU tools (see the reference, §5):
+//! - `-` means the video bytes are on stdin (at most once, and never together with
+//!   `--files-from -`, which already reads stdin); name a file called `-` as `./-`.
+//! - Anything that starts with a URL scheme (`http://`, `rtsp://`, `file:`, …) is handed to FFmpeg
+//!   untouched. A scheme without `//` (`file:clip.mp4`) counts only when no local file has that
+//!   exact name, so `clip:1.mp4` on disk stays a file (and `./clip:1.mp4` always does).
+//! - A folder is scanned recursively for video extensions, sorted by name so that runs are
+//!   reproducible, following symbolic links; a link back to an ancestor folder is not descended
+//!   (its videos are listed once already), so loops cannot hang the scan.
+//! - `--files-from FILE|-` reads one entry per line (`\r\n` tolerated, empty lines ignored) or,
+//!   with `-0`, NUL-separated entries as `find -print0` writes them. Each entry follows the rules
+//!   above, so a list may hold folders and URLs too.
+//!
+//! Order is kept: arguments first, then list entries, and a folder expands in place. An input that
+//! cannot be read (a missing path, a folder without videos) becomes a [`Job::Error`] at its place
+//! so the batch reports it and goes on; only contradictory arguments or an unreadable list stop
+//! the run.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::error::{Error, Result};
+
+/// Extensions a folder scan picks up unless `--ext` replaces them.
+pub const DEFAULT_VIDEO_EXTENSIONS: &[&str] =
+    &["mp4", "mkv", "webm", "avi", "mov", "m4v", "mpg", "mpeg", "ts", "flv", "wmv", "3gp", "ogv", "gif"];
+
+/// The file extensions a folder scan keeps, compared case-insensitively.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extensions(Vec<String>);
+
+impl Extensions {
+    /// Extensions as the user writes them: `mp4`, `.MP4` and `Mp4` are the same.
+    pub fn new<S: AsRef<str>>(extensions: impl IntoIterator<Item = S>) -> Self {
+        Extensions(
+            extensions.into_iter().map(|e| e.as_ref().trim_start_matches('.').to_lowercase()).collect(),
+        )
+    }
+
+    /// Whether `path`'s extension is one of these.
+    pub fn matches(&self, path: &Path) -> bool {
+        path.extension().and_then(OsStr::to_str).is_some_and(|ext| self.0.contains(&ext.to_lowercase()))
+    }
+}
+
+impl Default for Extensions {
+    fn default() -> Self {
+        Extensions::new(DEFAULT_VIDEO_EXTENSIONS)
+    }
+}
+
+/// Something FFmpeg can open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A local file (or device, FIFO, …), as given or as found in a folder.
+    File(PathBuf),
+    /// A URL, passed to FFmpeg untouched.
+    Url(String),
+    /// The video bytes on stdin (`-`).
+    Stdin,
+}
+
+impl Input {
+    /// The name results are reported under. Non-UTF-8 paths are converted lossily (invalid bytes
+    /// become U+FFFD) because every output format is text.
+    pub fn name(&self) -> String {
+        match self {
+            Input::File(path) => path.to_string_lossy().into_owned(),
+            Input::Url(url) => url.clone(),
+            Input::Stdin => "-".to_owned(),
+        }
+    }
+}
+
+/// One entry of the job list.
+#[derive(Debug)]
+pub enum Job {
+    /// An input to classify.
+    Input(Input),
+    /// An argument that yields nothing to classify; report it under `name` and go on.
+    Error {
+        /// The argument or found path, lossily converted like [`Input::name`].
+        name: String,
+        /// Why it cannot be classified.
+        error: Error,
+    },
+}
+
+impl Job {
+    /// The name results are reported under.
+    pub fn name(&self) -> String {
+        match self {
+            Job::Input(input) => input.name(),
+            Job::Error { name, .. } => name.clone(),
+        }
+    }
+}
+
+/// Where `--files-from` reads its list, and how entries are separated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilesFrom {
+    /// The list file; `-` reads stdin.
+    pub path: PathBuf,
+    /// Entries end with NUL (`-0`) instead of a newline.
+    pub null: bool,
+}
+
+/// Builds the job list from the positional `args` and an optional `--files-from` list, which is
+/// read from `stdin` when its path is `-` (pass `std::io::stdin().lock()`).
+///
+/// Fails only on a usage error (`-` twice, or `-` with `--files-from -`) or an unreadable list;
+/// per-input problems are [`Job::Error`] entries.
+pub fn plan<A: AsRef<OsStr>>(
+    args: &[A],
+    files_from: Option<&FilesFrom>,
+    extensions: &Extensions,
+    stdin: impl Read,
+) -> Result<Vec<Job>> {
+    let list_on_stdin = files_from.is_some_and(|f| f.path.as_os_str() == "-");
+    let mut entries: Vec<OsString> = args.iter().map(|a| a.as_ref().to_owned()).collect();
+    if list_on_stdin && entries.iter().any(|e| e == "-") {
+        return Err(Error::Usage(
+            "`-` (a video on stdin) cannot be combined with `--files-from -` (a list on stdin)".into(),
+        ));
+    }
+    if let Some(list) = files_from {
+        let read = if list_on_stdin {
+            read_list(stdin, list.null)
+        } else {
+            std::fs::File::open(&list.path).and_then(|file| read_list(file, list.null))
+        };
+        entries.extend(read.map_err(|e| Error::io(&list.path, e))?);
+    }
+    if entries.iter().filter(|e| *e == "-").count() > 1 {
+        return Err(Error::Usage("`-` (a video on stdin) can be given only once".into()));
+    }
+
+    let mut jobs = Vec::new();
+    for entry in &entries {
+        expand(entry, extensions, &mut jobs);
+    }
+    Ok(jobs)
+}
+
+/// Appends the jobs of one argument or list entry.
+fn expand(entry: &OsStr, extensions: &Extensions, jobs: &mut Vec<Job>) {
+    if entry == "-" {
+        return jobs.push(Job::Input(Input::Stdin));
+    }
+    let path = Path::new(entry);
+    if let Some(url) = entry.to_str().filter(|s| is_url(s, path)) {
+        return jobs.push(Job::Input(Input::Url(url.to_owned())));
+    }
+    match std::fs::metadata(path) {
+        Err(e) => {
+            jobs.push(Job::Error { name: path.to_string_lossy().into_owned(), error: Error::io(path, e) })
+        }
+        Ok(meta) if meta.is_dir() => scan_folder(path, extensions, jobs),
+        Ok(_) => jobs.push(Job::Input(Input::File(path.to_owned()))),
+    }
+}
+
+/// `scheme://…` always; `scheme:…` when no local file has that name. A scheme is a letter followed
+/// by letters, digits, `+`, `-` or `.` (RFC 3986), at least two characters so that a Windows drive
+/// (`C:\…`) is not mistaken for one.
+fn is_url(s: &str, path: &Path) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else { return false };
+    let valid_scheme = scheme.len() >= 2
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid_scheme && (rest.starts_with("//") || std::fs::symlink_metadata(path).is_err())
+}
+
+/// Appends the videos under `dir`, depth first with each folder's entries sorted by name.
+///
+/// Unreadable entries become errors at their place, except dangling links whose extension says
+/// they are not videos anyway; a folder with no video at all is an error too, so that a typo'd
+/// `--ext` or a wrong folder does not pass as an empty success.
+fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
+    let before = jobs.len();
+    for entry in WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+        match entry {
+            Ok(entry) => {
+                if entry.file_type().is_file() && extensions.matches(entry.path()) {
+                    jobs.push(Job::Input(Input::File(entry.into_path())));
+                }
+            }
+            Err(err) if err.loop_ancestor().is_some() => {}
+            Err(err) => {
+                let path = err.path().unwrap_or(dir).to_owned();
+                if path.extension().is_some() && !extensions.matches(&path) {
+                    continue;
+                }
+                let name = path.to_string_lossy().into_owned();
+                jobs.push(Job::Error { name, error: Error::io(path, err.into()) });
+            }
+        }
+    }
+    if jobs.len() == before {
+        let cause = io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no file with a video extension ({}) in this folder", extensions.0.join(", ")),
+        );
+        jobs.push(Job::Error { name: dir.to_string_lossy().into_owned(), error: Error::io(dir, cause) });
+    }
+}
+
+/// Splits a path list into entries: NUL-terminated, or lines with an optional `\r` before the
+/// newline. Empty entries are skipped.
+fn read_list(mut reader: impl Read, null: bool) -> io::Result<Vec<OsString>> {
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes)?;
+    let separator = if null { b'\0' } else { b'\n' };
+    Ok(bytes
+        .split(|&b| b == separator)
+        .map(|entry| if null { entry } else { entry.strip_suffix(b"\r").unwrap_or(entry) })
+        .filter(|entry| !entry.is_empty())
+        .map(os_string_from_bytes)
+        .collect())
+}
+
+/// Paths are bytes on Unix, so a list entry is kept exactly; elsewhere it must be text.
+#[cfg(unix)]
+fn os_string_from_bytes(bytes: &[u8]) -> OsString {
+    use std::os::unix::ffi::OsStringExt;
+    OsString::from_vec(bytes.to_vec())
+}
+
+#[cfg(not(unix))]
+fn os_string_from_bytes(bytes: &[u8]) -> OsString {
+    OsString::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,241 @@
+//! Job list tests on real temporary folders.
+
+use std::fs;
+use std::path::Path;
+
+use super::*;
+
+/// Creates empty files (and their folders) under `root`.
+fn touch(root: &Path, files: &[&str]) {
+    for f in files {
+        let path = root.join(f);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, b"").unwrap();
+    }
+}
+
+/// Each job as `file:`, `url:`, `stdin` or `error:`, with paths relative to `root`.
+fn describe(jobs: &[Job], root: &Path) -> Vec<String> {
+    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_string_lossy().into_owned();
+    jobs.iter()
+        .map(|job| match job {
+            Job::Input(Input::File(p)) => format!("file:{}", rel(p)),
+            Job::Input(Input::Url(u)) => format!("url:{u}"),
+            Job::Input(Input::Stdin) => "stdin".to_owned(),
+            Job::Error { name, .. } => format!("error:{}", rel(Path::new(name))),
+        })
+        .collect()
+}
+
+fn plan_args(args: &[&Path], extensions: &Extensions) -> Vec<Job> {
+    plan(args, None, extensions, io::empty()).unwrap()
+}
+
+#[test]
+fn folders_expand_in_place_recursively_and_sorted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    touch(root, &["first.avi", "last.notes", "d/b.mp4", "d/a.MKV", "d/sub/c.webm", "d/sub/z.txt", "d/B.mov"]);
+    let d = root.join("d");
+    let jobs = plan_args(&[&root.join("first.avi"), &d, &root.join("last.notes")], &Extensions::default());
+    assert_eq!(
+        describe(&jobs, root),
+        [
+            "file:first.avi",
+            "file:d/B.mov",
+            "file:d/a.MKV",
+            "file:d/b.mp4",
+            "file:d/sub/c.webm",
+            "file:last.notes"
+        ]
+    );
+}
+
+#[test]
+fn ext_replaces_the_default_list_case_insensitively() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    touch(root, &["a.mp4", "b.TXT", "c.y4m", "noext"]);
+    let jobs = plan_args(&[root], &Extensions::new([".txt", "Y4M"]));
+    assert_eq!(describe(&jobs, root), ["file:b.TXT", "file:c.y4m"]);
+}
+
+#[test]
+fn default_extensions_cover_common_containers() {
+    let ext = Extensions::default();
+    for name in ["a.mp4", "a.MKV", "a.WebM", "a.3gp", "a.ts", "a.gif", "a.mpeg"] {
+        assert!(ext.matches(Path::new(name)), "{name}");
+    }
+    for name in ["a.txt", "a", "mp4", "a.mp4.part"] {
+        assert!(!ext.matches(Path::new(name)), "{name}");
+    }
+}
+
+#[test]
+fn missing_paths_become_errors_at_their_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    touch(root, &["a.mp4"]);
+    let missing = root.join("missing.mp4");
+    let jobs = plan_args(&[&missing, &root.join("a.mp4")], &Extensions::default());
+    assert_eq!(describe(&jobs, root), ["error:missing.mp4", "file:a.mp4"]);
+    let Job::Error { error: Error::Io { source, .. }, .. } = &jobs[0] else { panic!("{:?}", jobs[0]) };
+    assert_eq!(source.kind(), io::ErrorKind::NotFound);
+}
+
+#[test]
+fn folder_without_videos_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    touch(tmp.path(), &["notes.txt"]);
+    let jobs = plan_args(&[tmp.path()], &Extensions::default());
+    assert_eq!(jobs.len(), 1);
+    let Job::Error { error, .. } = &jobs[0] else { panic!("{:?}", jobs[0]) };
+    assert!(error.to_string().contains("no file with a video extension (mp4, mkv"), "{error}");
+}
+
+#[test]
+fn urls_pass_through_untouched() {
+    let args = ["https://example.com/a%20b.mp4?x=1", "rtsp://cam.local:554/stream", "file:clip.mp4", "-"];
+    let jobs = plan(&args, None, &Extensions::default(), io::empty()).unwrap();
+    assert_eq!(
+        describe(&jobs, Path::new("/")),
+        [
+            "url:https://example.com/a%20b.mp4?x=1",
+            "url:rtsp://cam.local:554/stream",
+            "url:file:clip.mp4",
+            "stdin"
+        ]
+    );
+}
+
+#[test]
+fn scheme_without_slashes_yields_to_an_existing_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let existing = tmp.path().join("clip:1.mp4");
+    touch(tmp.path(), &["clip:1.mp4"]);
+    assert!(!is_url("clip:1.mp4", &existing));
+    assert!(is_url("clip:1.mp4", &tmp.path().join("missing")));
+    assert!(is_url("http://x", &existing));
+    assert!(!is_url("C:\\videos\\a.mp4", Path::new("C:\\videos\\a.mp4")));
+    assert!(!is_url("1x:foo", Path::new("1x:foo")));
+    assert!(!is_url("plain.mp4", Path::new("plain.mp4")));
+}
+
+#[test]
+fn stdin_dash_at_most_once() {
+    let err = plan(&["-", "-"], None, &Extensions::default(), io::empty()).unwrap_err();
+    assert!(matches!(err, Error::Usage(_)), "{err}");
+}
+
+#[test]
+fn stdin_dash_conflicts_with_files_from_stdin() {
+    let list = FilesFrom { path: "-".into(), null: false };
+    let err = plan(&["-"], Some(&list), &Extensions::default(), &b"a.mp4\n"[..]).unwrap_err();
+    assert!(matches!(err, Error::Usage(_)), "{err}");
+}
+
+#[test]
+fn files_from_stdin_reads_lines_after_the_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    touch(root, &["a.mp4", "b.mp4", "c.mp4"]);
+    let list = format!("{0}/c.mp4\r\n\n{0}/a.mp4\n\r\n{0}/missing.mp4", root.display());
+    let from = FilesFrom { path: "-".into(), null: false };
+    let jobs = plan(&[root.join("b.mp4")], Some(&from), &Extensions::default(), list.as_bytes()).unwrap();
+    assert_eq!(describe(&jobs, root), ["file:b.mp4", "file:c.mp4", "file:a.mp4", "error:missing.mp4"]);
+}
+
+#[test]
+fn files_from_file_with_nul_separators_keeps_newlines_in_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    touch(root, &["line\nbreak.mp4", "plain.mp4", "d/x.mkv"]);
+    let list_path = root.join("list");
+    let list = format!("{0}/line\nbreak.mp4\0\0{0}/d\0{0}/plain.mp4\0", root.display());
+    fs::write(&list_path, list).unwrap();
+    let from = FilesFrom { path: list_path, null: true };
+    let no_args: [&str; 0] = [];
+    let jobs = plan(&no_args, Some(&from), &Extensions::default(), io::empty()).unwrap();
+    assert_eq!(describe(&jobs, root), ["file:line\nbreak.mp4", "file:d/x.mkv", "file:plain.mp4"]);
+}
+
+#[test]
+fn dash_in_a_list_counts_as_stdin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list_path = tmp.path().join("list");
+    fs::write(&list_path, "-\n").unwrap();
+    let from = FilesFrom { path: list_path, null: false };
+    let jobs = plan(&["x"; 0], Some(&from), &Extensions::default(), io::empty()).unwrap();
+    assert_eq!(describe(&jobs, tmp.path()), ["stdin"]);
+    let err = plan(&["-"], Some(&from), &Extensions::default(), io::empty()).unwrap_err();
+    assert!(matches!(err, Error::Usage(_)), "{err}");
+}
+
+#[test]
+fn unreadable_list_stops_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from = FilesFrom { path: tmp.path().join("nope.txt"), null: false };
+    let err = plan(&["x"; 0], Some(&from), &Extensions::default(), io::empty()).unwrap_err();
+    assert!(matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound), "{err}");
+}
+
+#[test]
+fn input_names() {
+    assert_eq!(Input::Stdin.name(), "-");
+    assert_eq!(Input::Url("rtsp://cam".into()).name(), "rtsp://cam");
+    assert_eq!(Input::File("dir/a.mp4".into()).name(), "dir/a.mp4");
+}
+
+#[cfg(unix)]
+mod unix {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    #[test]
+    fn symlink_loops_do_not_hang_and_linked_videos_count_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        touch(root, &["d/a.mp4", "d/sub/b.mp4", "elsewhere/c.mp4"]);
+        symlink(root.join("d"), root.join("d/sub/back")).unwrap();
+        symlink(root.join("elsewhere/c.mp4"), root.join("d/linked.mp4")).unwrap();
+        let jobs = plan_args(&[&root.join("d")], &Extensions::default());
+        assert_eq!(describe(&jobs, root), ["file:d/a.mp4", "file:d/linked.mp4", "file:d/sub/b.mp4"]);
+    }
+
+    #[test]
+    fn dangling_links_are_errors_only_when_they_look_like_videos() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        touch(root, &["d/a.mp4"]);
+        symlink(root.join("gone.mp4"), root.join("d/broken.mp4")).unwrap();
+        symlink(root.join("gone.txt"), root.join("d/broken.txt")).unwrap();
+        let jobs = plan_args(&[&root.join("d")], &Extensions::default());
+        assert_eq!(describe(&jobs, root), ["file:d/a.mp4", "error:d/broken.mp4"]);
+    }
+
+    #[test]
+    fn non_utf8_names_keep_their_bytes_and_report_lossily() {
+        let tmp = tempfile::tempdir().unwrap();
+        let name = OsStr::from_bytes(b"caf\xe9.mp4");
+        fs::write(tmp.path().join(name), b"").unwrap();
+        let jobs = plan_args(&[tmp.path()], &Extensions::default());
+        let [Job::Input(Input::File(path))] = &jobs[..] else { panic!("{jobs:?}") };
+        assert_eq!(path.file_name(), Some(name));
+        assert!(jobs[0].name().ends_with("caf\u{FFFD}.mp4"));
+    }
+
+    #[test]
+    fn non_utf8_list_entries_keep_their_bytes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let name = OsStr::from_bytes(b"caf\xe9.mp4");
+        fs::write(tmp.path().join(name), b"").unwrap();
+        let mut list = tmp.path().as_os_str().as_bytes().to_vec();
+        list.extend_from_slice(b"/caf\xe9.mp4\n");
+        let from = FilesFrom { path: "-".into(), null: false };
+        let jobs = plan(&["x"; 0], Some(&from), &Extensions::default(), &list[..]).unwrap();
+        let [Job::Input(Input::File(path))] = &jobs[..] else { panic!("{jobs:?}") };
+        assert_eq!(path.file_name(), Some(name));
+    }
+}
