@@ -7,5 +7,6 @@
 pub mod error;
 
 pub use error::{Error, Result};
+pub mod nn;
 pub mod sample;
 pub mod transform;
