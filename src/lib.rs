@@ -7,6 +7,9 @@
 pub mod error;
 
 pub use error::{Error, Result};
+pub mod model;
 pub mod nn;
 pub mod sample;
 pub mod transform;
+
+pub use model::{Architecture, Averaging, ModelOutput, Recognizer, average_views, convert_checkpoint};
