@@ -118,8 +118,11 @@ fn slowfast_4x16_matches_mmaction2() {
 }
 
 #[test]
-fn slowfast_8x8_matches_mmaction2() {
-    check("slowfast_r50_8x8", &arch("type = 'slowfast'\nresample_rate = 4\nspeed_ratio = 4\n[slow]\n[fast]"));
+fn slowfast_8x8_with_lateral_norm_matches_mmaction2() {
+    check(
+        "slowfast_r50_8x8_steplr",
+        &arch("type = 'slowfast'\nresample_rate = 4\nspeed_ratio = 4\n[slow]\n[fast]"),
+    );
 }
 
 fn load_error(arch: &Architecture, weights: &std::path::Path) -> String {

@@ -67,7 +67,7 @@ def f16_exact(t):
     return t.half().float()
 
 
-def randomise(model, inputs, classes_scale=2.0):
+def randomise(model, inputs, calib_side=None, classes_scale=2.0):
     """Random conv weights, calibrated-then-perturbed BN stats, a peaky classifier."""
     g = torch.Generator().manual_seed(1234)
     with torch.no_grad():
@@ -83,7 +83,11 @@ def randomise(model, inputs, classes_scale=2.0):
                 m.reset_running_stats()
         # Calibrate on more views than the golden input: deep stages of these tiny clips have only a
         # handful of positions per channel, too few for meaningful statistics.
-        calib = torch.randn((1, 8) + tuple(inputs.shape[2:]), generator=g)
+        calib_shape = list(inputs.shape)
+        calib_shape[1] = 8 if calib_side is None else 2
+        if calib_side is not None:  # full-width models: calibrate at a lower resolution, for speed
+            calib_shape[-2:] = [calib_side, calib_side]
+        calib = torch.randn(calib_shape, generator=g)
         model.train()
         model.extract_feat(calib, stage="head")
         model.eval()
@@ -132,7 +136,7 @@ def build_case(name, cfg_rel, input_shape, backbone=None, head=None, tsn_width=N
     model.init_weights()
     torch.manual_seed(seed)
     inputs = f16_exact(torch.randn(input_shape))
-    randomise(model, inputs)
+    randomise(model, inputs, calib_side=112 if min(input_shape[-2:]) > 112 else None)
     logits, feats = run(model, inputs)
     num_segs = input_shape[1]
     # TSN's head has already averaged the segments: one row per video.
@@ -172,7 +176,7 @@ def save_case(dest, name, cfg, model, inputs, logits, feats, averaged):
 
 
 SF = "slowfast/slowfast_r50_8xb8-4x16x1-256e_kinetics400-rgb.py"
-SF88 = "slowfast/slowfast_r50_8xb8-8x8x1-256e_kinetics400-rgb.py"
+SF88 = "slowfast/slowfast_r50_8xb8-8x8x1-steplr-256e_kinetics400-rgb.py"  # lateral_norm=True
 I3D = "i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py"
 SO = "slowonly/slowonly_r50_8xb16-4x16x1-256e_kinetics400-rgb.py"
 TSN = "tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x3-100e_kinetics400-rgb.py"
@@ -183,6 +187,7 @@ def small_cases():
     w = 4  # base width of the small 3-D networks
     # SlowFast: slow width 2, channel ratio (beta_inv) 2 -> fast width 1.
     sf_slow = dict(base_channels=2, stage_blocks=(1, 2, 1, 1))
+    sf_slow_norm = dict(sf_slow, lateral_norm=True)  # the config sets it; kept explicit here
     sf_fast = dict(base_channels=1, stage_blocks=(1, 2, 1, 1))
     sf_head = dict(num_classes=K, in_channels=2 * 32 + 32)
     return [
@@ -201,8 +206,8 @@ def small_cases():
         ("slowonly_r50", SO, (1, 2, 3, 4, 32, 32), dict(base_channels=w, stage_blocks=(1, 2, 2, 1)), dict(num_classes=K, in_channels=w * 32), None),
         ("slowfast_r50_4x16", SF, (1, 1, 3, 16, 32, 32),
          dict(channel_ratio=2, slow_pathway=sf_slow, fast_pathway=sf_fast), sf_head, None),
-        ("slowfast_r50_8x8", SF88, (1, 1, 3, 16, 32, 32),
-         dict(channel_ratio=2, slow_pathway=sf_slow, fast_pathway=sf_fast), sf_head, None),
+        ("slowfast_r50_8x8_steplr", SF88, (1, 1, 3, 16, 32, 32),
+         dict(channel_ratio=2, slow_pathway=sf_slow_norm, fast_pathway=sf_fast), sf_head, None),
     ]
 
 

@@ -50,12 +50,6 @@ impl ConvSpec {
     fn params(&self) -> Conv3dParams {
         Conv3dParams::new(self.stride, self.padding)
     }
-
-    /// Loads a bare convolution weight `<p>.weight` (no bias, no norm: SlowFast's laterals).
-    pub fn load_bare(&self, p: &Params, rank: Rank) -> Result<Conv3d> {
-        let w = load_weight(p, self, rank)?.to_device(p.device())?;
-        Conv3d::new(&w, None, self.params())
-    }
 }
 
 /// Convolution with folded BatchNorm, then ReLU if `relu`.
@@ -82,6 +76,13 @@ impl ConvModule {
         let device = p.device();
         let conv = Conv3d::new(&w.to_device(device)?, Some(&b.to_device(device)?), spec.params())?;
         Ok(ConvModule { conv, relu })
+    }
+
+    /// A bare convolution `<p>.conv.weight`: no BatchNorm, no bias, no ReLU (`norm_cfg=None,
+    /// act_cfg=None`, as SlowFast's default laterals).
+    pub fn load_bare(p: &Params, spec: ConvSpec, rank: Rank) -> Result<Self> {
+        let w = load_weight(&p.pp("conv"), &spec, rank)?.to_device(p.device())?;
+        Ok(ConvModule { conv: Conv3d::new(&w, None, spec.params())?, relu: false })
     }
 
     /// Applies the layer to frame-major `[N, T, C, H, W]`.

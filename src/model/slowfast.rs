@@ -5,16 +5,18 @@
 //! resampling (slow: every τ-th frame, fast: every (τ/α)-th). A lateral is a bare (k,1,1)
 //! convolution with temporal stride α (no BN, no ReLU, no bias) whose output is concatenated
 //! **after** the slow features (`cat([slow, lateral])`). The slow stage inputs are therefore wider
-//! than a plain ResNet's; the extra widths are read off the lateral weights.
+//! than a plain ResNet's; the extra widths are read off the lateral weights. With
+//! `lateral_norm=True` (the 8x8 "steplr" model) each lateral is a full ConvModule (BN + ReLU); the
+//! checkpoint says which by having `<lateral>.bn.*` keys.
 
 use candle_core::Tensor;
 
 use super::checkpoint::Params;
 use super::config::SlowFastConfig;
-use super::conv_module::{ConvSpec, Rank};
+use super::conv_module::{ConvModule, ConvSpec, Rank};
 use super::resnet3d::{ResNet3d, ResNetSpec};
 use crate::Result;
-use crate::nn::{Conv3d, nearest_temporal};
+use crate::nn::nearest_temporal;
 
 /// The two-pathway backbone.
 #[derive(Clone, Debug)]
@@ -22,7 +24,7 @@ pub struct SlowFast {
     slow: ResNet3d,
     fast: ResNet3d,
     /// `conv1_lateral`, `layer1_lateral`, `layer2_lateral`, `layer3_lateral`.
-    laterals: Vec<Conv3d>,
+    laterals: Vec<ConvModule>,
     resample_rate: usize,
     speed_ratio: usize,
 }
@@ -51,11 +53,15 @@ impl SlowFast {
         ];
         let mut laterals = Vec::with_capacity(4);
         for (i, name) in LATERALS.iter().enumerate() {
-            let lp = sp.pp(name).pp("conv");
-            let shape = lp.required_shape("weight", 5)?;
+            let lp = sp.pp(name);
+            let shape = lp.required_shape("conv.weight", 5)?;
             let kernel = cfg.fusion_kernel.unwrap_or(shape[2]);
             let spec = ConvSpec::same(fast_channels[i], shape[0], [kernel, 1, 1], [cfg.speed_ratio, 1, 1]);
-            laterals.push(spec.load_bare(&lp, Rank::Conv3d)?);
+            laterals.push(if lp.has("bn.weight") {
+                ConvModule::load(&lp, spec, Rank::Conv3d, true)?
+            } else {
+                ConvModule::load_bare(&lp, spec, Rank::Conv3d)?
+            });
             slow_spec.lateral_inplanes[i] = shape[0];
         }
         Ok(SlowFast {
