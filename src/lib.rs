@@ -13,3 +13,6 @@ pub mod sample;
 pub mod transform;
 
 pub use model::{Architecture, Averaging, ModelOutput, Recognizer, average_views, convert_checkpoint};
+pub mod zoo;
+
+pub use zoo::ModelCard;
