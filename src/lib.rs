@@ -6,13 +6,17 @@
 
 pub mod contact_sheet;
 pub mod error;
-pub mod fetch;
 pub mod frame;
 pub mod inputs;
+pub mod model;
+pub mod nn;
 pub mod output;
 pub mod prepare;
 pub mod sample;
 pub mod transform;
 pub mod video;
+pub mod zoo;
 
 pub use error::{Error, Result};
+pub use model::{Architecture, Averaging, ModelOutput, Recognizer, average_views, convert_checkpoint};
+pub use zoo::ModelCard;

@@ -13,12 +13,12 @@ use crate::video::Video;
 
 /// A test-time view protocol: which frames, at which size, cut into which crops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ViewProtocol {
     /// Temporal sampling (`SampleFrames` in test mode).
-    #[serde(flatten)]
     pub sample: SampleFrames,
-    /// Short side after `Resize(scale=(-1, short_side))`.
-    pub short_side: usize,
+    /// Short side after `Resize(scale=(-1, resize_short_side))`, keeping the aspect ratio.
+    pub resize_short_side: usize,
     /// Spatial crops of every clip.
     pub crop: Crop,
 }
@@ -45,8 +45,9 @@ pub struct PreparedInput {
 pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> {
     let frame_indices = protocol.sample.frame_indices(video.info().frame_count);
     let wanted: Vec<usize> = frame_indices.iter().flatten().copied().collect();
-    let decoded =
-        video.decode(&wanted, |frame| std::sync::Arc::new(resize_short_side(&frame, protocol.short_side)))?;
+    let decoded = video.decode(&wanted, |frame| {
+        std::sync::Arc::new(resize_short_side(&frame, protocol.resize_short_side))
+    })?;
     let mut frames = decoded.frames.into_iter();
     let clips: Vec<Vec<_>> = frame_indices
         .iter()

@@ -113,7 +113,7 @@ fn pipeline_output_matches_mmaction2() {
                 frame_interval: usize_of(&p["frame_interval"]),
                 num_clips: usize_of(&p["num_clips"]),
             },
-            short_side: usize_of(&p["resize_short_side"]),
+            resize_short_side: usize_of(&p["resize_short_side"]),
             crop: Crop {
                 kind: match p["crop_kind"].as_str().unwrap() {
                     "CenterCrop" => CropKind::Center,

@@ -92,7 +92,7 @@ pub fn run(args: InspectArgs, quiet: bool) -> anyhow::Result<Status> {
             frame_interval: args.frame_interval,
             num_clips: args.num_clips,
         },
-        short_side: args.short_side,
+        resize_short_side: args.short_side,
         crop: Crop {
             kind: match args.crop {
                 CropArg::Center => CropKind::Center,
@@ -164,7 +164,7 @@ fn write_report(
         s.clip_len,
         s.frame_interval,
         s.num_clips,
-        protocol.short_side,
+        protocol.resize_short_side,
         protocol.crop.kind,
         protocol.crop.size,
         prepared.views.len()

@@ -1,0 +1,174 @@
+//! Reading mmaction2 checkpoints, handing their tensors out by key name, and reporting misfits.
+//!
+//! Two formats hold the same key names (`backbone.layer1.0.conv1.conv.weight`, `cls_head.fc_cls.bias`, …):
+//! * `.pth` written by `torch.save` (zip container, pickle protocol 2): mmengine stores
+//!   `{'meta': …, 'state_dict': …}`; a bare state dict is accepted too. The pickle is interpreted
+//!   by candle's reader, which only rebuilds tensors and plain containers and never runs code.
+//! * `.safetensors`, e.g. written by [`super::convert_checkpoint`].
+//!
+//! BatchNorm's `num_batches_tracked` counters are dropped on reading, and `data_preprocessor.*`
+//! buffers (mean/std that older checkpoints saved) may stay unused. Every other tensor must be
+//! consumed by the model: after building, [`Checkpoint::finish`] names the first one left over, just
+//! as a request for an absent key or a wrong shape names that key. The shape queries at the end
+//! are how a model card can leave out what the weights already say (depth, widths, kernels).
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::{Error, Result};
+
+/// Keys that may be present without being used by the network.
+const IGNORABLE_PREFIX: &str = "data_preprocessor.";
+
+/// All tensors of one checkpoint (as f32 on the CPU) and which of them the model has taken.
+pub struct Checkpoint {
+    path: PathBuf,
+    tensors: HashMap<String, Tensor>,
+    used: RefCell<BTreeSet<String>>,
+}
+
+impl Checkpoint {
+    /// Reads a `.pth` (zip) or `.safetensors` file, recognised by its first bytes.
+    pub fn load(path: &Path) -> Result<Self> {
+        let tensors = read_tensors(path)?;
+        let mut out = HashMap::with_capacity(tensors.len());
+        for (name, t) in tensors {
+            if name.ends_with("num_batches_tracked") {
+                continue;
+            }
+            let t = t.to_dtype(DType::F32).map_err(|e| checkpoint_error(path, format!("{name}: {e}")))?;
+            out.insert(name, t);
+        }
+        if out.is_empty() {
+            return Err(checkpoint_error(path, "no tensors found"));
+        }
+        Ok(Checkpoint { path: path.to_owned(), tensors: out, used: RefCell::default() })
+    }
+
+    /// The key view of the whole checkpoint; layers built from it live on `device`.
+    pub fn root<'a>(&'a self, device: &'a Device) -> Params<'a> {
+        Params { ckpt: self, prefix: String::new(), device }
+    }
+
+    /// Fails naming the first (sorted) key that no layer asked for.
+    pub fn finish(&self) -> Result<()> {
+        let used = self.used.borrow();
+        let mut unused: Vec<&String> =
+            self.tensors.keys().filter(|k| !used.contains(*k) && !k.starts_with(IGNORABLE_PREFIX)).collect();
+        unused.sort();
+        match unused.first() {
+            None => Ok(()),
+            Some(k) => Err(self.error(format!(
+                "unexpected key {k} ({} unused tensors): the architecture does not match these weights",
+                unused.len()
+            ))),
+        }
+    }
+
+    /// All tensors by key (for conversion).
+    pub fn tensors(&self) -> &HashMap<String, Tensor> {
+        &self.tensors
+    }
+
+    fn error(&self, cause: impl Into<String>) -> Error {
+        checkpoint_error(&self.path, cause)
+    }
+}
+
+fn checkpoint_error(path: &Path, cause: impl Into<String>) -> Error {
+    Error::Checkpoint { path: path.to_owned(), cause: cause.into() }
+}
+
+fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let mut magic = [0u8; 4];
+    {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        f.read_exact(&mut magic).map_err(|e| Error::io(path, e))?;
+    }
+    let fail = |e: candle_core::Error| checkpoint_error(path, e.to_string());
+    if &magic == b"PK\x03\x04" {
+        // mmengine nests the weights under "state_dict"; plain `torch.save(model.state_dict())` does not.
+        let has_state_dict =
+            candle_core::pickle::read_pth_tensor_info(path, false, Some("state_dict")).is_ok();
+        let key = has_state_dict.then_some("state_dict");
+        candle_core::pickle::read_all_with_key(path, key).map_err(fail)
+    } else if magic[..2] == [0x80, 0x02] || magic[..2] == [0x8a, 0x0a] {
+        Err(checkpoint_error(
+            path,
+            "legacy (pre-zip) PyTorch file: re-save it with torch.save from PyTorch ≥ 1.6",
+        ))
+    } else {
+        let map = candle_core::safetensors::load(path, &Device::Cpu).map_err(fail)?;
+        Ok(map.into_iter().collect())
+    }
+}
+
+/// The checkpoint seen under a key prefix, like candle's `VarBuilder::pp`.
+#[derive(Clone)]
+pub struct Params<'a> {
+    ckpt: &'a Checkpoint,
+    prefix: String,
+    device: &'a Device,
+}
+
+impl<'a> Params<'a> {
+    /// The view under `prefix.name`.
+    pub fn pp(&self, name: impl std::fmt::Display) -> Params<'a> {
+        Params { ckpt: self.ckpt, prefix: self.key(name), device: self.device }
+    }
+
+    /// The device the model is built on.
+    pub fn device(&self) -> &'a Device {
+        self.device
+    }
+
+    /// Full key of `name` under this prefix.
+    pub fn key(&self, name: impl std::fmt::Display) -> String {
+        if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) }
+    }
+
+    /// Takes the tensor `name` (on the CPU), which must have exactly `shape`.
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let key = self.key(name);
+        let t = self.ckpt.tensors.get(&key).ok_or_else(|| self.ckpt.error(format!("missing key {key}")))?;
+        if t.dims() != shape {
+            return Err(self.ckpt.error(format!("{key}: expected shape {shape:?}, found {:?}", t.dims())));
+        }
+        self.ckpt.used.borrow_mut().insert(key);
+        Ok(t.clone())
+    }
+
+    /// Shape of tensor `name`, if present.
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        self.ckpt.tensors.get(&self.key(name)).map(|t| t.dims().to_vec())
+    }
+
+    /// Shape of tensor `name`, which must be present with rank `rank`.
+    pub fn required_shape(&self, name: &str, rank: usize) -> Result<Vec<usize>> {
+        let key = self.key(name);
+        let shape = self.shape(name).ok_or_else(|| self.ckpt.error(format!("missing key {key}")))?;
+        if shape.len() != rank {
+            return Err(self.ckpt.error(format!("{key}: expected {rank} dimensions, found {shape:?}")));
+        }
+        Ok(shape)
+    }
+
+    /// Whether tensor `name` exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.ckpt.tensors.contains_key(&self.key(name))
+    }
+
+    /// An error about this checkpoint.
+    pub fn error(&self, cause: impl Into<String>) -> Error {
+        self.ckpt.error(cause)
+    }
+
+    /// Number of consecutive children `0, 1, …` that have tensor `leaf` (e.g. blocks of a stage).
+    pub fn count(&self, leaf: &str) -> usize {
+        (0..).take_while(|i| self.has(&format!("{i}.{leaf}"))).count()
+    }
+}

@@ -1,0 +1,164 @@
+//! The action recognisers: build a network from an [`Architecture`] and a checkpoint, run it on
+//! normalised clips, and average the views into class scores, all as mmaction2 1.2.0 does.
+//!
+//! Layout: `config` says what to build, `checkpoint` hands out tensors by key, `conv_module`/`block`
+//! are the layers, `resnet3d`/`resnet2d`/`slowfast` the backbones, `head` the classifiers. Inside,
+//! activations are frame-major (see [`crate::nn`]); the public API takes PyTorch's layouts.
+
+mod block;
+mod checkpoint;
+mod config;
+mod conv_module;
+mod head;
+mod resnet2d;
+mod resnet3d;
+mod slowfast;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{D, DType, Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+pub use checkpoint::{Checkpoint, Params};
+pub use config::{Architecture, InflateStyle, ResNet2dConfig, ResNet3dConfig, SlowFastConfig};
+pub use resnet3d::ResNet3d;
+pub use slowfast::SlowFast;
+
+use crate::{Error, Result};
+use head::Linear;
+
+/// What the network returns for a batch of views.
+#[derive(Clone, Debug)]
+pub struct ModelOutput {
+    /// Raw class scores `[S, classes]` (S = views for 3-D models, 1 for TSN).
+    pub logits: Tensor,
+    /// The pooled features the classifier reads, `[S, feature_dim]` (SlowFast: fast then slow).
+    pub features: Tensor,
+}
+
+#[derive(Clone, Debug)]
+enum Backbone {
+    Tsn(ResNet3d),
+    ResNet3d(ResNet3d),
+    SlowFast(Box<SlowFast>),
+}
+
+/// A loaded recogniser (`Recognizer2D`/`Recognizer3D` with its head), ready for inference.
+#[derive(Clone, Debug)]
+pub struct Recognizer {
+    backbone: Backbone,
+    fc: Linear,
+}
+
+impl Recognizer {
+    /// Builds `arch` with the weights in `weights` (mmaction2 `.pth` or `.safetensors`) on `device`.
+    ///
+    /// Fails with [`Error::Checkpoint`] naming the first missing or unused key, or a key whose
+    /// shape differs from what the architecture needs.
+    pub fn load(arch: &Architecture, weights: &Path, device: &Device) -> Result<Recognizer> {
+        let ckpt = Checkpoint::load(weights)?;
+        let root = ckpt.root(device);
+        let (bp, hp) = (root.pp("backbone"), root.pp("cls_head"));
+        let (backbone, features) = match arch {
+            Architecture::Tsn(cfg) => {
+                let net = resnet2d::load(cfg, &bp)?;
+                let c = net.out_channels();
+                (Backbone::Tsn(net), c)
+            }
+            Architecture::Resnet3d(cfg) => {
+                let net = ResNet3d::load(&resnet3d::ResNetSpec::resolve(cfg, &bp)?, &bp)?;
+                let c = net.out_channels();
+                (Backbone::ResNet3d(net), c)
+            }
+            Architecture::Slowfast(cfg) => {
+                let net = SlowFast::load(cfg, &bp)?;
+                let (slow, fast) = net.out_channels();
+                (Backbone::SlowFast(Box::new(net)), slow + fast)
+            }
+        };
+        let fc = Linear::load(&hp, features)?;
+        ckpt.finish()?;
+        Ok(Recognizer { backbone, fc })
+    }
+
+    /// Number of classes the classifier scores.
+    pub fn num_classes(&self) -> usize {
+        self.fc.out_features()
+    }
+
+    /// Runs normalised views through the network.
+    ///
+    /// `input` is `[V, 3, T, H, W]` for 3-D models (V independent views, logits per view) or
+    /// `[V, 3, H, W]` for TSN, where all V images are the segments of **one** video and their
+    /// features are averaged before the classifier (one row of logits).
+    pub fn forward(&self, input: &Tensor) -> Result<ModelOutput> {
+        let features = match &self.backbone {
+            Backbone::Tsn(net) => {
+                expect_rank(input, 4, "[V, 3, H, W]")?;
+                head::tsn_features(&net.forward(&input.unsqueeze(1)?)?)?
+            }
+            Backbone::ResNet3d(net) => head::i3d_features(&net.forward(&frame_major(input)?)?)?,
+            Backbone::SlowFast(net) => {
+                let (slow, fast) = net.forward(&frame_major(input)?)?;
+                head::slowfast_features(&slow, &fast)?
+            }
+        };
+        Ok(ModelOutput { logits: self.fc.forward(&features)?, features })
+    }
+}
+
+fn expect_rank(x: &Tensor, rank: usize, what: &str) -> Result<()> {
+    if x.rank() != rank {
+        let msg = format!("model input must be {what}, got shape {:?}", x.dims());
+        return Err(candle_core::Error::Msg(msg).into());
+    }
+    Ok(())
+}
+
+/// `[V, C, T, H, W]` → `[V, T, C, H, W]`.
+fn frame_major(x: &Tensor) -> Result<Tensor> {
+    expect_rank(x, 5, "[V, 3, T, H, W]")?;
+    Ok(x.permute((0, 2, 1, 3, 4))?.contiguous()?)
+}
+
+/// How the views of one video are combined (mmaction2's `average_clips`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Averaging {
+    /// Softmax of each view, then the mean: mmaction2's `'prob'`, used by every zoo config.
+    Prob,
+    /// Mean of the logits. mmaction2's `'score'` stops there; [`average_views`] then applies a
+    /// softmax so the result reads as probabilities (the ranking is the same).
+    Score,
+}
+
+/// Combines per-view logits `[S, classes]` into one score per class.
+///
+/// `Prob`: softmax per row, then mean over rows. `Score`: mean over rows, then softmax (for
+/// display; mmaction2 returns the mean logits themselves). For TSN, S = 1 and both are the softmax
+/// of the consensus logits, which is what mmaction2 reports for TSN.
+pub fn average_views(logits: &Tensor, how: Averaging) -> Result<Vec<f32>> {
+    let logits = logits.to_dtype(DType::F32)?;
+    let (rows, _) = logits.dims2()?;
+    if rows == 0 {
+        return Err(candle_core::Error::Msg("no views to average".into()).into());
+    }
+    let scores = match how {
+        Averaging::Prob => candle_nn::ops::softmax(&logits, D::Minus1)?.mean(0)?,
+        Averaging::Score => candle_nn::ops::softmax(&logits.mean_keepdim(0)?, D::Minus1)?.squeeze(0)?,
+    };
+    Ok(scores.to_vec1()?)
+}
+
+/// Rewrites a checkpoint (`.pth` or `.safetensors`) as safetensors with the state-dict key names
+/// unchanged and `num_batches_tracked` dropped; `f16` halves the file (weights are widened back to
+/// f32 on loading, so results move by f16 rounding of the weights).
+pub fn convert_checkpoint(input: &Path, output: &Path, f16: bool) -> Result<()> {
+    let ckpt = Checkpoint::load(input)?;
+    let dtype = if f16 { DType::F16 } else { DType::F32 };
+    let tensors: HashMap<&str, Tensor> =
+        ckpt.tensors().iter().map(|(k, t)| Ok((k.as_str(), t.to_dtype(dtype)?))).collect::<Result<_>>()?;
+    candle_core::safetensors::save(&tensors, output)
+        .map_err(|e| Error::Checkpoint { path: output.to_owned(), cause: e.to_string() })
+}

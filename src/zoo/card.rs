@@ -1,0 +1,118 @@
+//! Model cards: everything needed to run one published checkpoint the way its mmaction2 config
+//! does — architecture, view protocols, normalisation, averaging, labels — plus where the weights
+//! live and what accuracy they were published with.
+//!
+//! Built-in cards are `models/*.toml`, embedded at compile time; users can pass their own file
+//! with the same schema (`ModelCard::from_file`).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Architecture, Averaging};
+use crate::prepare::ViewProtocol;
+use crate::transform::Normalize;
+use crate::{Error, Result};
+
+/// The embedded cards, by name.
+const BUILTIN: &[(&str, &str)] = &[
+    ("slowfast-r50-4x16-k400", include_str!("../../models/slowfast-r50-4x16-k400.toml")),
+    ("slowfast-r50-8x8-k400", include_str!("../../models/slowfast-r50-8x8-k400.toml")),
+    ("slowfast-r50-8x8-steplr-k400", include_str!("../../models/slowfast-r50-8x8-steplr-k400.toml")),
+    ("slowfast-r101-8x8-k400", include_str!("../../models/slowfast-r101-8x8-k400.toml")),
+    ("slowfast-r101-r50-4x16-k400", include_str!("../../models/slowfast-r101-r50-4x16-k400.toml")),
+    ("slowonly-r50-4x16-k400", include_str!("../../models/slowonly-r50-4x16-k400.toml")),
+    ("slowonly-r50-8x8-k400", include_str!("../../models/slowonly-r50-8x8-k400.toml")),
+    ("slowonly-imagenet-r50-4x16-k400", include_str!("../../models/slowonly-imagenet-r50-4x16-k400.toml")),
+    ("slowonly-imagenet-r50-8x8-k400", include_str!("../../models/slowonly-imagenet-r50-8x8-k400.toml")),
+    ("i3d-r50-k400", include_str!("../../models/i3d-r50-k400.toml")),
+    ("tsn-r50-1x1x3-k400", include_str!("../../models/tsn-r50-1x1x3-k400.toml")),
+    ("tsn-r50-1x1x5-k400", include_str!("../../models/tsn-r50-1x1x5-k400.toml")),
+    ("tsn-r50-1x1x8-k400", include_str!("../../models/tsn-r50-1x1x8-k400.toml")),
+];
+
+/// One published model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelCard {
+    /// Short name used on the command line (`slowfast-r50-4x16-k400`).
+    pub name: String,
+    /// One line for listings.
+    pub description: String,
+    /// The mmaction2 config the checkpoint was trained and tested with.
+    pub config: String,
+    /// Label map name (see [`super::labels`]).
+    pub labels: String,
+    /// How views are combined (`average_clips` of the config).
+    pub averaging: Averaging,
+    /// The network; fields the checkpoint determines may be left out.
+    pub architecture: Architecture,
+    /// `ActionDataPreprocessor` mean/std on RGB 0..255.
+    pub normalize: Normalize,
+    /// View protocols.
+    pub views: Views,
+    /// Where the weights are published.
+    pub checkpoint: CheckpointRef,
+    /// Published accuracy and cost.
+    pub metrics: Metrics,
+}
+
+/// The two ways to look at a video.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Views {
+    /// The config's `test_pipeline`: the protocol behind the published accuracy.
+    pub full: ViewProtocol,
+    /// The config's `val_pipeline`: one clip (TSN: its training segment count), one centre crop.
+    pub fast: ViewProtocol,
+}
+
+/// A published checkpoint file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointRef {
+    pub url: String,
+    /// The first 8 hex digits of the file's SHA-256, as in its published name.
+    pub sha256_prefix: String,
+}
+
+/// Kinetics-400 validation accuracy (full protocol) and cost, as published.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    pub top1: f32,
+    pub top5: f32,
+    /// Per view, as the model zoo lists it.
+    pub gflops: f32,
+    /// Millions of parameters.
+    pub params_m: f32,
+}
+
+impl ModelCard {
+    /// The embedded card `name`.
+    pub fn builtin(name: &str) -> Result<ModelCard> {
+        let (_, text) = BUILTIN.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+            let known: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+            Error::Card {
+                name: name.to_owned(),
+                cause: format!("no such model (known: {})", known.join(", ")),
+            }
+        })?;
+        Self::parse(name, text)
+    }
+
+    /// A card from a TOML file.
+    pub fn from_file(path: &Path) -> Result<ModelCard> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    /// All embedded cards, in listing order.
+    pub fn all() -> Result<Vec<ModelCard>> {
+        BUILTIN.iter().map(|(name, text)| Self::parse(name, text)).collect()
+    }
+
+    fn parse(name: &str, text: &str) -> Result<ModelCard> {
+        toml::from_str(text).map_err(|e| Error::Card { name: name.to_owned(), cause: e.to_string() })
+    }
+}

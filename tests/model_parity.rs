@@ -1,0 +1,189 @@
+//! Recognisers against mmaction2 1.2.0 (`tools/gen_model_goldens.py`): the committed checkpoints
+//! were written by mmaction2/mmengine and are loaded through the same `Recognizer::load` users run.
+//!
+//! Bar: max |logit − reference| ≤ 1e-4 × max |reference logit| (only float summation order differs),
+//! the same for the pooled features, identical top-5 classes, and view averaging equal to
+//! mmaction2's `average_clip` within the same bar (softmax moves by at most the largest logit
+//! change). These random networks are not well conditioned: PyTorch's own f32 result differs from
+//! its f64 result by up to ~3e-5 of the logit scale on the I3D and TSN-R50 fixtures, which is the
+//! size of the differences seen here.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Tensor};
+use vidclass::model::{Architecture, Checkpoint, ResNet3dConfig};
+use vidclass::{Averaging, Error, Recognizer, average_views, convert_checkpoint};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(name)
+}
+
+fn golden(name: &str) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixture(&format!("{name}.golden.safetensors")), &Device::Cpu).unwrap()
+}
+
+/// What a model card would say: only what the weights cannot.
+fn arch(toml_text: &str) -> Architecture {
+    toml::from_str(toml_text).unwrap()
+}
+
+fn max_abs(t: &Tensor) -> f32 {
+    t.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap()
+}
+
+fn top5(scores: &[f32]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    idx.truncate(5);
+    idx
+}
+
+fn logits(model: &Recognizer, g: &HashMap<String, Tensor>) -> (Tensor, Tensor) {
+    let input = g["input"].to_dtype(DType::F32).unwrap();
+    let out = model.forward(&input).unwrap();
+    (out.logits, out.features)
+}
+
+fn check(name: &str, arch: &Architecture) {
+    let g = golden(name);
+    let model = Recognizer::load(arch, &fixture(&format!("{name}.pth")), &Device::Cpu).unwrap();
+    assert_eq!(model.num_classes(), g["logits"].dim(1).unwrap());
+    let (logits, features) = logits(&model, &g);
+    let bar = 1e-4 * max_abs(&g["logits"]);
+    for (what, ours, theirs) in [("logits", &logits, &g["logits"]), ("features", &features, &g["features"])] {
+        assert_eq!(ours.dims(), theirs.dims(), "{name}: {what} shape");
+        let diff = max_abs(&(ours - theirs).unwrap());
+        let scale = max_abs(theirs);
+        eprintln!("{name}: {what} max diff {diff:.3e} (scale {scale:.3})");
+        assert!(diff <= 1e-4 * scale, "{name}: {what} differ by {diff} at scale {scale}");
+    }
+    let prob = average_views(&logits, Averaging::Prob).unwrap();
+    let ref_prob: Vec<f32> = g["prob"].to_vec1().unwrap();
+    assert_eq!(top5(&prob), top5(&ref_prob), "{name}: top-5");
+    for (p, r) in prob.iter().zip(&ref_prob) {
+        assert!((p - r).abs() <= bar, "{name}: prob {p} vs {r}");
+    }
+    // mmaction2's 'score' is the mean logit; ours adds a softmax for display.
+    let score = average_views(&logits, Averaging::Score).unwrap();
+    let ref_score = candle_nn::ops::softmax(&g["score"], 0).unwrap().to_vec1::<f32>().unwrap();
+    for (p, r) in score.iter().zip(&ref_score) {
+        assert!((p - r).abs() <= bar, "{name}: score {p} vs {r}");
+    }
+}
+
+#[test]
+fn tsn_r50_matches_mmaction2() {
+    check("tsn_r50", &arch(r#"type = "tsn""#));
+}
+
+#[test]
+fn tsn_r18_basic_block_matches_mmaction2() {
+    check("tsn_r18", &arch(r#"type = "tsn""#));
+}
+
+#[test]
+fn i3d_r50_matches_mmaction2() {
+    check("i3d_r50", &arch("type = 'resnet3d'\nconv1_stride_t = 2\npool1_stride_t = 2\nwith_pool2 = true"));
+}
+
+#[test]
+fn i3d_named_constructor_states_the_same_network() {
+    // Explicit depth, kernel and per-block inflation instead of inferred ones; only the width differs.
+    let cfg = ResNet3dConfig { base_channels: Some(4), ..ResNet3dConfig::i3d_r50() };
+    check("i3d_r50", &Architecture::Resnet3d(cfg));
+}
+
+#[test]
+fn resnet3d_3x3x3_inflation_matches_mmaction2() {
+    check("resnet3d_r50_3x3x3", &arch("type = 'resnet3d'\nwith_pool2 = true"));
+}
+
+#[test]
+fn resnet3d_r18_basic_block3d_matches_mmaction2() {
+    check("resnet3d_r18", &arch("type = 'resnet3d'\npool1_stride_t = 2\nwith_pool2 = true"));
+}
+
+#[test]
+fn slowonly_r50_matches_mmaction2() {
+    check("slowonly_r50", &arch("type = 'resnet3d'"));
+}
+
+#[test]
+fn slowfast_4x16_matches_mmaction2() {
+    check(
+        "slowfast_r50_4x16",
+        &arch("type = 'slowfast'\nresample_rate = 8\nspeed_ratio = 8\n[slow]\n[fast]"),
+    );
+}
+
+#[test]
+fn slowfast_8x8_with_lateral_norm_matches_mmaction2() {
+    check(
+        "slowfast_r50_8x8_steplr",
+        &arch("type = 'slowfast'\nresample_rate = 4\nspeed_ratio = 4\n[slow]\n[fast]"),
+    );
+}
+
+fn load_error(arch: &Architecture, weights: &std::path::Path) -> String {
+    match Recognizer::load(arch, weights, &Device::Cpu) {
+        Err(e @ Error::Checkpoint { .. }) => e.to_string(),
+        Err(e) => panic!("expected a checkpoint error, got {e}"),
+        Ok(_) => panic!("a mismatching checkpoint loaded"),
+    }
+}
+
+#[test]
+fn wrong_architecture_names_the_missing_key() {
+    let msg = load_error(&arch("type = 'resnet3d'"), &fixture("slowfast_r50_4x16.pth"));
+    assert!(msg.contains("missing key backbone.layer1.0.conv1.conv.weight"), "{msg}");
+}
+
+#[test]
+fn wrong_stem_kernel_names_key_and_shapes() {
+    let msg = load_error(&arch("type = 'resnet3d'\nconv1_kernel = [1, 7, 7]"), &fixture("i3d_r50.pth"));
+    assert!(
+        msg.contains("backbone.conv1.conv.weight: expected shape [4, 3, 1, 7, 7], found [4, 3, 5, 7, 7]"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn wrong_fusion_kernel_names_the_lateral() {
+    let cfg = "type = 'slowfast'\nresample_rate = 8\nspeed_ratio = 8\nfusion_kernel = 7\n[slow]\n[fast]";
+    let msg = load_error(&arch(cfg), &fixture("slowfast_r50_4x16.pth"));
+    assert!(msg.contains("backbone.slow_path.conv1_lateral.conv.weight: expected shape"), "{msg}");
+}
+
+#[test]
+fn leftover_tensor_is_named_as_unexpected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("extra.safetensors");
+    let mut tensors = Checkpoint::load(&fixture("tsn_r18.pth")).unwrap().tensors().clone();
+    tensors.insert(
+        "backbone.layer5.0.conv1.conv.weight".into(),
+        Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+    );
+    candle_core::safetensors::save(&tensors, &path).unwrap();
+    let msg = load_error(&arch(r#"type = "tsn""#), &path);
+    assert!(msg.contains("unexpected key backbone.layer5.0.conv1.conv.weight"), "{msg}");
+}
+
+#[test]
+fn converted_safetensors_give_identical_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = arch("type = 'slowfast'\nresample_rate = 8\nspeed_ratio = 8\n[slow]\n[fast]");
+    let g = golden("slowfast_r50_4x16");
+    let pth = fixture("slowfast_r50_4x16.pth");
+    let reference = logits(&Recognizer::load(&a, &pth, &Device::Cpu).unwrap(), &g).0;
+    // The fixture weights are f16-representable by construction, so even f16 is lossless here.
+    for f16 in [false, true] {
+        let out = dir.path().join(format!("sf-{f16}.safetensors"));
+        convert_checkpoint(&pth, &out, f16).unwrap();
+        let keys = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
+        assert!(keys.keys().all(|k| !k.ends_with("num_batches_tracked")));
+        assert!(keys.contains_key("backbone.slow_path.conv1_lateral.conv.weight"));
+        let ours = logits(&Recognizer::load(&a, &out, &Device::Cpu).unwrap(), &g).0;
+        assert_eq!(max_abs(&(ours - &reference).unwrap()), 0.0, "f16 = {f16}");
+    }
+}

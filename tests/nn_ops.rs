@@ -1,0 +1,117 @@
+//! The 3-D ops of `vidclass::nn` against PyTorch goldens (`tools/gen_nn_goldens.py`).
+//!
+//! Goldens are NCTHW (PyTorch); the ops take frame-major NTCHW, so each test permutes in and out.
+//! Convolutions are compared to 1e-5 of the output scale (only the summation order differs);
+//! pooling and resampling select values and must match exactly.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor};
+use vidclass::nn::{BatchNorm, Conv3d, Conv3dParams, MaxPool3d, global_avg_pool, nearest_temporal};
+
+fn goldens() -> HashMap<String, Tensor> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/nn_ops.safetensors");
+    candle_core::safetensors::load(path, &Device::Cpu).expect("nn_ops.safetensors")
+}
+
+fn get<'a>(g: &'a HashMap<String, Tensor>, name: &str) -> &'a Tensor {
+    g.get(name).unwrap_or_else(|| panic!("golden {name} missing"))
+}
+
+/// NCTHW → NTCHW and back (the same permutation).
+fn swap_ct(x: &Tensor) -> Tensor {
+    x.permute((0, 2, 1, 3, 4)).unwrap().contiguous().unwrap()
+}
+
+fn geom(g: &HashMap<String, Tensor>, case: &str) -> [[usize; 3]; 4] {
+    let v: Vec<i64> = get(g, &format!("{case}.geom")).to_vec1().unwrap();
+    std::array::from_fn(|i| std::array::from_fn(|j| v[3 * i + j] as usize))
+}
+
+/// Max |a − b| and max |b|.
+fn diff(a: &Tensor, b: &Tensor) -> (f32, f32) {
+    assert_eq!(a.dims(), b.dims(), "shape");
+    let d = (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap();
+    let s = b.abs().unwrap().flatten_all().unwrap().max(0).unwrap();
+    (d.to_scalar().unwrap(), s.to_scalar().unwrap())
+}
+
+fn cases(g: &HashMap<String, Tensor>, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = g
+        .keys()
+        .filter_map(|k| k.strip_suffix(".x"))
+        .filter(|k| k.starts_with(prefix))
+        .map(String::from)
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no {prefix} cases");
+    v
+}
+
+#[test]
+fn conv3d_matches_pytorch() {
+    let g = goldens();
+    for case in cases(&g, "conv") {
+        let [_, stride, padding, dilation] = geom(&g, &case);
+        let params = Conv3dParams { stride, padding, dilation };
+        let conv = Conv3d::new(get(&g, &format!("{case}.w")), g.get(&format!("{case}.b")), params).unwrap();
+        let y = swap_ct(&conv.forward(&swap_ct(get(&g, &format!("{case}.x")))).unwrap());
+        let (d, s) = diff(&y, get(&g, &format!("{case}.y")));
+        assert!(d <= 1e-5 * s, "{case}: max diff {d} at scale {s}");
+    }
+}
+
+#[test]
+fn max_pool3d_matches_pytorch_exactly() {
+    let g = goldens();
+    for case in cases(&g, "pool") {
+        let [kernel, stride, padding, _] = geom(&g, &case);
+        let pool = MaxPool3d::new(kernel, stride, padding);
+        let y = swap_ct(&pool.forward(&swap_ct(get(&g, &format!("{case}.x")))).unwrap());
+        let (d, _) = diff(&y, get(&g, &format!("{case}.y")));
+        assert_eq!(d, 0.0, "{case}");
+    }
+}
+
+#[test]
+fn max_pool3d_rejects_padding_over_half_the_kernel() {
+    let x = Tensor::zeros((1, 4, 1, 4, 4), DType::F32, &Device::Cpu).unwrap();
+    assert!(MaxPool3d::new([1, 3, 3], [1, 1, 1], [0, 2, 2]).forward(&x).is_err());
+}
+
+#[test]
+fn global_avg_pool_matches_pytorch() {
+    let g = goldens();
+    let y = global_avg_pool(&swap_ct(get(&g, "gap.x"))).unwrap();
+    let (d, s) = diff(&y, get(&g, "gap.y"));
+    assert!(d <= 1e-6 * s, "max diff {d}");
+}
+
+#[test]
+fn nearest_temporal_picks_pytorchs_frames() {
+    let g = goldens();
+    for case in cases(&g, "nearest") {
+        let tau: Vec<i64> = get(&g, &format!("{case}.tau")).to_vec1().unwrap();
+        let y =
+            swap_ct(&nearest_temporal(&swap_ct(get(&g, &format!("{case}.x"))), 1.0 / tau[0] as f64).unwrap());
+        let (d, _) = diff(&y, get(&g, &format!("{case}.y")));
+        assert_eq!(d, 0.0, "{case}");
+    }
+}
+
+#[test]
+fn folded_batch_norm_matches_conv_then_bn() {
+    let g = goldens();
+    let bn = BatchNorm {
+        weight: get(&g, "bn.weight").clone(),
+        bias: get(&g, "bn.bias").clone(),
+        running_mean: get(&g, "bn.running_mean").clone(),
+        running_var: get(&g, "bn.running_var").clone(),
+        eps: 1e-5,
+    };
+    let (w, b) = bn.fold_into(get(&g, "bn.w")).unwrap();
+    let conv = Conv3d::new(&w, Some(&b), Conv3dParams::new([1; 3], [1; 3])).unwrap();
+    let y = swap_ct(&conv.forward(&swap_ct(get(&g, "bn.x"))).unwrap());
+    let (d, s) = diff(&y, get(&g, "bn.y"));
+    assert!(d <= 1e-5 * s, "max diff {d} at scale {s}");
+}

@@ -1,0 +1,50 @@
+//! The embedded model cards parse, agree with their names, and state what the configs say.
+
+use vidclass::ModelCard;
+use vidclass::model::Architecture;
+use vidclass::transform::CropKind;
+use vidclass::zoo::labels;
+
+#[test]
+fn every_builtin_card_parses_and_is_consistent() {
+    let cards = ModelCard::all().unwrap();
+    assert_eq!(cards.len(), 13);
+    for card in &cards {
+        assert_eq!(ModelCard::builtin(&card.name).unwrap(), *card);
+        assert!(
+            card.checkpoint.url.ends_with(&format!("-{}.pth", card.checkpoint.sha256_prefix)),
+            "{}",
+            card.name
+        );
+        assert_eq!(card.checkpoint.sha256_prefix.len(), 8);
+        assert_eq!(labels(&card.labels).unwrap().len(), 400);
+        let tsn = matches!(card.architecture, Architecture::Tsn(_));
+        let (full, fast) = (&card.views.full, &card.views.fast);
+        assert_eq!(full.crop.kind, if tsn { CropKind::Ten } else { CropKind::Three }, "{}", card.name);
+        assert_eq!(full.sample.num_clips, if tsn { 25 } else { 10 });
+        assert_eq!(fast.crop.kind, CropKind::Center);
+        assert_eq!(full.sample.clip_len, fast.sample.clip_len);
+    }
+}
+
+#[test]
+fn unknown_card_lists_the_known_ones() {
+    let err = ModelCard::builtin("resnet-9000").unwrap_err().to_string();
+    assert!(err.contains("slowfast-r50-4x16-k400"), "{err}");
+}
+
+#[test]
+fn kinetics400_labels_are_mmaction2s_order() {
+    let l = labels("kinetics400").unwrap();
+    assert_eq!((l[0].as_str(), l[5].as_str(), l[399].as_str()), ("abseiling", "archery", "zumba"));
+    assert_eq!(l[208], "passing American football (in game)");
+    assert_eq!(l[209], "passing American football (not in game)");
+}
+
+#[test]
+fn card_from_file_reads_the_same_schema() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/i3d-r50-k400.toml");
+    let card = ModelCard::from_file(&path).unwrap();
+    let Architecture::Resnet3d(cfg) = &card.architecture else { panic!("i3d is a ResNet3d") };
+    assert!(cfg.with_pool2 && cfg.conv1_stride_t == 2 && cfg.pool1_stride_t == 2);
+}
