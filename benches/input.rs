@@ -8,10 +8,11 @@
 use std::time::Instant;
 
 use candle_core::Device;
+use vidclass::inputs::Input;
 use vidclass::prepare::{ViewProtocol, prepare};
 use vidclass::sample::SampleFrames;
 use vidclass::transform::{Crop, CropKind, Layout, Normalize};
-use vidclass::video::{DecodeOptions, FfmpegLog, Video, VideoSource};
+use vidclass::video::{DecodeOptions, FfmpegLog, Video};
 
 fn main() {
     vidclass::video::init(FfmpegLog::Quiet);
@@ -52,7 +53,7 @@ fn main() {
     for (name, protocol) in protocols {
         for threads in [1, 0] {
             let start = Instant::now();
-            let video = Video::open(VideoSource::Path(path.clone()), DecodeOptions { threads }).unwrap();
+            let video = Video::open(Input::File(path.clone()), DecodeOptions { threads }).unwrap();
             let opened = start.elapsed();
             let prepared = prepare(&video, &protocol).unwrap();
             let decoded = start.elapsed();

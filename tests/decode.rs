@@ -4,11 +4,12 @@
 mod common;
 
 use common::{Spec, index_of, make_video, marker_corner};
-use vidclass::video::{DecodeOptions, Video, VideoSource};
+use vidclass::inputs::Input;
+use vidclass::video::{DecodeOptions, Video};
 
 fn open(path: &std::path::Path) -> Video {
     vidclass::video::init(vidclass::video::FfmpegLog::Quiet);
-    Video::open(VideoSource::Path(path.to_path_buf()), DecodeOptions::default()).unwrap()
+    Video::open(Input::File(path.to_path_buf()), DecodeOptions::default()).unwrap()
 }
 
 /// Decodes `wanted` and returns the index each decoded frame shows.
@@ -175,10 +176,7 @@ fn errors_name_the_file_and_the_cause() {
     vidclass::video::init(vidclass::video::FfmpegLog::Quiet);
     let dir = tempfile::tempdir().unwrap();
     let error = |path: &std::path::Path| {
-        Video::open(VideoSource::Path(path.to_path_buf()), DecodeOptions::default())
-            .err()
-            .unwrap()
-            .to_string()
+        Video::open(Input::File(path.to_path_buf()), DecodeOptions::default()).err().unwrap().to_string()
     };
     let missing = dir.path().join("missing.mp4");
     assert_eq!(error(&missing), format!("{}: no such file", missing.display()));

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use serde_json::Value;
+use vidclass::inputs::Input;
 use vidclass::prepare::{ViewProtocol, prepare};
 use vidclass::sample::{OutOfBound, SampleFrames};
 use vidclass::transform::{Crop, CropKind};
-use vidclass::video::{DecodeOptions, FfmpegLog, Video, VideoSource};
+use vidclass::video::{DecodeOptions, FfmpegLog, Video};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/preprocess")
@@ -25,7 +26,7 @@ fn load(name: &str) -> std::collections::HashMap<String, Tensor> {
 
 fn open(clip: &str) -> Video {
     vidclass::video::init(FfmpegLog::Quiet);
-    Video::open(VideoSource::Path(fixtures().join(clip)), DecodeOptions::default()).unwrap()
+    Video::open(Input::File(fixtures().join(clip)), DecodeOptions::default()).unwrap()
 }
 
 fn usize_of(v: &Value) -> usize {

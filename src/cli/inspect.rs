@@ -6,54 +6,37 @@
 //! parity question ("does vidclass feed the model what mmaction2 feeds it?") gets answered.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use candle_core::Device;
 use clap::Args;
 use serde_json::json;
 
+use vidclass::Architecture;
 use vidclass::contact_sheet::{self, Tile};
+use vidclass::inputs::{self, Extensions, Job};
 use vidclass::prepare::{PreparedInput, ViewProtocol, prepare};
-use vidclass::sample::SampleFrames;
-use vidclass::transform::{Crop, CropKind, Layout, Normalize};
-use vidclass::video::{DecodeOptions, Video, VideoSource};
+use vidclass::transform::Layout;
+use vidclass::video::{DecodeOptions, Video};
+use vidclass::zoo::ModelCard;
 
-use super::Status;
+use super::model_args::{DEFAULT_MODEL, ModelArgs, ViewArgs};
+use super::{Globals, Status};
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Video file, URL, or `-` for video bytes on stdin.
-    video: String,
+    video: OsString,
 
-    /// Frames per clip (`clip_len`); 1 samples TSN-style segments.
-    #[arg(long, default_value_t = 32)]
-    clip_len: usize,
+    /// The model whose view protocol to show (a name from `vidclass models` or a card file).
+    #[arg(short, long, default_value = DEFAULT_MODEL)]
+    model: String,
 
-    /// Distance between sampled frames within a clip (`frame_interval`).
-    #[arg(long, default_value_t = 2)]
-    frame_interval: usize,
-
-    /// Number of clips spread over the video (`num_clips`).
-    #[arg(long, default_value_t = 1)]
-    num_clips: usize,
-
-    /// Crops of every clip.
-    #[arg(long, value_enum, default_value_t = CropArg::Center)]
-    crop: CropArg,
-
-    /// Crop size in pixels.
-    #[arg(long, default_value_t = 224)]
-    crop_size: usize,
-
-    /// Short side after resizing.
-    #[arg(long, default_value_t = 256)]
-    short_side: usize,
-
-    /// Tensor layout for --dump-input: NCTHW for 3-D models, NCHW for 2-D (TSN).
-    #[arg(long, value_enum, default_value_t = LayoutArg::Ncthw)]
-    layout: LayoutArg,
+    #[command(flatten)]
+    views: ViewArgs,
 
     /// Write a PNG grid of the sampled, cropped frames (one row per view).
     #[arg(long, value_name = "PNG")]
@@ -66,49 +49,21 @@ pub struct InspectArgs {
     /// Print JSON instead of a readable report.
     #[arg(long)]
     json: bool,
-
-    /// Decoder threads (0: FFmpeg decides).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
 }
 
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum CropArg {
-    Center,
-    Three,
-    Ten,
-}
-
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum LayoutArg {
-    Ncthw,
-    Nchw,
-}
-
-pub fn run(args: InspectArgs, quiet: bool) -> anyhow::Result<Status> {
-    let protocol = ViewProtocol {
-        sample: SampleFrames {
-            clip_len: args.clip_len,
-            frame_interval: args.frame_interval,
-            num_clips: args.num_clips,
-        },
-        resize_short_side: args.short_side,
-        crop: Crop {
-            kind: match args.crop {
-                CropArg::Center => CropKind::Center,
-                CropArg::Three => CropKind::Three,
-                CropArg::Ten => CropKind::Ten,
-            },
-            size: args.crop_size,
-        },
+pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
+    let model = ModelArgs { model: args.model, weights: None, labels: None };
+    let card = model.card()?;
+    let protocol = args.views.protocol(&card)?;
+    let mut jobs = inputs::plan(&[&args.video], None, &Extensions::default(), std::io::empty())?;
+    let input = match (jobs.pop(), jobs.is_empty()) {
+        (Some(Job::Input(input)), true) => input,
+        (Some(Job::Error { error, .. }), true) => return Err(error.into()),
+        _ => bail!("inspect takes one video, not a folder"),
     };
-    let layout = match args.layout {
-        LayoutArg::Ncthw => Layout::Ncthw,
-        LayoutArg::Nchw => Layout::Nchw,
-    };
-    let video = Video::open(VideoSource::from_arg(&args.video), DecodeOptions { threads: args.threads })?;
+    let video = Video::open(input, DecodeOptions { threads: globals.decode_threads })?;
     let prepared = prepare(&video, &protocol)?;
-    if prepared.lost_frames > 0 && !quiet {
+    if prepared.lost_frames > 0 && !globals.quiet {
         eprintln!(
             "vidclass: warning: {}: {} sampled frame(s) could not be decoded and were replaced by their neighbours",
             video.name(),
@@ -118,9 +73,9 @@ pub fn run(args: InspectArgs, quiet: bool) -> anyhow::Result<Status> {
 
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", report_json(&video, &protocol, &prepared))?;
+        writeln!(out, "{}", report_json(&video, &card, &protocol, &prepared))?;
     } else {
-        write_report(&mut out, &video, &protocol, &prepared)?;
+        write_report(&mut out, &video, &card, &protocol, &prepared)?;
     }
     out.flush()?;
 
@@ -128,8 +83,11 @@ pub fn run(args: InspectArgs, quiet: bool) -> anyhow::Result<Status> {
         write_contact_sheet(path, &video, &prepared)?;
     }
     if let Some(path) = &args.dump_input {
-        let tensor =
-            prepared.views.tensor(0..prepared.views.len(), &Normalize::IMAGENET, layout, &Device::Cpu)?;
+        let layout = match card.architecture {
+            Architecture::Tsn(_) => Layout::Nchw,
+            _ => Layout::Ncthw,
+        };
+        let tensor = prepared.views.tensor(0..prepared.views.len(), &card.normalize, layout, &Device::Cpu)?;
         candle_core::safetensors::save(&HashMap::from([("input".to_string(), tensor)]), path)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -139,6 +97,7 @@ pub fn run(args: InspectArgs, quiet: bool) -> anyhow::Result<Status> {
 fn write_report(
     out: &mut impl Write,
     video: &Video,
+    card: &ModelCard,
     protocol: &ViewProtocol,
     prepared: &PreparedInput,
 ) -> std::io::Result<()> {
@@ -158,6 +117,7 @@ fn write_report(
         writeln!(out, "duration:   {d:.3} s")?;
     }
     let s = protocol.sample;
+    writeln!(out, "model:      {}", card.name)?;
     writeln!(
         out,
         "sampling:   clip_len {} × interval {} × {} clip(s); short side {}; {:?} crop {} → {} view(s)",
@@ -176,7 +136,12 @@ fn write_report(
     Ok(())
 }
 
-fn report_json(video: &Video, protocol: &ViewProtocol, prepared: &PreparedInput) -> serde_json::Value {
+fn report_json(
+    video: &Video,
+    card: &ModelCard,
+    protocol: &ViewProtocol,
+    prepared: &PreparedInput,
+) -> serde_json::Value {
     let info = video.info();
     let clips: Vec<_> = prepared
         .frame_indices
@@ -197,6 +162,7 @@ fn report_json(video: &Video, protocol: &ViewProtocol, prepared: &PreparedInput)
         "frame_count": info.frame_count,
         "header_frame_count": info.header_frame_count,
         "duration": info.duration,
+        "model": card.name,
         "protocol": protocol,
         "views": prepared.views.len(),
         "lost_frames": prepared.lost_frames,

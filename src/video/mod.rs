@@ -14,10 +14,9 @@ use std::collections::BTreeMap;
 
 use ffmpeg_next as ffmpeg;
 
-pub use source::VideoSource;
-
 use crate::error::{Error, Result};
 use crate::frame::RgbFrame;
+use crate::inputs::Input;
 use index::PacketIndex;
 use source::Reopenable;
 
@@ -105,7 +104,7 @@ pub struct DecodedFrames<T> {
 
 impl Video {
     /// Opens `source`, reads its packet index and checks that its video stream can be decoded.
-    pub fn open(source: VideoSource, options: DecodeOptions) -> Result<Video> {
+    pub fn open(source: Input, options: DecodeOptions) -> Result<Video> {
         let name = source.name();
         let input = Reopenable::new(source)?;
         let mut ictx = input.open()?;
