@@ -49,6 +49,16 @@ impl Error {
         Error::Video { input: input.to_string(), cause: cause.to_string() }
     }
 
+    /// The message without the subject it names, for records that already carry the input's name:
+    /// `no video stream` rather than `clip.mp4: no video stream`.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Video { cause, .. } => cause.clone(),
+            Error::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }

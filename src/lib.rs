@@ -4,6 +4,7 @@
 //! model's test protocol samples ([`sample`]), turn them into the exact tensors mmaction2 builds
 //! ([`transform`]), run the network ([`model`]) and average the views into class scores.
 
+pub mod classify;
 pub mod contact_sheet;
 pub mod error;
 pub mod frame;
@@ -11,12 +12,14 @@ pub mod inputs;
 pub mod model;
 pub mod nn;
 pub mod output;
+pub mod pipeline;
 pub mod prepare;
 pub mod sample;
 pub mod transform;
 pub mod video;
 pub mod zoo;
 
+pub use classify::{Classification, Classifier};
 pub use error::{Error, Result};
 pub use model::{Architecture, Averaging, ModelOutput, Recognizer, average_views, convert_checkpoint};
 pub use zoo::ModelCard;

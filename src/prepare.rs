@@ -41,6 +41,16 @@ pub struct PreparedInput {
     pub lost_frames: usize,
 }
 
+impl PreparedInput {
+    /// How many different frames were decoded (clips may share frames).
+    pub fn distinct_frames(&self) -> usize {
+        let mut frames: Vec<usize> = self.frame_indices.concat();
+        frames.sort_unstable();
+        frames.dedup();
+        frames.len()
+    }
+}
+
 /// Samples, decodes, resizes and crops `video` according to `protocol`.
 pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> {
     let frame_indices = protocol.sample.frame_indices(video.info().frame_count);

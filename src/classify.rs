@@ -1,0 +1,121 @@
+//! A model ready to classify videos: a card's network with its weights, labels and view protocol.
+//!
+//! This is the library's one-stop entry point: [`Classifier::prepare`] builds the exact views the
+//! card's protocol asks for, [`Classifier::classify`] runs them through the network and averages
+//! them the way the card says (mmaction2's `average_clips`). Views of 3-D models go through the
+//! network a few at a time so that a 30-view protocol does not hold 30 views' activations at once;
+//! TSN's segments must meet in one pass because its head averages their features.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use crate::error::{Error, Result};
+use crate::model::{Architecture, Averaging, Recognizer, average_views};
+use crate::prepare::{PreparedInput, ViewProtocol, prepare};
+use crate::transform::{Layout, Normalize};
+use crate::video::Video;
+use crate::zoo::ModelCard;
+
+/// How many views of a 3-D model share one forward pass.
+const VIEWS_PER_PASS: usize = 3;
+
+/// Scores for one video.
+#[derive(Clone, Debug)]
+pub struct Classification {
+    /// One probability per class, views averaged as the card says.
+    pub scores: Vec<f32>,
+    /// Raw class scores per view (`[views, classes]`; one row for TSN).
+    pub logits: Tensor,
+    /// Pooled pre-classifier features per view (`[views, dim]`; one row for TSN).
+    pub features: Tensor,
+}
+
+/// A loaded model with everything needed to go from a video to class scores.
+pub struct Classifier {
+    name: String,
+    recognizer: Recognizer,
+    labels: Vec<String>,
+    protocol: ViewProtocol,
+    normalize: Normalize,
+    averaging: Averaging,
+    layout: Layout,
+    device: Device,
+}
+
+impl Classifier {
+    /// Loads `card`'s network with `weights`, to be run on `protocol`'s views.
+    ///
+    /// `labels` must name every class the checkpoint scores.
+    pub fn new(
+        card: &ModelCard,
+        weights: &Path,
+        labels: Vec<String>,
+        protocol: ViewProtocol,
+        device: Device,
+    ) -> Result<Classifier> {
+        let recognizer = Recognizer::load(&card.architecture, weights, &device)?;
+        if labels.len() != recognizer.num_classes() {
+            return Err(Error::Card {
+                name: card.name.clone(),
+                cause: format!(
+                    "the label map has {} names but the checkpoint scores {} classes",
+                    labels.len(),
+                    recognizer.num_classes()
+                ),
+            });
+        }
+        let layout = match card.architecture {
+            Architecture::Tsn(_) => Layout::Nchw,
+            _ => Layout::Ncthw,
+        };
+        Ok(Classifier {
+            name: card.name.clone(),
+            recognizer,
+            labels,
+            protocol,
+            normalize: card.normalize,
+            averaging: card.averaging,
+            layout,
+            device,
+        })
+    }
+
+    /// The model card's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Class names by class index.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The view protocol inputs are prepared with.
+    pub fn protocol(&self) -> &ViewProtocol {
+        &self.protocol
+    }
+
+    /// Samples, decodes and crops `video` as the protocol says.
+    pub fn prepare(&self, video: &Video) -> Result<PreparedInput> {
+        prepare(video, &self.protocol)
+    }
+
+    /// Runs the network on prepared views and averages them into class scores.
+    pub fn classify(&self, input: &PreparedInput) -> Result<Classification> {
+        let views = &input.views;
+        let per_pass = if self.layout == Layout::Nchw { views.len() } else { VIEWS_PER_PASS };
+        let (mut logits, mut features) = (Vec::new(), Vec::new());
+        for start in (0..views.len()).step_by(per_pass.max(1)) {
+            let range = start..(start + per_pass).min(views.len());
+            let tensor = views.tensor(range, &self.normalize, self.layout, &self.device)?;
+            let output = self.recognizer.forward(&tensor)?;
+            logits.push(output.logits);
+            features.push(output.features);
+        }
+        let logits = Tensor::cat(&logits, 0)?;
+        let features = Tensor::cat(&features, 0)?;
+        let scores = average_views(&logits, self.averaging)?;
+        Ok(Classification { scores, logits, features })
+    }
+}

@@ -1,0 +1,92 @@
+//! Batch classification: inputs in, one record per input out, in input order.
+//!
+//! A decoding thread prepares the next input while the network runs on the current one (a
+//! one-slot channel between them bounds memory to two inputs' views). Failures of one input
+//! become its record and the batch goes on; a consumer that stops (a closed stdout) stops the
+//! batch.
+
+use std::sync::mpsc;
+use std::time::Instant;
+
+use crate::classify::Classifier;
+use crate::error::Error;
+use crate::inputs::Job;
+use crate::output::{Prediction, Record, top_k};
+use crate::prepare::PreparedInput;
+use crate::video::{DecodeOptions, Video};
+
+/// What to report for each input.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportOptions {
+    /// Best classes to list; 0 lists every class.
+    pub top_k: usize,
+    /// Classes scoring below this are left out.
+    pub min_score: f32,
+}
+
+/// A prepared input, or why it could not be prepared, with the time it took.
+struct Decoded {
+    name: String,
+    prepared: Result<PreparedInput, Error>,
+    decode_ms: u64,
+}
+
+/// Classifies every job and hands each record to `emit` as soon as it is ready, in job order.
+/// `on_warning` receives non-fatal problems (frames lost to corrupt data). Stops early, returning
+/// the error, when `emit` fails.
+pub fn run<E>(
+    jobs: Vec<Job>,
+    classifier: &Classifier,
+    decode: DecodeOptions,
+    report: ReportOptions,
+    mut on_warning: impl FnMut(String),
+    mut emit: impl FnMut(Record) -> Result<(), E>,
+) -> Result<(), E> {
+    let (sender, receiver) = mpsc::sync_channel::<Decoded>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for job in jobs {
+                let name = job.name();
+                let start = Instant::now();
+                let prepared = match job {
+                    Job::Error { error, .. } => Err(error),
+                    Job::Input(input) => {
+                        Video::open(input, decode).and_then(|video| classifier.prepare(&video))
+                    }
+                };
+                let decoded = Decoded { name, prepared, decode_ms: start.elapsed().as_millis() as u64 };
+                if sender.send(decoded).is_err() {
+                    break; // the consumer stopped
+                }
+            }
+        });
+        for decoded in receiver {
+            let record = match decoded.prepared {
+                Err(error) => Record::failure(&decoded.name, &error.detail()),
+                Ok(prepared) => {
+                    if prepared.lost_frames > 0 {
+                        on_warning(format!(
+                            "{}: {} sampled frame(s) could not be decoded and were replaced by their neighbours",
+                            decoded.name, prepared.lost_frames
+                        ));
+                    }
+                    let start = Instant::now();
+                    match classifier.classify(&prepared) {
+                        Err(error) => Record::failure(&decoded.name, &error.detail()),
+                        Ok(result) => Record::Prediction(Prediction {
+                            input: decoded.name,
+                            model: classifier.name().to_string(),
+                            top: top_k(&result.scores, classifier.labels(), report.top_k, report.min_score),
+                            views: prepared.views.len(),
+                            frames: prepared.distinct_frames(),
+                            decode_ms: decoded.decode_ms,
+                            infer_ms: start.elapsed().as_millis() as u64,
+                        }),
+                    }
+                }
+            };
+            emit(record)?;
+        }
+        Ok(())
+    })
+}
