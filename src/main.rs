@@ -1,27 +1,26 @@
 //! The `vidclass` binary: parse the command line, run it, turn the outcome into an exit code.
 
+mod cli;
+
 use std::process::ExitCode;
 
 use clap::Parser;
-mod cli;
-
 use cli::{Cli, Status};
+
+/// Exit status after Ctrl-C, as shells report a SIGINT death.
+const INTERRUPTED: i32 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Results already printed stay printed; a half-written checkpoint download is a `.part` file
+    // that the next run replaces.
+    let _ = ctrlc::set_handler(|| std::process::exit(INTERRUPTED));
     match cli::run(cli) {
         Ok(status) => ExitCode::from(status as u8),
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if vidclass::output::is_broken_pipe(err.as_ref()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("vidclass: {err:#}");
             ExitCode::from(Status::Fatal as u8)
         }
     }
-}
-
-/// A closed stdout (`vidclass … | head -1`) ends the run quietly, as in other Unix tools.
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }

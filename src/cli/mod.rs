@@ -1,16 +1,20 @@
 //! The command line: clap definitions, one file per subcommand.
 //!
-//! Each subcommand module owns its arguments struct and a `run` function returning the exit
-//! status it wants; this file only dispatches. Results go to stdout, everything else
-//! (progress, warnings) to stderr.
+//! Each subcommand module owns its arguments and a `run` function returning the exit status it
+//! wants; this file parses the global flags and dispatches. Results go to stdout; progress bars,
+//! warnings and errors go to stderr.
 
 mod inspect;
+mod model_args;
+mod models;
+mod predict;
 
 use clap::{Parser, Subcommand};
 
 use vidclass::video::{self, FfmpegLog};
 
-/// Tell what people are doing in a video.
+/// Tell what people are doing in a video: mmaction2's action recognition models (SlowFast,
+/// SlowOnly, I3D, TSN) with the reference's exact preprocessing, in one native binary.
 #[derive(Debug, Parser)]
 #[command(name = "vidclass", version, about, max_term_width = 100)]
 pub struct Cli {
@@ -24,12 +28,24 @@ pub struct Cli {
     /// Print results only: no progress bars or warnings.
     #[arg(short, long, global = true)]
     quiet: bool,
+
+    /// Threads for decoding and for the network (default: all cores).
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Show what a model will see of a video: metadata, sampled frames, crops.
+    /// Classify videos: files, folders, URLs, `-` for stdin, or a list with --files-from.
+    Predict(predict::PredictArgs),
+    /// Show what a model sees of a video: metadata, sampled frames, crops.
     Inspect(inspect::InspectArgs),
+    /// List the model cards, their published accuracy and whether their weights are present.
+    Models(models::ModelsArgs),
+    /// Download the weights of one or more models into the cache.
+    Fetch(models::FetchArgs),
+    /// Rewrite a checkpoint (.pth or .safetensors) as safetensors.
+    Convert(models::ConvertArgs),
 }
 
 /// Process exit statuses.
@@ -37,8 +53,18 @@ enum Command {
 pub enum Status {
     /// Everything asked for was done.
     Success = 0,
+    /// Some inputs failed; the others were reported.
+    SomeFailed = 1,
     /// Nothing could run: bad arguments, model or weights.
     Fatal = 2,
+}
+
+/// What every command may need from the global flags.
+#[derive(Clone, Copy, Debug)]
+pub struct Globals {
+    pub quiet: bool,
+    /// Decoder threads (0: FFmpeg decides).
+    pub decode_threads: usize,
 }
 
 /// Runs the parsed command line.
@@ -48,7 +74,25 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         (false, 1) => FfmpegLog::Warnings,
         _ => FfmpegLog::Verbose,
     });
-    match cli.command {
-        Command::Inspect(args) => inspect::run(args, cli.quiet),
+    if let Some(threads) = cli.threads {
+        limit_threads(threads)?;
     }
+    let globals = Globals { quiet: cli.quiet, decode_threads: cli.threads.unwrap_or(0) };
+    match cli.command {
+        Command::Predict(args) => predict::run(args, globals),
+        Command::Inspect(args) => inspect::run(args, globals),
+        Command::Models(args) => models::list(args),
+        Command::Fetch(args) => models::fetch(args, globals),
+        Command::Convert(args) => models::convert(args),
+    }
+}
+
+/// Caps the compute threads: candle's matrix products read `RAYON_NUM_THREADS`, its convolutions
+/// use rayon's global pool.
+fn limit_threads(threads: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(threads > 0, "--threads must be at least 1");
+    // SAFETY: called on the main thread before any other thread of this process exists.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build_global()?;
+    Ok(())
 }

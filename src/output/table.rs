@@ -19,10 +19,16 @@ pub(super) fn write(out: &mut dyn Write, record: &Record, first: bool) -> io::Re
 }
 
 fn write_prediction(out: &mut dyn Write, p: &Prediction) -> io::Result<()> {
+    let plural = |n: usize, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
     writeln!(
         out,
-        "{} ({}; {} views, {} frames; decode {} ms, infer {} ms)",
-        p.input, p.model, p.views, p.frames, p.decode_ms, p.infer_ms
+        "{} ({}; {}, {}; decode {} ms, infer {} ms)",
+        p.input,
+        p.model,
+        plural(p.views, "view"),
+        plural(p.frames, "frame"),
+        p.decode_ms,
+        p.infer_ms
     )?;
     if p.top.is_empty() {
         return writeln!(out, "  (no class reached the minimum score)");

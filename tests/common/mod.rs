@@ -120,3 +120,6 @@ pub fn ffmpeg(args: &[&str]) {
         .unwrap();
     assert!(status.success(), "ffmpeg {args:?} failed");
 }
+
+pub mod cli;
+pub mod http;

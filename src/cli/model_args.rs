@@ -1,0 +1,166 @@
+//! Arguments shared by the commands that run a model: which card, which weights and labels, and
+//! which views of the video.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+
+use vidclass::prepare::ViewProtocol;
+use vidclass::transform::{Crop, CropKind};
+use vidclass::zoo::{self, ModelCard, fetch};
+
+/// The model card `vidclass` uses when `--model` is not given.
+pub const DEFAULT_MODEL: &str = "slowfast-r50-4x16-k400";
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Model card: a name from `vidclass models`, or the path of a card file (`.toml`).
+    #[arg(short, long, default_value = DEFAULT_MODEL)]
+    pub model: String,
+
+    /// Use this checkpoint (`.pth` or `.safetensors`) instead of the card's download (offline use).
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+
+    /// Class names, one per line in class-index order, instead of the card's label map.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    /// The model card `--model` names.
+    pub fn card(&self) -> anyhow::Result<ModelCard> {
+        let as_path = Path::new(&self.model);
+        if self.model.ends_with(".toml") || as_path.is_file() {
+            return Ok(ModelCard::from_file(as_path)?);
+        }
+        Ok(ModelCard::builtin(&self.model)?)
+    }
+
+    /// The class names: `--labels` or the card's label map.
+    pub fn labels(&self, card: &ModelCard) -> anyhow::Result<Vec<String>> {
+        match &self.labels {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read labels {}", path.display()))?;
+                Ok(text.lines().map(|l| l.trim_end_matches('\r').to_string()).collect())
+            }
+            None => Ok(zoo::labels(&card.labels)?),
+        }
+    }
+
+    /// The checkpoint: `--weights`, or the card's file in the cache, downloaded on first use.
+    pub fn weights(&self, card: &ModelCard, progress: bool) -> anyhow::Result<PathBuf> {
+        if let Some(path) = &self.weights {
+            if !path.is_file() {
+                bail!("weights {}: no such file", path.display());
+            }
+            return Ok(path.clone());
+        }
+        fetch_weights(card, progress)
+    }
+}
+
+/// The card's checkpoint in the weights cache, downloaded when missing.
+pub fn fetch_weights(card: &ModelCard, progress: bool) -> anyhow::Result<PathBuf> {
+    let cache = fetch::cache_dir().context(
+        "no cache folder for weights: set VIDCLASS_CACHE (or HOME), or pass --weights FILE to work offline",
+    )?;
+    let url = &card.checkpoint.url;
+    Ok(fetch::fetch(url, &card.checkpoint.sha256_prefix, &cache, weights_file_name(url), progress)?)
+}
+
+/// The file name a checkpoint URL ends with.
+pub fn weights_file_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+/// Which views of each video the model sees.
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// `fast`: the card's validation protocol (one clip, centre crop); `full`: its published test
+    /// protocol (e.g. 10 clips × 3 crops).
+    #[arg(long, value_enum, default_value_t = ViewsArg::Fast)]
+    pub views: ViewsArg,
+
+    /// Number of clips (overrides the protocol's).
+    #[arg(long, value_name = "N")]
+    pub clips: Option<usize>,
+
+    /// Crops of every clip (overrides the protocol's). `three` crops the full short side; `center`
+    /// and `ten` use the validation crop size.
+    #[arg(long, value_enum)]
+    pub crops: Option<CropsArg>,
+
+    /// Frames per clip (overrides the protocol's; changes what the model was trained on).
+    #[arg(long, value_name = "N")]
+    pub clip_len: Option<usize>,
+
+    /// Distance between sampled frames (overrides the protocol's).
+    #[arg(long, value_name = "N")]
+    pub frame_interval: Option<usize>,
+
+    /// Crop size in pixels (overrides the protocol's).
+    #[arg(long, value_name = "PIXELS")]
+    pub crop_size: Option<usize>,
+
+    /// Short side after resizing (overrides the protocol's).
+    #[arg(long, value_name = "PIXELS")]
+    pub short_side: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ViewsArg {
+    Fast,
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CropsArg {
+    Center,
+    Three,
+    Ten,
+}
+
+impl ViewArgs {
+    /// The protocol: the card's `fast` or `full` views with the explicit overrides applied.
+    pub fn protocol(&self, card: &ModelCard) -> anyhow::Result<ViewProtocol> {
+        let mut protocol = match self.views {
+            ViewsArg::Fast => card.views.fast,
+            ViewsArg::Full => card.views.full,
+        };
+        let sample = &mut protocol.sample;
+        sample.num_clips = self.clips.unwrap_or(sample.num_clips);
+        sample.clip_len = self.clip_len.unwrap_or(sample.clip_len);
+        sample.frame_interval = self.frame_interval.unwrap_or(sample.frame_interval);
+        protocol.resize_short_side = self.short_side.unwrap_or(protocol.resize_short_side);
+        if let Some(crops) = self.crops {
+            protocol.crop = match crops {
+                CropsArg::Center => Crop { kind: CropKind::Center, size: card.views.fast.crop.size },
+                CropsArg::Three => Crop { kind: CropKind::Three, size: protocol.resize_short_side },
+                CropsArg::Ten => Crop { kind: CropKind::Ten, size: card.views.fast.crop.size },
+            };
+        }
+        protocol.crop.size = self.crop_size.unwrap_or(protocol.crop.size);
+        for (value, flag) in [
+            (protocol.sample.num_clips, "--clips"),
+            (protocol.sample.clip_len, "--clip-len"),
+            (protocol.sample.frame_interval, "--frame-interval"),
+            (protocol.crop.size, "--crop-size"),
+            (protocol.resize_short_side, "--short-side"),
+        ] {
+            if value == 0 {
+                bail!("{flag} must be at least 1");
+            }
+        }
+        if protocol.crop.size > protocol.resize_short_side {
+            bail!(
+                "the crop ({}) is larger than the resized short side ({})",
+                protocol.crop.size,
+                protocol.resize_short_side
+            );
+        }
+        Ok(protocol)
+    }
+}

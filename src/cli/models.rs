@@ -1,0 +1,103 @@
+//! `vidclass models`, `vidclass fetch` and `vidclass convert`: managing model cards and weights.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use vidclass::zoo::{ModelCard, fetch as cache};
+
+use super::model_args::{fetch_weights, weights_file_name};
+use super::{Globals, Status};
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Print JSON Lines (one object per card) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Model names (see `vidclass models`).
+    #[arg(required = true)]
+    models: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Checkpoint to read (mmaction2 `.pth` or `.safetensors`).
+    input: PathBuf,
+    /// Safetensors file to write.
+    output: PathBuf,
+    /// Store the weights as float16 (half the size; results move by f16 rounding).
+    #[arg(long)]
+    f16: bool,
+}
+
+pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
+    let cards = ModelCard::all()?;
+    let cache_dir = cache::cache_dir();
+    let present = |card: &ModelCard| {
+        cache_dir.as_ref().is_some_and(|dir| dir.join(weights_file_name(&card.checkpoint.url)).is_file())
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for card in &cards {
+            let full = card.views.full;
+            let record = json!({
+                "name": card.name,
+                "description": card.description,
+                "top1": card.metrics.top1,
+                "top5": card.metrics.top5,
+                "gflops": card.metrics.gflops,
+                "params_m": card.metrics.params_m,
+                "full_views": full.num_views(),
+                "weights_present": present(card),
+                "url": card.checkpoint.url,
+            });
+            writeln!(out, "{record}")?;
+        }
+    } else {
+        writeln!(out, "{:<34} {:>6} {:>6} {:>8} {:>6}  weights", "model", "top1", "top5", "GFLOPs", "views")?;
+        for card in &cards {
+            let weights = if present(card) { "present" } else { "-" };
+            let m = &card.metrics;
+            let views = card.views.full.num_views();
+            writeln!(
+                out,
+                "{:<34} {:>6.2} {:>6.2} {:>8.1} {views:>6}  {weights}",
+                card.name, m.top1, m.top5, m.gflops
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(Status::Success)
+}
+
+pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
+    let mut failed = false;
+    for name in &args.models {
+        match ModelCard::builtin(name)
+            .map_err(anyhow::Error::from)
+            .and_then(|card| fetch_weights(&card, !globals.quiet))
+        {
+            Ok(path) => {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{name}\t{}", path.display())?;
+                out.flush()?;
+            }
+            Err(e) => {
+                eprintln!("vidclass: {name}: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { Status::SomeFailed } else { Status::Success })
+}
+
+pub fn convert(args: ConvertArgs) -> anyhow::Result<Status> {
+    vidclass::convert_checkpoint(&args.input, &args.output, args.f16)?;
+    Ok(Status::Success)
+}

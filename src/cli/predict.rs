@@ -1,0 +1,120 @@
+//! `vidclass predict INPUT...`: classify videos and print the top classes of each.
+//!
+//! Everything that can stop the run (an unknown model, missing weights, contradictory arguments)
+//! is checked before the first video is touched, and exits 2. After that every input yields
+//! exactly one record, a prediction or an error, in input order; the exit status is 1 when any
+//! input failed.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::bail;
+use candle_core::Device;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use vidclass::Classifier;
+use vidclass::inputs::{self, Extensions, FilesFrom};
+use vidclass::output::{OutputFormat, Printer, Record};
+use vidclass::pipeline::{self, ReportOptions};
+use vidclass::video::DecodeOptions;
+
+use super::model_args::{ModelArgs, ViewArgs};
+use super::{Globals, Status};
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Videos: files, folders (scanned recursively), URLs FFmpeg opens, or `-` for video bytes on
+    /// stdin.
+    inputs: Vec<OsString>,
+
+    /// Also read inputs from FILE, one per line (`-` reads the list from stdin).
+    #[arg(long, value_name = "FILE")]
+    files_from: Option<PathBuf>,
+
+    /// Entries of --files-from end with NUL instead of newline (as `find -print0` writes them).
+    #[arg(short = '0', long = "null", requires = "files_from")]
+    null: bool,
+
+    /// Extensions a folder scan picks up, replacing the default list (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "EXT,...")]
+    ext: Vec<String>,
+
+    #[command(flatten)]
+    model: ModelArgs,
+
+    #[command(flatten)]
+    views: ViewArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+
+    /// How many classes to print per input; 0 prints every class.
+    #[arg(short = 'k', long, default_value_t = 5, value_name = "K")]
+    top_k: usize,
+
+    /// Leave out classes scoring below this.
+    #[arg(long, default_value_t = 0.0, value_name = "SCORE")]
+    min_score: f32,
+}
+
+pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
+    if args.inputs.is_empty() && args.files_from.is_none() {
+        bail!("no inputs: name videos, folders or URLs, `-` for stdin, or use --files-from");
+    }
+    let card = args.model.card()?;
+    let protocol = args.views.protocol(&card)?;
+    let labels = args.model.labels(&card)?;
+    let extensions = if args.ext.is_empty() { Extensions::default() } else { Extensions::new(&args.ext) };
+    let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
+    let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, std::io::stdin().lock())?;
+    let weights = args.model.weights(&card, !globals.quiet)?;
+    let classifier = Classifier::new(&card, &weights, labels, protocol, device()?)?;
+
+    let progress = progress_bar(jobs.len(), globals.quiet);
+    let mut printer = Printer::new(args.format, std::io::stdout().lock());
+    let mut failed = 0usize;
+    let report = ReportOptions { top_k: args.top_k, min_score: args.min_score };
+    let decode = DecodeOptions { threads: globals.decode_threads };
+    let warn = |message: String| {
+        if !globals.quiet {
+            progress.suspend(|| eprintln!("vidclass: warning: {message}"));
+        }
+    };
+    pipeline::run(jobs, &classifier, decode, report, warn, |record| {
+        if let Record::Failure(failure) = &record {
+            failed += 1;
+            if !globals.quiet && args.format != OutputFormat::Table {
+                progress.suspend(|| eprintln!("vidclass: {}: {}", failure.input, failure.error));
+            }
+        }
+        progress.set_message(record.input().to_string());
+        let written = progress.suspend(|| printer.write_result(&record));
+        progress.inc(1);
+        written
+    })?;
+    progress.finish_and_clear();
+    printer.finish()?.flush()?;
+    Ok(if failed > 0 { Status::SomeFailed } else { Status::Success })
+}
+
+/// The device the network runs on: the first CUDA GPU when built with `--features cuda` and one
+/// is present, else the CPU.
+fn device() -> anyhow::Result<Device> {
+    if cfg!(feature = "cuda") { Ok(Device::cuda_if_available(0)?) } else { Ok(Device::Cpu) }
+}
+
+/// A bar on stderr for batches; indicatif hides it when stderr is not a terminal.
+fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
+    if quiet || len < 2 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} eta {eta} {wide_msg}")
+            .expect("valid template"),
+    );
+    bar
+}

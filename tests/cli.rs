@@ -1,0 +1,281 @@
+//! The `vidclass` command line end to end: batches with failures, path lists, stdin, output
+//! formats, pipes, downloads and exit codes, on a small random-weight model and generated videos.
+
+mod common;
+
+use std::path::Path;
+
+use common::cli::{json_lines, tiny_weights, vidclass, write_labels, write_tiny_card};
+use common::{Spec, make_video};
+use sha2::{Digest, Sha256};
+
+/// A temporary folder with the tiny card (offline: its URL is never used) and labels.
+struct Setup {
+    dir: tempfile::TempDir,
+    card: String,
+    labels: String,
+    weights: String,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let card = write_tiny_card(dir.path(), "http://127.0.0.1:9/unused.pth", "00000000");
+        let labels = write_labels(dir.path());
+        let path = |p: &Path| p.to_str().unwrap().to_string();
+        Setup { card: path(&card), labels: path(&labels), weights: path(&tiny_weights()), dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+
+    /// `vidclass predict` with the tiny model and `args`.
+    fn predict(&self, args: &[&str], stdin: &[u8]) -> std::process::Output {
+        let mut all =
+            vec!["predict", "--model", &self.card, "--weights", &self.weights, "--labels", &self.labels];
+        all.extend_from_slice(args);
+        vidclass(&all, stdin, &self.dir.path().join("cache"))
+    }
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_folder_with_bad_files_reports_every_input_and_exits_1() {
+    let s = Setup::new();
+    let folder = s.dir.path().join("videos");
+    std::fs::create_dir_all(folder.join("nested")).unwrap();
+    make_video(&folder, "a.mp4", &Spec::h264(64, 48, 40));
+    make_video(&folder.join("nested"), "b.mkv", &Spec::h264(80, 48, 24));
+    std::fs::write(folder.join("notes.mp4"), "this is text, not a video\n").unwrap();
+    let mut corrupt = std::fs::read(folder.join("a.mp4")).unwrap();
+    corrupt.truncate(600); // the header survives, the frames do not
+    std::fs::write(folder.join("c_truncated.mp4"), corrupt).unwrap();
+    std::fs::write(folder.join("readme.txt"), "not picked: wrong extension").unwrap();
+
+    let output = s.predict(&[folder.to_str().unwrap(), "--format", "jsonl"], b"");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = json_lines(&output);
+    let names: Vec<&str> = records.iter().map(|r| r["input"].as_str().unwrap()).collect();
+    let expected: Vec<String> = ["a.mp4", "c_truncated.mp4", "nested/b.mkv", "notes.mp4"]
+        .iter()
+        .map(|n| folder.join(n).display().to_string())
+        .collect();
+    assert_eq!(names, expected, "sorted, recursive, video extensions only");
+    assert!(records[0]["top"].is_array() && records[2]["top"].is_array());
+    assert!(records[1]["error"].is_string(), "{}", records[1]);
+    assert!(records[3]["error"].as_str().unwrap().contains("not a video"), "{}", records[3]);
+}
+
+#[test]
+fn jsonl_records_carry_every_field() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(96, 64, 50));
+    let video = video.to_str().unwrap();
+    for (views, expected_views, k) in [("fast", 1, "3"), ("full", 9, "0")] {
+        let output = s.predict(&[video, "--format", "jsonl", "--views", views, "-k", k], b"");
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let records = json_lines(&output);
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        assert_eq!(r["input"], video);
+        assert_eq!(r["model"], "tiny-slowfast");
+        assert_eq!(r["views"], expected_views);
+        // 16 frames at interval 2 from 50 frames: one clip decodes 16, three clips overlap.
+        assert!(r["frames"].as_u64().unwrap() >= 16);
+        assert!(r["decode_ms"].is_u64() && r["infer_ms"].is_u64());
+        let top = r["top"].as_array().unwrap();
+        assert_eq!(top.len(), if k == "0" { 7 } else { 3 });
+        let labels = std::fs::read_to_string(&s.labels).unwrap();
+        let labels: Vec<&str> = labels.lines().collect();
+        let scores: Vec<f64> = top.iter().map(|e| e["score"].as_f64().unwrap()).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "sorted by score: {scores:?}");
+        for entry in top {
+            assert_eq!(entry["label"], labels[entry["index"].as_u64().unwrap() as usize]);
+        }
+        if k == "0" {
+            let total: f64 = scores.iter().sum();
+            assert!((total - 1.0).abs() < 1e-4, "probabilities sum to 1: {total}");
+        }
+    }
+}
+
+#[test]
+fn csv_quotes_labels_with_commas_and_quotes() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 30));
+    let output = s.predict(&[video.to_str().unwrap(), "--format", "csv", "-k", "0"], b"");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "input,rank,label,index,score,model,views,frames,decode_ms,infer_ms,error");
+    assert_eq!(lines.len(), 8);
+    assert!(lines.iter().any(|l| l.contains(",\"lifting, heavy\",1,")), "{text}");
+    assert!(lines.iter().any(|l| l.contains(",\"saying \"\"hi\"\"\",2,")), "{text}");
+}
+
+#[test]
+fn path_lists_from_stdin_with_either_separator() {
+    let s = Setup::new();
+    let a = make_video(s.dir.path(), "a.mp4", &Spec::h264(64, 48, 20));
+    let b = make_video(s.dir.path(), "b b.mp4", &Spec::h264(64, 48, 20));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let missing = s.path("missing.mp4");
+    let newline_list = format!("{a}\n{b}\r\n\n{missing}\n");
+    let nul_list = format!("{a}\0{b}\0{missing}\0");
+    for (list, extra) in [(newline_list, None), (nul_list, Some("-0"))] {
+        let mut args = vec!["--files-from", "-", "--format", "jsonl"];
+        args.extend(extra);
+        let output = s.predict(&args, list.as_bytes());
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let names: Vec<String> =
+            json_lines(&output).iter().map(|r| r["input"].as_str().unwrap().to_string()).collect();
+        assert_eq!(names, [a, b, missing.as_str()]);
+    }
+}
+
+#[test]
+fn a_video_on_stdin_scores_like_the_file() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "a.mkv", &Spec::h264(64, 48, 36));
+    let from_file = json_lines(&s.predict(&[video.to_str().unwrap(), "--format", "jsonl"], b""));
+    let output = s.predict(&["-", "--format", "jsonl"], &std::fs::read(&video).unwrap());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let from_stdin = json_lines(&output);
+    assert_eq!(from_stdin[0]["input"], "-");
+    assert_eq!(from_stdin[0]["top"], from_file[0]["top"]);
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let s = Setup::new();
+    let folder = s.dir.path().join("v");
+    std::fs::create_dir(&folder).unwrap();
+    for name in ["a.mp4", "b.mp4", "c.mp4"] {
+        make_video(&folder, name, &Spec::h264(64, 48, 20));
+    }
+    let script = format!(
+        "set -o pipefail; '{}' predict --model '{}' --weights '{}' --labels '{}' '{}' --format jsonl | head -1",
+        env!("CARGO_BIN_EXE_vidclass"),
+        s.card,
+        s.weights,
+        s.labels,
+        folder.display()
+    );
+    let output = std::process::Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}
+
+#[test]
+fn weights_download_on_first_use_and_fail_cleanly() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
+    let body = std::fs::read(tiny_weights()).unwrap();
+    let digest = format!("{:x}", Sha256::digest(&body));
+    let file = format!("tiny_20250101-{}.pth", &digest[..8]);
+    let cache = s.dir.path().join("cache");
+    let run = |card: &Path| {
+        let args =
+            ["predict", "--model", card.to_str().unwrap(), "--labels", &s.labels, video.to_str().unwrap()];
+        vidclass(&args, b"", &cache)
+    };
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&cache)
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+
+    // Dropped mid-transfer: exit 2, nothing left in the cache, and a hint for offline use.
+    let (url, server) = common::http::serve_once(&file, body.clone(), body.len() / 2);
+    let output = run(&write_tiny_card(s.dir.path(), &url, &digest[..8]));
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--weights FILE"), "{}", stderr(&output));
+    assert!(listing().is_empty(), "{:?}", listing());
+
+    // A file that is not the one the card names: exit 2, nothing kept.
+    let (url, server) = common::http::serve_once(&file, body.clone(), body.len());
+    let output = run(&write_tiny_card(s.dir.path(), &url, "0badc0de"));
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("sha256"), "{}", stderr(&output));
+    assert!(listing().is_empty(), "{:?}", listing());
+
+    // Success: the file lands under its published name and the video is classified.
+    let (url, server) = common::http::serve_once(&file, body.clone(), body.len());
+    let card = write_tiny_card(s.dir.path(), &url, &digest[..8]);
+    let output = run(&card);
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(listing(), std::slice::from_ref(&file));
+    assert_eq!(std::fs::read(cache.join(&file)).unwrap(), body);
+    // The server is gone: the second run uses the cache.
+    assert_eq!(run(&card).status.code(), Some(0));
+}
+
+#[test]
+fn models_lists_the_zoo_and_knows_which_weights_are_present() {
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cache
+            .path()
+            .join("i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb_20220812-e213c223.pth"),
+        b"x",
+    )
+    .unwrap();
+    let output = vidclass(&["models", "--json"], b"", cache.path());
+    assert_eq!(output.status.code(), Some(0));
+    let cards = json_lines(&output);
+    assert_eq!(cards.len(), 13);
+    let i3d = cards.iter().find(|c| c["name"] == "i3d-r50-k400").unwrap();
+    assert_eq!(i3d["weights_present"], true);
+    assert_eq!(i3d["top1"].as_f64().unwrap(), 73.47f32 as f64);
+    assert_eq!(i3d["full_views"], 30);
+    assert!(cards.iter().filter(|c| c["weights_present"] == true).count() == 1);
+}
+
+#[test]
+fn usage_and_model_errors_exit_2() {
+    let s = Setup::new();
+    let cache = s.dir.path().join("cache");
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
+    let video = video.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["predict", "--model", "no-such-model", video],
+        vec!["predict", "--model", &s.card, "--weights", "/no/such.pth", video],
+        vec!["predict", "--model", &s.card, "--weights", &s.weights, video], // 400 labels vs 7 classes
+        vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels],
+        vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels, "-", "-"],
+        vec!["predict", "--frobnicate", video],
+    ];
+    for args in cases {
+        let output = vidclass(&args, b"", &cache);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(output.stdout.is_empty(), "{args:?}");
+        assert!(stderr(&output).len() > 10, "{args:?} explains itself");
+    }
+}
+
+#[test]
+fn converted_weights_give_the_same_scores() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
+    let converted = s.path("tiny.safetensors");
+    let output = vidclass(&["convert", &s.weights, &converted], b"", s.dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let with = |weights: &str| {
+        let args =
+            ["predict", "--model", &s.card, "--weights", weights, "--labels", &s.labels, "--format", "jsonl"];
+        let mut args = args.to_vec();
+        args.push(video.to_str().unwrap());
+        json_lines(&vidclass(&args, b"", s.dir.path()))[0]["top"].clone()
+    };
+    assert_eq!(with(&s.weights), with(&converted));
+}

@@ -1,0 +1,37 @@
+//! A one-shot HTTP server on 127.0.0.1 for download tests: it answers the first request with a
+//! body (or part of it, then hangs up) and stops. It gives up after ten seconds without a client,
+//! so a failing test cannot hang.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Serves `body` under `/path` to one client, announcing its full length but sending only the
+/// first `send` bytes. Returns the URL and the server thread.
+pub fn serve_once(path: &str, body: Vec<u8>, send: usize) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/{path}", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let server = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => return,
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
+        let mut request = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while request.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+            line.clear();
+        }
+        let header =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+        let _ = stream.write_all(header.as_bytes());
+        let _ = stream.write_all(&body[..send.min(body.len())]);
+    });
+    (url, server)
+}
