@@ -14,31 +14,43 @@ pub fn tiny_weights() -> PathBuf {
     fixtures().join("models/slowfast_r50_4x16.pth")
 }
 
+/// The `[architecture]` table of the tiny SlowFast (the checkpoint tells the rest).
+pub const TINY_SLOWFAST: &str =
+    "type = \"slowfast\"\nresample_rate = 8\nspeed_ratio = 8\n[architecture.slow]\n[architecture.fast]";
+
 /// A model card for the tiny SlowFast: 16-frame clips at interval 2, short side 40, centre crop 32
 /// (`fast`) or three 40-pixel crops of 3 clips (`full`). `url`/`sha256` name its download.
 pub fn write_tiny_card(dir: &Path, url: &str, sha256_prefix: &str) -> PathBuf {
+    let full = "sample = { clip_len = 16, frame_interval = 2, num_clips = 3 }\nresize_short_side = 40\ncrop = { kind = \"three\", size = 40 }";
+    write_card(dir, "tiny-slowfast", TINY_SLOWFAST, full, url, sha256_prefix)
+}
+
+/// Writes a card named `name` with `architecture` and `full` views (the `fast` views are one
+/// 16-frame clip, centre crop 32 of short side 40).
+pub fn write_card(
+    dir: &Path,
+    name: &str,
+    architecture: &str,
+    full: &str,
+    url: &str,
+    sha256_prefix: &str,
+) -> PathBuf {
     let card = format!(
-        r#"name = "tiny-slowfast"
-description = "Reduced-width SlowFast R50 4x16 with random weights, for tests"
-config = "slowfast_r50_8xb8-4x16x1-256e_kinetics400-rgb (reduced)"
+        r#"name = "{name}"
+description = "Reduced-width network with random weights, for tests"
+config = "reduced zoo config"
 labels = "kinetics400"
 averaging = "prob"
 
 [architecture]
-type = "slowfast"
-resample_rate = 8
-speed_ratio = 8
-[architecture.slow]
-[architecture.fast]
+{architecture}
 
 [normalize]
 mean = [123.675, 116.28, 103.53]
 std = [58.395, 57.12, 57.375]
 
 [views.full]
-sample = {{ clip_len = 16, frame_interval = 2, num_clips = 3 }}
-resize_short_side = 40
-crop = {{ kind = "three", size = 40 }}
+{full}
 
 [views.fast]
 sample = {{ clip_len = 16, frame_interval = 2, num_clips = 1 }}
@@ -56,7 +68,7 @@ gflops = 0.0
 params_m = 0.0
 "#
     );
-    let path = dir.join("tiny-slowfast.toml");
+    let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, card).unwrap();
     path
 }
