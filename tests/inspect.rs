@@ -1,0 +1,94 @@
+//! `vidclass inspect`: the report, the contact sheet and the dumped input tensor.
+
+mod common;
+
+use candle_core::Device;
+use common::cli::{fixtures, vidclass};
+use common::{Spec, index_of, make_video};
+use vidclass::frame::RgbFrame;
+
+#[test]
+fn full_views_of_the_default_model_list_ten_clips_with_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = make_video(dir.path(), "a.mp4", &Spec::h264(96, 64, 300));
+    let output =
+        vidclass(&["inspect", video.to_str().unwrap(), "--views", "full", "--json"], b"", dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["model"], "slowfast-r50-4x16-k400");
+    assert_eq!(report["frame_count"], 300);
+    assert_eq!(report["views"], 30);
+    let clips = report["clips"].as_array().unwrap();
+    // SampleFrames(32, 2, 10) on 300 frames: anchors §4.2.
+    let starts: Vec<u64> = clips.iter().map(|c| c["frames"][0].as_u64().unwrap()).collect();
+    assert_eq!(starts, [0, 26, 53, 79, 105, 132, 158, 184, 211, 237]);
+    assert!((clips[1]["times"][0].as_f64().unwrap() - 26.0 / 25.0).abs() < 1e-9);
+
+    let text = vidclass(&["inspect", video.to_str().unwrap()], b"", dir.path());
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("frames:     300"), "{text}");
+    // One clip, centred: max offset (300 - 63) // 2 = 118.
+    assert!(text.contains("clip 0: 118@4.720s 120@4.800s"), "{text}");
+}
+
+#[test]
+fn contact_sheet_shows_each_views_frames_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = make_video(dir.path(), "a.mp4", &Spec::h264(128, 96, 60));
+    let sheet = dir.path().join("sheet.png");
+    let args = ["inspect", video.to_str().unwrap(), "--clips", "2", "--crops", "three", "--clip-len", "4"];
+    let mut args = args.to_vec();
+    args.extend(["--short-side", "96", "--contact-sheet", sheet.to_str().unwrap()]);
+    let output = vidclass(&args, b"", dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let image = image::open(&sheet).unwrap().to_rgb8();
+    // 6 rows (3 crops x 2 clips) of 4 tiles of 96 px, with 2 px gaps and an 18 px caption band.
+    assert_eq!(image.dimensions(), (4 * 98 + 2, 6 * (96 + 18 + 2) + 2));
+    // Row 1 is crop 0 of clip 1; its first tile shows that clip's first frame.
+    // Clips of 4 frames at interval 2 span 7 frames: max offset 53, starts 0 and 53.
+    let image = &image;
+    let tile = |row: u32, col: u32| {
+        let (x0, y0) = (2 + col * 98, 2 + row * 116);
+        let data =
+            (0..96).flat_map(|y| (0..96).flat_map(move |x| image.get_pixel(x0 + x, y0 + y).0)).collect();
+        RgbFrame::new(96, 96, data)
+    };
+    assert_eq!(index_of(&tile(0, 0)), 0);
+    assert_eq!(index_of(&tile(0, 3)), 6);
+    assert_eq!(index_of(&tile(1, 0)), 53);
+    assert_eq!(index_of(&tile(5, 1)), 55);
+}
+
+#[test]
+fn dumped_input_is_mmaction2s_tensor_normalised() {
+    // The golden case h264_342x258_s64_three64_l2i8k1: SampleFrames(2, 8, 1), Resize(-1, 64),
+    // ThreeCrop(64), NCTHW, made by mmaction2 (tests/fixtures/preprocess).
+    let dir = tempfile::tempdir().unwrap();
+    let clip = fixtures().join("preprocess/clips/h264_342x258.mp4");
+    let dump = dir.path().join("input.safetensors");
+    let args =
+        ["inspect", clip.to_str().unwrap(), "--clip-len", "2", "--frame-interval", "8", "--clips", "1"];
+    let mut args = args.to_vec();
+    args.extend(["--short-side", "64", "--crops", "three", "--dump-input", dump.to_str().unwrap()]);
+    let output = vidclass(&args, b"", dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let input = candle_core::safetensors::load(&dump, &Device::Cpu).unwrap().remove("input").unwrap();
+    let golden = fixtures().join("preprocess/goldens/h264_342x258_s64_three64_l2i8k1.safetensors");
+    let imgs = candle_core::safetensors::load(golden, &Device::Cpu).unwrap().remove("imgs").unwrap();
+    assert_eq!(input.dims(), imgs.dims());
+    let (mean, std) = ([123.675f32, 116.28, 103.53], [58.395f32, 57.12, 57.375]);
+    let plane = 2 * 64 * 64;
+    let expected: Vec<f32> = imgs
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<u8>()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let c = (i / plane) % 3;
+            (v as f32 - mean[c]) / std[c]
+        })
+        .collect();
+    assert_eq!(input.flatten_all().unwrap().to_vec1::<f32>().unwrap(), expected);
+}
