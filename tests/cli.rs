@@ -279,3 +279,22 @@ fn converted_weights_give_the_same_scores() {
     };
     assert_eq!(with(&s.weights), with(&converted));
 }
+
+#[test]
+fn ctrl_c_exits_130() {
+    let s = Setup::new();
+    // Enough work that the run is still going when the signal arrives.
+    let video = make_video(s.dir.path(), "long.mp4", &Spec::h264(320, 240, 200));
+    let args = ["--views", "full", "--clips", "40", "--format", "jsonl"];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+        .args(["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels])
+        .args(args)
+        .args([video.to_str().unwrap(); 8])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}

@@ -216,3 +216,45 @@ fn corrupt_data_mid_stream_uses_what_decodes() {
     let replaced = shown.iter().enumerate().filter(|&(i, &s)| i != s).count();
     assert!(replaced <= decoded.lost, "{replaced} frames differ, {} lost: {shown:?}", decoded.lost);
 }
+
+#[test]
+fn a_video_without_one_decodable_frame_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec {
+        width: 64,
+        height: 48,
+        frames: 10,
+        fps: 25,
+        args: &["-c:v", "mpeg4", "-movflags", "+faststart"],
+    };
+    let path = make_video(dir.path(), "a.mp4", &spec);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // With the index at the front, everything after the `mdat` header is frame data: garble it all.
+    let mdat = bytes.windows(4).position(|w| w == b"mdat").unwrap() + 4;
+    bytes[mdat..].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
+    // FFmpeg cannot even probe the stream's format from such data: one error naming the file.
+    vidclass::video::init(vidclass::video::FfmpegLog::Quiet);
+    let message = Video::open(Input::File(path.clone()), DecodeOptions::default())
+        .and_then(|video| video.decode(&[0, 5, 9], |f| f))
+        .unwrap_err()
+        .to_string();
+    let expected =
+        format!("{}: no decodable video data (FFmpeg cannot tell its pixel format or size)", path.display());
+    assert_eq!(message, expected);
+}
+
+#[test]
+fn urls_are_opened_by_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = make_video(
+        dir.path(),
+        "a.webm",
+        &Spec { width: 64, height: 48, frames: 12, fps: 25, args: &["-c:v", "libvpx-vp9"] },
+    );
+    let url = format!("file:{}", path.display());
+    let video = Video::open(Input::Url(url.clone()), DecodeOptions::default()).unwrap();
+    assert_eq!(video.name(), url);
+    assert_eq!(video.info().frame_count, 12);
+    assert_eq!(shown(&video, &[11, 3]), [11, 3]);
+}

@@ -236,8 +236,7 @@ fn open_decoder(
     if decoder.format() == ffmpeg::format::Pixel::None || decoder.width() == 0 || decoder.height() == 0 {
         return Err(Error::video(
             name,
-            "cannot determine the video's pixel format or size (for an MP4 read from a pipe, \
-             remux it with `-movflags +faststart` or pass the file)",
+            "no decodable video data (FFmpeg cannot tell its pixel format or size)",
         ));
     }
     Ok(decoder)
