@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # The project's whole check, as CI runs it: system packages, formatting, lints, tests.
+# Benchmarks are built (clippy checks them) but not run; run them with `cargo bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup-debian.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked --lib --bins --tests 2>&1 | tee "$log"
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     END { printf "all tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"
