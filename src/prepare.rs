@@ -61,7 +61,7 @@ pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> 
     let mut frames = decoded.frames.into_iter();
     let clips: Vec<Vec<_>> = frame_indices
         .iter()
-        .map(|clip| clip.iter().map(|_| (*frames.next().expect("one frame per index")).clone()).collect())
+        .map(|clip| clip.iter().map(|_| frames.next().expect("one frame per index")).collect())
         .collect();
     let views = Views::from_clips(&clips, protocol.crop)?;
     Ok(PreparedInput { frame_indices, views, lost_frames: decoded.lost })

@@ -7,7 +7,10 @@
 pub mod crop;
 pub mod resize;
 
+use std::borrow::Borrow;
+
 use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -78,14 +81,15 @@ pub struct Views {
 
 impl Views {
     /// Crops every clip (a list of equally sized, already resized frames) into views.
-    pub fn from_clips(clips: &[Vec<RgbFrame>], crop: Crop) -> Result<Views> {
+    pub fn from_clips<F: Borrow<RgbFrame>>(clips: &[Vec<F>], crop: Crop) -> Result<Views> {
         let first =
             clips.first().and_then(|c| c.first()).ok_or_else(|| Error::Usage("no frames to crop".into()))?;
+        let first: &RgbFrame = first.borrow();
         let windows = crop_windows(first.width, first.height, crop)?;
         let mut frames = Vec::with_capacity(windows.len() * clips.len());
         for window in &windows {
             for clip in clips {
-                frames.push(clip.iter().map(|f| apply_window(f, window)).collect());
+                frames.push(clip.iter().map(|f| apply_window(f.borrow(), window)).collect());
             }
         }
         Ok(Views { frames })
@@ -114,21 +118,25 @@ impl Views {
         let (h, w) = views.first().and_then(|v| v.first()).map_or((0, 0), |f| (f.height, f.width));
         let plane = h * w;
         let mut data = vec![0f32; views.len() * 3 * t * plane];
-        // NCTHW: index ((v * 3 + c) * T + t) * HW; NCHW: ((v * T + t) * 3 + c) * HW.
-        for (v, view) in views.iter().enumerate() {
+        // (x - mean) / std for every byte value, computed exactly as the reference does, once.
+        let table: [[f32; 256]; 3] = std::array::from_fn(|c| {
+            std::array::from_fn(|x| (x as f32 - normalize.mean[c]) / normalize.std[c])
+        });
+        // Each view owns a contiguous block in both layouts: fill the views in parallel.
+        data.par_chunks_mut(3 * t * plane).zip(views).for_each(|(block, view)| {
             for (ti, frame) in view.iter().enumerate() {
-                for c in 0..3 {
+                for (c, table) in table.iter().enumerate() {
+                    // NCTHW: (c * T + t) * HW within the view; NCHW: (t * 3 + c) * HW.
                     let base = match layout {
-                        Layout::Ncthw => ((v * 3 + c) * t + ti) * plane,
-                        Layout::Nchw => ((v * t + ti) * 3 + c) * plane,
+                        Layout::Ncthw => (c * t + ti) * plane,
+                        Layout::Nchw => (ti * 3 + c) * plane,
                     };
-                    let (mean, std) = (normalize.mean[c], normalize.std[c]);
-                    for (out, px) in data[base..base + plane].iter_mut().zip(frame.data.chunks_exact(3)) {
-                        *out = (px[c] as f32 - mean) / std;
+                    for (out, px) in block[base..base + plane].iter_mut().zip(frame.data.chunks_exact(3)) {
+                        *out = table[px[c] as usize];
                     }
                 }
             }
-        }
+        });
         let shape = match layout {
             Layout::Ncthw => vec![views.len(), 3, t, h, w],
             Layout::Nchw => vec![views.len() * t, 3, h, w],
