@@ -103,15 +103,26 @@ impl Classifier {
 
     /// Runs the network on prepared views and averages them into class scores.
     pub fn classify(&self, input: &PreparedInput) -> Result<Classification> {
+        self.classify_with_progress(input, |_| {})
+    }
+
+    /// [`Self::classify`], calling `views_done(n)` after each forward pass with the number of views
+    /// it covered (a long protocol takes a while on a CPU).
+    pub fn classify_with_progress(
+        &self,
+        input: &PreparedInput,
+        mut views_done: impl FnMut(usize),
+    ) -> Result<Classification> {
         let views = &input.views;
         let per_pass = if self.layout == Layout::Nchw { views.len() } else { VIEWS_PER_PASS };
         let (mut logits, mut features) = (Vec::new(), Vec::new());
         for start in (0..views.len()).step_by(per_pass.max(1)) {
             let range = start..(start + per_pass).min(views.len());
-            let tensor = views.tensor(range, &self.normalize, self.layout, &self.device)?;
+            let tensor = views.tensor(range.clone(), &self.normalize, self.layout, &self.device)?;
             let output = self.recognizer.forward(&tensor)?;
             logits.push(output.logits);
             features.push(output.features);
+            views_done(range.len());
         }
         let logits = Tensor::cat(&logits, 0)?;
         let features = Tensor::cat(&features, 0)?;

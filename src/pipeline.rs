@@ -31,15 +31,24 @@ struct Decoded {
     decode_ms: u64,
 }
 
-/// Classifies every job and hands each record to `emit` as soon as it is ready, in job order.
-/// `on_warning` receives non-fatal problems (frames lost to corrupt data). Stops early, returning
-/// the error, when `emit` fails.
+/// What the batch tells its caller besides the records.
+pub trait Progress {
+    /// A non-fatal problem with one input (frames lost to corrupt data).
+    fn warning(&mut self, message: String);
+    /// The network finished `views` more views of the current input.
+    fn views_done(&mut self, views: usize);
+    /// An input ended (classified or failed) after `views_done` reported `views` of its views.
+    fn input_done(&mut self, views: usize);
+}
+
+/// Classifies every job and hands each record to `emit` as soon as it is ready, in job order,
+/// keeping `progress` informed. Stops early, returning the error, when `emit` fails.
 pub fn run<E>(
     jobs: Vec<Job>,
     classifier: &Classifier,
     decode: DecodeOptions,
     report: ReportOptions,
-    mut on_warning: impl FnMut(String),
+    progress: &mut impl Progress,
     mut emit: impl FnMut(Record) -> Result<(), E>,
 ) -> Result<(), E> {
     let (sender, receiver) = mpsc::sync_channel::<Decoded>(1);
@@ -61,17 +70,21 @@ pub fn run<E>(
             }
         });
         for decoded in receiver {
+            let mut views = 0;
             let record = match decoded.prepared {
                 Err(error) => Record::failure(&decoded.name, &error.detail()),
                 Ok(prepared) => {
                     if prepared.lost_frames > 0 {
-                        on_warning(format!(
+                        progress.warning(format!(
                             "{}: {} sampled frame(s) could not be decoded and were replaced by their neighbours",
                             decoded.name, prepared.lost_frames
                         ));
                     }
                     let start = Instant::now();
-                    match classifier.classify(&prepared) {
+                    match classifier.classify_with_progress(&prepared, |n| {
+                        views += n;
+                        progress.views_done(n);
+                    }) {
                         Err(error) => Record::failure(&decoded.name, &error.detail()),
                         Ok(result) => Record::Prediction(Prediction {
                             input: decoded.name,
@@ -85,6 +98,7 @@ pub fn run<E>(
                     }
                 }
             };
+            progress.input_done(views);
             emit(record)?;
         }
         Ok(())

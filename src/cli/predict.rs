@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vidclass::Classifier;
 use vidclass::inputs::{self, Extensions, FilesFrom};
 use vidclass::output::{OutputFormat, Printer, Record};
-use vidclass::pipeline::{self, ReportOptions};
+use vidclass::pipeline::{self, Progress, ReportOptions};
 use vidclass::video::DecodeOptions;
 
 use super::model_args::{ModelArgs, ViewArgs};
@@ -73,29 +73,22 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let weights = args.model.weights(&card, !globals.quiet)?;
     let classifier = Classifier::new(&card, &weights, labels, protocol, device()?)?;
 
-    let progress = progress_bar(jobs.len(), globals.quiet);
+    let mut progress = ViewsBar::new(jobs.len(), protocol.num_views(), globals.quiet);
     let mut printer = Printer::new(args.format, std::io::stdout().lock());
     let mut failed = 0usize;
     let report = ReportOptions { top_k: args.top_k, min_score: args.min_score };
     let decode = DecodeOptions { threads: globals.decode_threads };
-    let warn = |message: String| {
-        if !globals.quiet {
-            progress.suspend(|| eprintln!("vidclass: warning: {message}"));
-        }
-    };
-    pipeline::run(jobs, &classifier, decode, report, warn, |record| {
+    let bar = progress.bar.clone();
+    pipeline::run(jobs, &classifier, decode, report, &mut progress, |record| {
         if let Record::Failure(failure) = &record {
             failed += 1;
             if !globals.quiet && args.format != OutputFormat::Table {
-                progress.suspend(|| eprintln!("vidclass: {}: {}", failure.input, failure.error));
+                bar.suspend(|| eprintln!("vidclass: {}: {}", failure.input, failure.error));
             }
         }
-        progress.set_message(record.input().to_string());
-        let written = progress.suspend(|| printer.write_result(&record));
-        progress.inc(1);
-        written
+        bar.suspend(|| printer.write_result(&record))
     })?;
-    progress.finish_and_clear();
+    bar.finish_and_clear();
     printer.finish()?.flush()?;
     Ok(if failed > 0 { Status::SomeFailed } else { Status::Success })
 }
@@ -106,15 +99,53 @@ fn device() -> anyhow::Result<Device> {
     if cfg!(feature = "cuda") { Ok(Device::cuda_if_available(0)?) } else { Ok(Device::Cpu) }
 }
 
-/// A bar on stderr for batches; indicatif hides it when stderr is not a terminal.
-fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
-    if quiet || len < 2 {
-        return ProgressBar::hidden();
+/// A progress bar on stderr counting views (a 30-view video takes a while on a CPU), with the
+/// number of finished inputs as its message. indicatif hides it when stderr is not a terminal.
+struct ViewsBar {
+    bar: ProgressBar,
+    quiet: bool,
+    inputs: usize,
+    done: usize,
+    views_per_input: usize,
+}
+
+impl ViewsBar {
+    fn new(inputs: usize, views_per_input: usize, quiet: bool) -> ViewsBar {
+        let total = inputs * views_per_input;
+        let bar = if quiet || total < 2 {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {msg} · {pos}/{len} views · {elapsed_precise} eta {eta}")
+                .expect("valid template"),
+        );
+        let views_bar = ViewsBar { bar, quiet, inputs, done: 0, views_per_input };
+        views_bar.show_inputs();
+        views_bar
     }
-    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} eta {eta} {wide_msg}")
-            .expect("valid template"),
-    );
-    bar
+
+    fn show_inputs(&self) {
+        self.bar.set_message(format!("{}/{} inputs", self.done, self.inputs));
+    }
+}
+
+impl Progress for ViewsBar {
+    fn warning(&mut self, message: String) {
+        if !self.quiet {
+            self.bar.suspend(|| eprintln!("vidclass: warning: {message}"));
+        }
+    }
+
+    fn views_done(&mut self, views: usize) {
+        self.bar.inc(views as u64);
+    }
+
+    fn input_done(&mut self, views: usize) {
+        // A failed input never reaches the network: count its views as done all the same.
+        self.bar.inc(self.views_per_input.saturating_sub(views) as u64);
+        self.done += 1;
+        self.show_inputs();
+    }
 }
