@@ -2,7 +2,7 @@
 //! decode only the frames a sampling plan needs, upright and in RGB.
 //!
 //! A [`Video`] is opened in one pass that reads the container's packets without decoding
-//! them ([`index`]); [`Video::decode`] then decodes the wanted frame numbers ([`decode`]),
+//! them (module `index`); [`Video::decode`] then decodes the wanted frame numbers (module `decode`),
 //! applies the stream's rotation, and hands each frame to a caller's function, so a
 //! pipeline can shrink a 1080p frame to 256 pixels before the next one is decoded.
 
