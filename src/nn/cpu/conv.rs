@@ -6,16 +6,17 @@
 //!   frame `t` is `Σ_j X[t + j − p] · W_j`; in channels-last memory the rows of frames
 //!   `t + j − p` are the output rows shifted by whole frames, so each tap is one product straight
 //!   from the input buffer. No gather, no copy.
+//! * [`Algo::Frames`]: a temporal extent and a spatial window (5×7×7 stems): see [`super::frames`].
 //! * [`Algo::Im2col`]: everything else (3×3, 7×7, strided 1×1). Each tile of output rows gathers
-//!   its `K` input values per row into a scratch matrix, then one product. Runs of taps that are
-//!   adjacent in memory (consecutive `w` at dilation 1) are copied as one span.
+//!   its `K` input values per row ([`super::im2col`]) into a scratch matrix, then one product.
 //!
-//! Both finish each tile with the [`Epilogue`] (bias, residual, ReLU) while it is in cache.
+//! All finish each tile with the [`Epilogue`] (bias, residual, ReLU) while it is in cache.
 
 use std::ops::Range;
 
 use super::Dims;
 use super::gemm::{MatRef, matmul};
+use super::im2col::gather;
 use super::tiles::{for_each_tile, tile_rows};
 use crate::nn::Axis;
 
@@ -34,7 +35,7 @@ pub(crate) struct Epilogue<'a> {
 
 impl Epilogue<'_> {
     /// Applies the epilogue to output rows `rows` held in `tile` (`width` values a row).
-    fn apply(&self, tile: &mut [f32], rows: Range<usize>, width: usize) {
+    pub fn apply(&self, tile: &mut [f32], rows: Range<usize>, width: usize) {
         let residual = self.residual.map(|r| &r[rows.start * width..rows.end * width]);
         for (i, row) in tile.chunks_exact_mut(width).enumerate() {
             if let Some(b) = self.bias {
@@ -54,6 +55,7 @@ impl Epilogue<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Algo {
     Shifted,
+    Frames,
     Im2col,
 }
 
@@ -63,7 +65,8 @@ pub(crate) struct CpuConv {
     pub axes: [Axis; 3],
     pub in_channels: usize,
     pub out_channels: usize,
-    /// `[kt·kh·kw·C, O]`, row-major.
+    /// `[kt·kh·kw·C, O]`, row-major; for [`Algo::Frames`] `[kh·kw·C, kt·O]` instead, the temporal
+    /// taps side by side (see [`super::frames`]).
     pub weight: Vec<f32>,
     pub algo: Algo,
 }
@@ -74,7 +77,18 @@ impl CpuConv {
         let [t, h, w] = axes;
         let unit = |a: Axis| a.stride == 1 && a.dilation == 1;
         let shifted = unit(t) && h.is_identity() && w.is_identity() && 2 * t.padding + 1 == t.kernel;
-        let algo = if shifted { Algo::Shifted } else { Algo::Im2col };
+        let window = h.kernel > 1 || w.kernel > 1;
+        let algo = if shifted {
+            Algo::Shifted
+        } else if t.kernel > 1 && window && t.dilation == 1 {
+            Algo::Frames
+        } else {
+            Algo::Im2col
+        };
+        let weight = match algo {
+            Algo::Frames => super::frames::stack_taps(&weight, t.kernel, out_channels),
+            _ => weight,
+        };
         CpuConv { axes, in_channels, out_channels, weight, algo }
     }
 
@@ -97,11 +111,12 @@ impl CpuConv {
                 self.shifted_tile(x, d, rows.clone(), y, threads);
                 epilogue.apply(y, rows, width);
             }),
+            Algo::Frames => super::frames::forward(self, x, d, od, &mut out, epilogue),
             Algo::Im2col => for_each_tile(&mut out, width, od.sample_rows(), tile, |rows, y, threads| {
                 SCRATCH.with_borrow_mut(|cols| {
                     cols.resize(cols.len().max(rows.len() * k), 0.0);
                     let cols = &mut cols[..rows.len() * k];
-                    im2col(x, d, od, self.axes, rows.clone(), cols);
+                    gather(x, d, od, self.axes, rows.clone(), cols);
                     let w = MatRef::dense(&self.weight, k, width);
                     matmul(y, MatRef::dense(cols, rows.len(), k), w, false, threads);
                 });
@@ -134,59 +149,6 @@ impl CpuConv {
             let w = MatRef::dense(&self.weight[j * c * o..(j + 1) * c * o], c, o);
             let dst = &mut y[(lo - l0) as usize * o..(hi - l0) as usize * o];
             matmul(dst, a, w, n > 0, threads);
-        }
-    }
-}
-
-/// Gathers, for output rows `rows`, the `K = kt·kh·kw·C` input values each reads (zero where the
-/// window falls into the padding) into `cols` (`rows.len() × K`).
-fn im2col(x: &[f32], d: Dims, od: Dims, axes: [Axis; 3], rows: Range<usize>, cols: &mut [f32]) {
-    let [at, ah, aw] = axes;
-    let c = d.c;
-    let k = at.kernel * ah.kernel * aw.kernel * c;
-    // Source index along one axis, or None in the padding.
-    let src = |a: Axis, o: usize, j: usize, len: usize| {
-        let i = (o * a.stride + j * a.dilation) as isize - a.padding as isize;
-        (0..len as isize).contains(&i).then_some(i as usize)
-    };
-    for (r, dst) in rows.zip(cols.chunks_exact_mut(k)) {
-        let xo = r % od.w;
-        let yo = r / od.w % od.h;
-        let to = r / (od.w * od.h) % od.t;
-        let n = r / od.sample_rows();
-        let mut p = 0;
-        for jt in 0..at.kernel {
-            for jh in 0..ah.kernel {
-                let pos = src(at, to, jt, d.t).zip(src(ah, yo, jh, d.h));
-                let span = aw.kernel * c;
-                let Some((ti, hi)) = pos else {
-                    dst[p..p + span].fill(0.0);
-                    p += span;
-                    continue;
-                };
-                let row = ((n * d.t + ti) * d.h + hi) * d.w;
-                if aw.dilation == 1 {
-                    // Taps jw in [lo, hi) are in range and adjacent in memory: one copy.
-                    let first = (xo * aw.stride) as isize - aw.padding as isize;
-                    let lo = (-first).clamp(0, aw.kernel as isize) as usize;
-                    let hi = (d.w as isize - first).clamp(lo as isize, aw.kernel as isize) as usize;
-                    dst[p..p + lo * c].fill(0.0);
-                    if hi > lo {
-                        let s = (row + (first + lo as isize) as usize) * c;
-                        dst[p + lo * c..p + hi * c].copy_from_slice(&x[s..s + (hi - lo) * c]);
-                    }
-                    dst[p + hi * c..p + span].fill(0.0);
-                } else {
-                    for jw in 0..aw.kernel {
-                        let out = &mut dst[p + jw * c..p + (jw + 1) * c];
-                        match src(aw, xo, jw, d.w) {
-                            Some(wi) => out.copy_from_slice(&x[(row + wi) * c..(row + wi + 1) * c]),
-                            None => out.fill(0.0),
-                        }
-                    }
-                }
-                p += span;
-            }
         }
     }
 }

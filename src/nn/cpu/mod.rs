@@ -11,7 +11,9 @@
 //! fall back to candle's generic operations otherwise (other devices or dtypes).
 
 pub(crate) mod conv;
+mod frames;
 mod gemm;
+mod im2col;
 pub(crate) mod pool;
 mod tiles;
 
