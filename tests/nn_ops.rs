@@ -152,3 +152,36 @@ fn folded_batch_norm_matches_conv_then_bn() {
     let (d, s) = diff(&y, get(&g, "bn.y"));
     assert!(d <= 1e-5 * s, "max diff {d} at scale {s}");
 }
+
+/// Every CPU algorithm (Winograd, shifted temporal taps, per-frame stems, im2col) against the
+/// generic path in f64, on odd sizes and channel counts that do not fill the SIMD lanes.
+#[test]
+fn cpu_kernels_match_the_generic_path() {
+    // (in channels, out channels, kernel, stride, padding, input [T, H, W])
+    let cases = [
+        (5, 11, [1, 3, 3], [1, 1, 1], [0, 1, 1], [2, 7, 9]), // Winograd, partial tiles
+        (16, 8, [1, 3, 3], [1, 1, 1], [0, 1, 1], [1, 4, 4]), // Winograd, one tile
+        (6, 7, [3, 1, 1], [1, 1, 1], [1, 0, 0], [5, 3, 4]),  // shifted temporal taps
+        (9, 4, [1, 1, 1], [1, 1, 1], [0, 0, 0], [3, 5, 5]),  // plain product
+        (3, 8, [5, 7, 7], [1, 2, 2], [2, 3, 3], [6, 15, 13]), // fast-pathway stem
+        (3, 5, [5, 7, 7], [2, 2, 2], [2, 3, 3], [7, 12, 12]), // I3D stem
+        (4, 6, [1, 3, 3], [1, 2, 2], [0, 1, 1], [2, 9, 8]),  // strided 3×3: im2col
+        (8, 6, [1, 1, 1], [2, 2, 2], [0, 0, 0], [4, 6, 7]),  // strided 1×1: im2col
+    ];
+    let dev = Device::Cpu;
+    for (i, (c, o, kernel, stride, padding, [t, h, w])) in cases.into_iter().enumerate() {
+        let weight = Tensor::randn(0f32, 1.0, (o, c, kernel[0], kernel[1], kernel[2]), &dev).unwrap();
+        let bias = Tensor::randn(0f32, 1.0, o, &dev).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (2, t, h, w, c), &dev).unwrap();
+        let params = Conv3dParams::new(stride, padding);
+        let run = |dtype: DType, residual: Option<&Tensor>| {
+            let conv = Conv3d::new(&cast(&weight, dtype), Some(&cast(&bias, dtype)), params).unwrap();
+            let r = residual.map(|r| cast(r, dtype));
+            conv.forward_fused(&cast(&x, dtype), r.as_ref(), true).unwrap().to_dtype(DType::F32).unwrap()
+        };
+        let plain = run(DType::F64, None);
+        let residual = plain.cos().unwrap();
+        let (d, s) = diff(&run(DType::F32, Some(&residual)), &run(DType::F64, Some(&residual)));
+        assert!(d <= 1e-5 * s, "case {i}: max diff {d} at scale {s}");
+    }
+}

@@ -6,6 +6,7 @@
 //!   frame `t` is `Σ_j X[t + j − p] · W_j`; in channels-last memory the rows of frames
 //!   `t + j − p` are the output rows shifted by whole frames, so each tap is one product straight
 //!   from the input buffer. No gather, no copy.
+//! * [`Algo::Winograd`]: 3×3, stride 1, padding 1: see [`super::winograd`].
 //! * [`Algo::Frames`]: a temporal extent and a spatial window (5×7×7 stems): see [`super::frames`].
 //! * [`Algo::Im2col`]: everything else (3×3, 7×7, strided 1×1). Each tile of output rows gathers
 //!   its `K` input values per row ([`super::im2col`]) into a scratch matrix, then one product.
@@ -55,6 +56,7 @@ impl Epilogue<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Algo {
     Shifted,
+    Winograd,
     Frames,
     Im2col,
 }
@@ -66,7 +68,8 @@ pub(crate) struct CpuConv {
     pub in_channels: usize,
     pub out_channels: usize,
     /// `[kt·kh·kw·C, O]`, row-major; for [`Algo::Frames`] `[kh·kw·C, kt·O]` instead, the temporal
-    /// taps side by side (see [`super::frames`]).
+    /// taps side by side (see [`super::frames`]); for [`Algo::Winograd`] the 36 transformed
+    /// `[C, O]` matrices.
     pub weight: Vec<f32>,
     pub algo: Algo,
 }
@@ -78,8 +81,11 @@ impl CpuConv {
         let unit = |a: Axis| a.stride == 1 && a.dilation == 1;
         let shifted = unit(t) && h.is_identity() && w.is_identity() && 2 * t.padding + 1 == t.kernel;
         let window = h.kernel > 1 || w.kernel > 1;
+        let winograd = t.is_identity() && [h, w].iter().all(|a| *a == Axis::new(3, 1, 1));
         let algo = if shifted {
             Algo::Shifted
+        } else if winograd {
+            Algo::Winograd
         } else if t.kernel > 1 && window && t.dilation == 1 {
             Algo::Frames
         } else {
@@ -87,6 +93,7 @@ impl CpuConv {
         };
         let weight = match algo {
             Algo::Frames => super::frames::stack_taps(&weight, t.kernel, out_channels),
+            Algo::Winograd => super::winograd::transform_weight(&weight, in_channels, out_channels),
             _ => weight,
         };
         CpuConv { axes, in_channels, out_channels, weight, algo }
@@ -112,6 +119,7 @@ impl CpuConv {
                 epilogue.apply(y, rows, width);
             }),
             Algo::Frames => super::frames::forward(self, x, d, od, &mut out, epilogue),
+            Algo::Winograd => super::winograd::forward(&self.weight, x, d, width, &mut out, epilogue),
             Algo::Im2col => for_each_tile(&mut out, width, od.sample_rows(), tile, |rows, y, threads| {
                 SCRATCH.with_borrow_mut(|cols| {
                     cols.resize(cols.len().max(rows.len() * k), 0.0);

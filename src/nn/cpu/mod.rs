@@ -16,6 +16,7 @@ mod gemm;
 mod im2col;
 pub(crate) mod pool;
 mod tiles;
+mod winograd;
 
 use candle_core::{CpuStorage, Device, Storage, Tensor};
 
