@@ -64,7 +64,15 @@ impl Conv3d {
         });
         let imp = if cpu::applies(weight) {
             // [O, C, kt, kh, kw] → [kt, kh, kw, C, O] = the [K, O] matrix.
-            let matrix = weight.permute((2, 3, 4, 1, 0))?.flatten_all()?.to_vec1::<f32>()?;
+            let w = weight.flatten_all()?.to_vec1::<f32>()?;
+            let taps = kt * kh * kw;
+            let mut matrix = vec![0f32; w.len()];
+            for (oc, w) in w.chunks_exact(taps).enumerate() {
+                let (o, c) = (oc / in_channels, oc % in_channels);
+                w.iter()
+                    .enumerate()
+                    .for_each(|(tap, &v)| matrix[(tap * in_channels + c) * out_channels + o] = v);
+            }
             let bias = bias.map(|b| b.to_dtype(DType::F32)?.to_vec1::<f32>()).transpose()?;
             Imp::Cpu(Arc::new(CpuConv::new(matrix, axes, in_channels, out_channels)), bias.map(Arc::from))
         } else {
