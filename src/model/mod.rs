@@ -97,7 +97,7 @@ impl Recognizer {
             Backbone::Tsn(net) => {
                 expect_rank(input, 4, "[V, 3, H, W]")?;
                 // [V, 3, H, W] → one-frame clips [V, 1, H, W, 3].
-                let clips = input.permute((0, 2, 3, 1))?.contiguous()?.unsqueeze(1)?;
+                let clips = crate::nn::channels_last(&input.unsqueeze(2)?)?;
                 head::tsn_features(&net.forward(&clips)?)?
             }
             Backbone::ResNet3d(net) => head::i3d_features(&net.forward(&channels_last(input)?)?)?,
@@ -121,7 +121,7 @@ fn expect_rank(x: &Tensor, rank: usize, what: &str) -> Result<()> {
 /// `[V, C, T, H, W]` → `[V, T, H, W, C]`.
 fn channels_last(x: &Tensor) -> Result<Tensor> {
     expect_rank(x, 5, "[V, 3, T, H, W]")?;
-    Ok(x.permute((0, 2, 3, 4, 1))?.contiguous()?)
+    crate::nn::channels_last(x)
 }
 
 /// How the views of one video are combined (mmaction2's `average_clips`).

@@ -14,12 +14,14 @@ mod conv;
 pub mod counters;
 mod cpu;
 mod generic_conv;
+mod layout;
 mod pool;
 mod resample;
 mod taps;
 
 pub use batch_norm::BatchNorm;
 pub use conv::{Conv3d, Conv3dParams};
+pub use layout::channels_last;
 pub use pool::{MaxPool3d, global_avg_pool};
 pub use resample::nearest_temporal;
 pub use taps::Axis;
