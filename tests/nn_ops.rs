@@ -1,6 +1,8 @@
 //! The 3-D ops of `vidclass::nn` against PyTorch goldens (`tools/gen_nn_goldens.py`).
 //!
-//! Goldens are NCTHW (PyTorch); the ops take frame-major NTCHW, so each test permutes in and out.
+//! Goldens are NCTHW (PyTorch); the ops take channels-last NTHWC, so each test permutes in and out.
+//! Convolutions and pooling are checked twice: in f32 (the CPU kernels) and in f64 (candle's
+//! generic operations, the path other devices take).
 //! Convolutions are compared to 1e-5 of the output scale (only the summation order differs);
 //! pooling and resampling select values and must match exactly.
 
@@ -18,9 +20,21 @@ fn get<'a>(g: &'a HashMap<String, Tensor>, name: &str) -> &'a Tensor {
     g.get(name).unwrap_or_else(|| panic!("golden {name} missing"))
 }
 
-/// NCTHW → NTCHW and back (the same permutation).
-fn swap_ct(x: &Tensor) -> Tensor {
-    x.permute((0, 2, 1, 3, 4)).unwrap().contiguous().unwrap()
+/// NCTHW → NTHWC.
+fn to_cl(x: &Tensor) -> Tensor {
+    x.permute((0, 2, 3, 4, 1)).unwrap().contiguous().unwrap()
+}
+
+/// NTHWC → NCTHW, in f32.
+fn from_cl(x: &Tensor) -> Tensor {
+    x.permute((0, 4, 1, 2, 3)).unwrap().to_dtype(DType::F32).unwrap().contiguous().unwrap()
+}
+
+/// The dtypes every conv and pool case runs in: f32 takes the CPU kernels, f64 the generic path.
+const DTYPES: [DType; 2] = [DType::F32, DType::F64];
+
+fn cast(x: &Tensor, dtype: DType) -> Tensor {
+    x.to_dtype(dtype).unwrap()
 }
 
 fn geom(g: &HashMap<String, Tensor>, case: &str) -> [[usize; 3]; 4] {
@@ -51,38 +65,61 @@ fn cases(g: &HashMap<String, Tensor>, prefix: &str) -> Vec<String> {
 #[test]
 fn conv3d_matches_pytorch() {
     let g = goldens();
-    for case in cases(&g, "conv") {
+    for (case, dtype) in cases(&g, "conv").into_iter().flat_map(|c| DTYPES.map(|d| (c.clone(), d))) {
         let [_, stride, padding, dilation] = geom(&g, &case);
         let params = Conv3dParams { stride, padding, dilation };
-        let conv = Conv3d::new(get(&g, &format!("{case}.w")), g.get(&format!("{case}.b")), params).unwrap();
-        let y = swap_ct(&conv.forward(&swap_ct(get(&g, &format!("{case}.x")))).unwrap());
+        let w = cast(get(&g, &format!("{case}.w")), dtype);
+        let b = g.get(&format!("{case}.b")).map(|b| cast(b, dtype));
+        let conv = Conv3d::new(&w, b.as_ref(), params).unwrap();
+        let y = from_cl(&conv.forward(&to_cl(&cast(get(&g, &format!("{case}.x")), dtype))).unwrap());
         let (d, s) = diff(&y, get(&g, &format!("{case}.y")));
-        assert!(d <= 1e-5 * s, "{case}: max diff {d} at scale {s}");
+        assert!(d <= 1e-5 * s, "{case} {dtype:?}: max diff {d} at scale {s}");
+    }
+}
+
+#[test]
+fn conv3d_fuses_residual_and_relu() {
+    let g = goldens();
+    for dtype in DTYPES {
+        for case in cases(&g, "conv") {
+            let [_, stride, padding, dilation] = geom(&g, &case);
+            let params = Conv3dParams { stride, padding, dilation };
+            let w = cast(get(&g, &format!("{case}.w")), dtype);
+            let b = g.get(&format!("{case}.b")).map(|b| cast(b, dtype));
+            let conv = Conv3d::new(&w, b.as_ref(), params).unwrap();
+            let x = to_cl(&cast(get(&g, &format!("{case}.x")), dtype));
+            let plain = conv.forward(&x).unwrap();
+            let residual = plain.sin().unwrap();
+            let fused = conv.forward_fused(&x, Some(&residual), true).unwrap();
+            let expected = (plain + &residual).unwrap().relu().unwrap();
+            let (d, s) = diff(&from_cl(&fused), &from_cl(&expected));
+            assert!(d <= 1e-6 * s, "{case} {dtype:?}: max diff {d} at scale {s}");
+        }
     }
 }
 
 #[test]
 fn max_pool3d_matches_pytorch_exactly() {
     let g = goldens();
-    for case in cases(&g, "pool") {
+    for (case, dtype) in cases(&g, "pool").into_iter().flat_map(|c| DTYPES.map(|d| (c.clone(), d))) {
         let [kernel, stride, padding, _] = geom(&g, &case);
         let pool = MaxPool3d::new(kernel, stride, padding);
-        let y = swap_ct(&pool.forward(&swap_ct(get(&g, &format!("{case}.x")))).unwrap());
+        let y = from_cl(&pool.forward(&to_cl(&cast(get(&g, &format!("{case}.x")), dtype))).unwrap());
         let (d, _) = diff(&y, get(&g, &format!("{case}.y")));
-        assert_eq!(d, 0.0, "{case}");
+        assert_eq!(d, 0.0, "{case} {dtype:?}");
     }
 }
 
 #[test]
 fn max_pool3d_rejects_padding_over_half_the_kernel() {
-    let x = Tensor::zeros((1, 4, 1, 4, 4), DType::F32, &Device::Cpu).unwrap();
+    let x = Tensor::zeros((1, 4, 4, 4, 1), DType::F32, &Device::Cpu).unwrap();
     assert!(MaxPool3d::new([1, 3, 3], [1, 1, 1], [0, 2, 2]).forward(&x).is_err());
 }
 
 #[test]
 fn global_avg_pool_matches_pytorch() {
     let g = goldens();
-    let y = global_avg_pool(&swap_ct(get(&g, "gap.x"))).unwrap();
+    let y = global_avg_pool(&to_cl(get(&g, "gap.x"))).unwrap();
     let (d, s) = diff(&y, get(&g, "gap.y"));
     assert!(d <= 1e-6 * s, "max diff {d}");
 }
@@ -93,7 +130,7 @@ fn nearest_temporal_picks_pytorchs_frames() {
     for case in cases(&g, "nearest") {
         let tau: Vec<i64> = get(&g, &format!("{case}.tau")).to_vec1().unwrap();
         let y =
-            swap_ct(&nearest_temporal(&swap_ct(get(&g, &format!("{case}.x"))), 1.0 / tau[0] as f64).unwrap());
+            from_cl(&nearest_temporal(&to_cl(get(&g, &format!("{case}.x"))), 1.0 / tau[0] as f64).unwrap());
         let (d, _) = diff(&y, get(&g, &format!("{case}.y")));
         assert_eq!(d, 0.0, "{case}");
     }
@@ -111,7 +148,40 @@ fn folded_batch_norm_matches_conv_then_bn() {
     };
     let (w, b) = bn.fold_into(get(&g, "bn.w")).unwrap();
     let conv = Conv3d::new(&w, Some(&b), Conv3dParams::new([1; 3], [1; 3])).unwrap();
-    let y = swap_ct(&conv.forward(&swap_ct(get(&g, "bn.x"))).unwrap());
+    let y = from_cl(&conv.forward(&to_cl(get(&g, "bn.x"))).unwrap());
     let (d, s) = diff(&y, get(&g, "bn.y"));
     assert!(d <= 1e-5 * s, "max diff {d} at scale {s}");
+}
+
+/// Every CPU algorithm (Winograd, shifted temporal taps, per-frame stems, im2col) against the
+/// generic path in f64, on odd sizes and channel counts that do not fill the SIMD lanes.
+#[test]
+fn cpu_kernels_match_the_generic_path() {
+    // (in channels, out channels, kernel, stride, padding, input [T, H, W])
+    let cases = [
+        (5, 11, [1, 3, 3], [1, 1, 1], [0, 1, 1], [2, 7, 9]), // Winograd, partial tiles
+        (16, 8, [1, 3, 3], [1, 1, 1], [0, 1, 1], [1, 4, 4]), // Winograd, one tile
+        (6, 7, [3, 1, 1], [1, 1, 1], [1, 0, 0], [5, 3, 4]),  // shifted temporal taps
+        (9, 4, [1, 1, 1], [1, 1, 1], [0, 0, 0], [3, 5, 5]),  // plain product
+        (3, 8, [5, 7, 7], [1, 2, 2], [2, 3, 3], [6, 15, 13]), // fast-pathway stem
+        (3, 5, [5, 7, 7], [2, 2, 2], [2, 3, 3], [7, 12, 12]), // I3D stem
+        (4, 6, [1, 3, 3], [1, 2, 2], [0, 1, 1], [2, 9, 8]),  // strided 3×3: im2col
+        (8, 6, [1, 1, 1], [2, 2, 2], [0, 0, 0], [4, 6, 7]),  // strided 1×1: im2col
+    ];
+    let dev = Device::Cpu;
+    for (i, (c, o, kernel, stride, padding, [t, h, w])) in cases.into_iter().enumerate() {
+        let weight = Tensor::randn(0f32, 1.0, (o, c, kernel[0], kernel[1], kernel[2]), &dev).unwrap();
+        let bias = Tensor::randn(0f32, 1.0, o, &dev).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (2, t, h, w, c), &dev).unwrap();
+        let params = Conv3dParams::new(stride, padding);
+        let run = |dtype: DType, residual: Option<&Tensor>| {
+            let conv = Conv3d::new(&cast(&weight, dtype), Some(&cast(&bias, dtype)), params).unwrap();
+            let r = residual.map(|r| cast(r, dtype));
+            conv.forward_fused(&cast(&x, dtype), r.as_ref(), true).unwrap().to_dtype(DType::F32).unwrap()
+        };
+        let plain = run(DType::F64, None);
+        let residual = plain.cos().unwrap();
+        let (d, s) = diff(&run(DType::F32, Some(&residual)), &run(DType::F64, Some(&residual)));
+        assert!(d <= 1e-5 * s, "case {i}: max diff {d} at scale {s}");
+    }
 }

@@ -157,16 +157,18 @@ impl Block {
         Ok(Block { convs, downsample })
     }
 
-    /// Frame-major `[N, T, C, H, W]` in and out.
+    /// Channels-last `[N, T, H, W, C]` in and out. The last convolution adds the identity and
+    /// applies the final ReLU in its epilogue.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut out = x.clone();
-        for conv in &self.convs {
-            out = conv.forward(&out)?;
-        }
         let identity = match &self.downsample {
             Some(d) => d.forward(x)?,
             None => x.clone(),
         };
-        Ok((out + identity)?.relu()?)
+        let (last, rest) = self.convs.split_last().expect("a block has convolutions");
+        let mut out = x.clone();
+        for conv in rest {
+            out = conv.forward(&out)?;
+        }
+        last.forward_residual_relu(&out, &identity)
     }
 }

@@ -85,10 +85,16 @@ impl ConvModule {
         Ok(ConvModule { conv: Conv3d::new(&w, None, spec.params())?, relu: false })
     }
 
-    /// Applies the layer to frame-major `[N, T, C, H, W]`.
+    /// Applies the layer to channels-last `[N, T, H, W, C]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.conv.forward(x)?;
-        Ok(if self.relu { y.relu()? } else { y })
+        self.conv.forward_fused(x, None, self.relu)
+    }
+
+    /// `relu(layer(x) + residual)` in one pass (the layer must have no ReLU of its own): how a
+    /// residual block ends.
+    pub fn forward_residual_relu(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        debug_assert!(!self.relu, "the ReLU comes after the addition");
+        self.conv.forward_fused(x, Some(residual), true)
     }
 }
 

@@ -38,11 +38,13 @@ impl Linear {
 
     /// `[N, F]` → `[N, K]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (rows, features) = x.dims2()?;
+        crate::nn::counters::add_direct_macs((rows * features * self.out_features()) as u64);
         Ok(x.matmul(&self.weight_t)?.broadcast_add(&self.bias)?)
     }
 }
 
-/// `I3DHead` features: `[N, T, C, H, W]` → `[N, C]`.
+/// `I3DHead` features: `[N, T, H, W, C]` → `[N, C]`.
 pub(crate) fn i3d_features(x: &Tensor) -> Result<Tensor> {
     global_avg_pool(x)
 }
@@ -52,7 +54,7 @@ pub(crate) fn slowfast_features(slow: &Tensor, fast: &Tensor) -> Result<Tensor> 
     Ok(Tensor::cat(&[&global_avg_pool(fast)?, &global_avg_pool(slow)?], 1)?)
 }
 
-/// `TSNHead` features: the segments `[S, 1, C, H, W]` of one video → `[1, C]`.
+/// `TSNHead` features: the segments `[S, 1, H, W, C]` of one video → `[1, C]`.
 pub(crate) fn tsn_features(x: &Tensor) -> Result<Tensor> {
     Ok(global_avg_pool(x)?.mean_keepdim(0)?)
 }

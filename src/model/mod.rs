@@ -3,7 +3,7 @@
 //!
 //! Layout: `config` says what to build, `checkpoint` hands out tensors by key, `conv_module`/`block`
 //! are the layers, `resnet3d`/`resnet2d`/`slowfast` the backbones, `head` the classifiers. Inside,
-//! activations are frame-major (see [`crate::nn`]); the public API takes PyTorch's layouts.
+//! activations are channels-last (see [`crate::nn`]); the public API takes PyTorch's layouts.
 
 mod block;
 mod checkpoint;
@@ -96,11 +96,13 @@ impl Recognizer {
         let features = match &self.backbone {
             Backbone::Tsn(net) => {
                 expect_rank(input, 4, "[V, 3, H, W]")?;
-                head::tsn_features(&net.forward(&input.unsqueeze(1)?)?)?
+                // [V, 3, H, W] → one-frame clips [V, 1, H, W, 3].
+                let clips = crate::nn::channels_last(&input.unsqueeze(2)?)?;
+                head::tsn_features(&net.forward(&clips)?)?
             }
-            Backbone::ResNet3d(net) => head::i3d_features(&net.forward(&frame_major(input)?)?)?,
+            Backbone::ResNet3d(net) => head::i3d_features(&net.forward(&channels_last(input)?)?)?,
             Backbone::SlowFast(net) => {
-                let (slow, fast) = net.forward(&frame_major(input)?)?;
+                let (slow, fast) = net.forward(&channels_last(input)?)?;
                 head::slowfast_features(&slow, &fast)?
             }
         };
@@ -116,10 +118,10 @@ fn expect_rank(x: &Tensor, rank: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// `[V, C, T, H, W]` → `[V, T, C, H, W]`.
-fn frame_major(x: &Tensor) -> Result<Tensor> {
+/// `[V, C, T, H, W]` → `[V, T, H, W, C]`.
+fn channels_last(x: &Tensor) -> Result<Tensor> {
     expect_rank(x, 5, "[V, 3, T, H, W]")?;
-    Ok(x.permute((0, 2, 1, 3, 4))?.contiguous()?)
+    crate::nn::channels_last(x)
 }
 
 /// How the views of one video are combined (mmaction2's `average_clips`).

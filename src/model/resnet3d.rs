@@ -83,7 +83,7 @@ impl ResNetSpec {
     }
 }
 
-/// A loaded ResNet backbone on frame-major activations.
+/// A loaded ResNet backbone on channels-last activations.
 #[derive(Clone, Debug)]
 pub struct ResNet3d {
     conv1: ConvModule,

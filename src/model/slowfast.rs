@@ -78,18 +78,18 @@ impl SlowFast {
         (self.slow.out_channels(), self.fast.out_channels())
     }
 
-    /// Frame-major clip `[N, T, 3, H, W]` → `(slow, fast)` last-stage features.
+    /// Channels-last clip `[N, T, H, W, 3]` → `(slow, fast)` last-stage features.
     pub fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let slow = nearest_temporal(x, 1.0 / self.resample_rate as f64)?;
         let fast = nearest_temporal(x, 1.0 / (self.resample_rate / self.speed_ratio) as f64)?;
         let mut slow = self.slow.stem(&slow)?;
         let mut fast = self.fast.stem(&fast)?;
-        slow = Tensor::cat(&[&slow, &self.laterals[0].forward(&fast)?], 2)?;
+        slow = Tensor::cat(&[&slow, &self.laterals[0].forward(&fast)?], 4)?;
         for i in 0..4 {
             slow = self.slow.layer(i, &slow)?;
             fast = self.fast.layer(i, &fast)?;
             if let Some(lateral) = self.laterals.get(i + 1) {
-                slow = Tensor::cat(&[&slow, &lateral.forward(&fast)?], 2)?;
+                slow = Tensor::cat(&[&slow, &lateral.forward(&fast)?], 4)?;
             }
         }
         Ok((slow, fast))

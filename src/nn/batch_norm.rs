@@ -25,12 +25,19 @@ impl BatchNorm {
     /// weight (same shape and dtype) and the bias `[O]` to add after the convolution.
     pub fn fold_into(&self, conv_weight: &Tensor) -> Result<(Tensor, Tensor)> {
         let dtype = conv_weight.dtype();
-        let f64 = |t: &Tensor| t.to_dtype(DType::F64);
-        let scale = f64(&self.weight)?.div(&(f64(&self.running_var)? + self.eps)?.sqrt()?)?;
-        let bias = f64(&self.bias)?.sub(&f64(&self.running_mean)?.mul(&scale)?)?;
-        let mut shape = vec![1; conv_weight.rank()];
-        shape[0] = scale.dim(0)?;
-        let weight = f64(conv_weight)?.broadcast_mul(&scale.reshape(shape)?)?;
-        Ok((weight.to_dtype(dtype)?, bias.to_dtype(dtype)?))
+        let f64 = |t: &Tensor| -> Result<Vec<f64>> { Ok(t.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?) };
+        let (gamma, beta, mean, var) =
+            (f64(&self.weight)?, f64(&self.bias)?, f64(&self.running_mean)?, f64(&self.running_var)?);
+        let scale: Vec<f64> = gamma.iter().zip(&var).map(|(g, v)| g / (v + self.eps).sqrt()).collect();
+        let bias: Vec<f64> = beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+        // Plain loops rather than broadcast tensor ops: this runs for every layer at load time.
+        let mut weight = f64(conv_weight)?;
+        let per_channel = weight.len() / scale.len().max(1);
+        for (w, s) in weight.chunks_exact_mut(per_channel).zip(&scale) {
+            w.iter_mut().for_each(|w| *w *= s);
+        }
+        let device = conv_weight.device();
+        let weight = Tensor::from_vec(weight, conv_weight.shape(), device)?.to_dtype(dtype)?;
+        Ok((weight, Tensor::from_vec(bias, scale.len(), device)?.to_dtype(dtype)?))
     }
 }

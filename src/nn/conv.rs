@@ -1,21 +1,17 @@
-//! 3-D convolution with per-axis kernel, stride, padding and dilation, built from matrix products
-//! and candle's `conv2d`.
+//! 3-D convolution with per-axis kernel, stride, padding and dilation on channels-last
+//! activations, with the bias, a residual addition and a ReLU fused into it.
 //!
-//! Two plans, chosen once when the layer is built:
-//! * **GEMM**: every tap of the kernel (temporal and spatial) is gathered into the channel axis,
-//!   so the convolution is one batched product `W[O, K·C] × X[K·C, H·W]` per frame. A 1×1×1 kernel
-//!   gathers nothing and is exactly a matrix product; (k,1,1) kernels (the inflated bottleneck's
-//!   `conv1`, SlowFast's laterals) cost one product instead of k products and k−1 additions.
-//! * **conv2d**: when the spatial window is larger than 1×1 and has the same stride and dilation
-//!   on both axes (every ResNet 3×3 and 7×7), the temporal taps are gathered into channels and a
-//!   single candle `conv2d` runs over all output frames at once.
-//!
-//! Anything else (unequal spatial strides or dilations) falls back to the GEMM plan, which handles
-//! every geometry. Activations are frame-major `[N, T, C, H, W]` (see [`crate::nn`]).
+//! Weights on the CPU in `f32` take the hand-written kernels of [`super::cpu`]; anything else
+//! (CUDA, other dtypes) takes candle's generic operations ([`super::generic_conv`]), which permute
+//! to frame-major and back. Both give the same results up to summation order.
 
-use candle_core::Tensor;
+use std::sync::Arc;
 
-use super::taps::{Axis, gather_taps};
+use candle_core::{DType, Tensor};
+
+use super::Axis;
+use super::cpu::{self, Dims, conv::CpuConv, conv::Epilogue};
+use super::generic_conv::GenericConv;
 use crate::Result;
 
 /// Stride, padding and dilation per axis `(t, h, w)`, as in `torch.nn.Conv3d`.
@@ -40,21 +36,19 @@ impl Conv3dParams {
 }
 
 #[derive(Clone, Debug)]
-enum Plan {
-    /// Weight `[O, kt·kh·kw·C]`, taps in (t, h, w) order with channels innermost.
-    Gemm { weight: Tensor },
-    /// Weight `[O, kt·C, kh, kw]`; candle conv2d does the spatial window.
-    Conv2d { weight: Tensor, padding_hw: [usize; 2], stride: usize, dilation: usize },
+enum Imp {
+    /// The `[K, O]` weight and the `[O]` bias, shared by clones.
+    Cpu(Arc<CpuConv>, Option<Arc<[f32]>>),
+    Generic(GenericConv),
 }
 
 /// A 3-D convolution (cross-correlation, like PyTorch) with an optional bias.
 #[derive(Clone, Debug)]
 pub struct Conv3d {
     axes: [Axis; 3],
+    in_channels: usize,
     out_channels: usize,
-    plan: Plan,
-    /// `[1, O, 1]`, ready to broadcast over `[N·T, O, H·W]`.
-    bias: Option<Tensor>,
+    imp: Imp,
 }
 
 impl Conv3d {
@@ -68,24 +62,23 @@ impl Conv3d {
             padding: params.padding[i],
             dilation: params.dilation[i],
         });
-        let [_, h, w] = axes;
-        let spatial_window = kh > 1 || kw > 1;
-        let plan = if spatial_window && h.stride == w.stride && h.dilation == w.dilation {
-            let weight =
-                weight.permute((0, 2, 1, 3, 4))?.reshape((out_channels, kt * in_channels, kh, kw))?;
-            Plan::Conv2d {
-                weight: weight.contiguous()?,
-                padding_hw: [h.padding, w.padding],
-                stride: h.stride,
-                dilation: h.dilation,
+        let imp = if cpu::applies(weight) {
+            // [O, C, kt, kh, kw] → [kt, kh, kw, C, O] = the [K, O] matrix.
+            let w = weight.flatten_all()?.to_vec1::<f32>()?;
+            let taps = kt * kh * kw;
+            let mut matrix = vec![0f32; w.len()];
+            for (oc, w) in w.chunks_exact(taps).enumerate() {
+                let (o, c) = (oc / in_channels, oc % in_channels);
+                w.iter()
+                    .enumerate()
+                    .for_each(|(tap, &v)| matrix[(tap * in_channels + c) * out_channels + o] = v);
             }
+            let bias = bias.map(|b| b.to_dtype(DType::F32)?.to_vec1::<f32>()).transpose()?;
+            Imp::Cpu(Arc::new(CpuConv::new(matrix, axes, in_channels, out_channels)), bias.map(Arc::from))
         } else {
-            let weight =
-                weight.permute((0, 2, 3, 4, 1))?.reshape((out_channels, kt * kh * kw * in_channels))?;
-            Plan::Gemm { weight: weight.contiguous()? }
+            Imp::Generic(GenericConv::new(weight, bias, axes)?)
         };
-        let bias = bias.map(|b| b.reshape((1, out_channels, 1))).transpose()?;
-        Ok(Conv3d { axes, out_channels, plan, bias })
+        Ok(Conv3d { axes, in_channels, out_channels, imp })
     }
 
     /// Output channels.
@@ -93,56 +86,44 @@ impl Conv3d {
         self.out_channels
     }
 
-    /// Applies the convolution to frame-major `x: [N, T, C, H, W]`, giving `[N, T', O, H', W']`.
+    /// Applies the convolution to channels-last `x: [N, T, H, W, C]`, giving `[N, T', H', W', O]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (n, _, _, _, _) = x.dims5()?;
-        let [t_axis, h_axis, w_axis] = self.axes;
-        let frames = gather_taps(x, 1, t_axis, 0.0)?;
-        let t_out = frames[0].dim(1)?;
-        let out = match &self.plan {
-            Plan::Gemm { weight } => {
-                let mut taps = Vec::with_capacity(frames.len() * h_axis.kernel * w_axis.kernel);
-                for f in &frames {
-                    for row in gather_taps(f, 3, h_axis, 0.0)? {
-                        taps.extend(gather_taps(&row, 4, w_axis, 0.0)?);
-                    }
-                }
-                let cols = cat_channels(&taps)?;
-                let (_, _, kc, ho, wo) = cols.dims5()?;
-                let cols = cols.reshape((n * t_out, kc, ho * wo))?;
-                let y = weight.broadcast_matmul(&cols)?;
-                (y, ho, wo)
-            }
-            Plan::Conv2d { weight, padding_hw, stride, dilation } => {
-                let cols = cat_channels(&frames)?;
-                let (_, _, kc, h, w) = cols.dims5()?;
-                let mut cols = cols.reshape((n * t_out, kc, h, w))?;
-                // conv2d pads both axes alike; pad by hand when they differ.
-                let padding = if padding_hw[0] == padding_hw[1] {
-                    padding_hw[0]
-                } else {
-                    cols = cols.pad_with_zeros(2, padding_hw[0], padding_hw[0])?;
-                    cols = cols.pad_with_zeros(3, padding_hw[1], padding_hw[1])?;
-                    0
-                };
-                let y = cols.conv2d(weight, padding, *stride, *dilation, 1)?;
-                let (_, o, ho, wo) = y.dims4()?;
-                (y.reshape((n * t_out, o, ho * wo))?, ho, wo)
-            }
-        };
-        let (y, ho, wo) = out;
-        let y = match &self.bias {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
-        };
-        Ok(y.reshape((n, t_out, self.out_channels, ho, wo))?)
+        self.forward_fused(x, None, false)
     }
-}
 
-/// Concatenates gathered taps along the channel axis (dim 2), without a copy for a single tap.
-fn cat_channels(taps: &[Tensor]) -> Result<Tensor> {
-    Ok(match taps {
-        [one] => one.contiguous()?,
-        many => Tensor::cat(many, 2)?,
-    })
+    /// `relu?(conv(x) + bias + residual?)` in one pass over the output; `residual` has the
+    /// output's shape.
+    pub fn forward_fused(&self, x: &Tensor, residual: Option<&Tensor>, relu: bool) -> Result<Tensor> {
+        let y = match &self.imp {
+            Imp::Cpu(conv, bias) if cpu::applies(x) && residual.is_none_or(cpu::applies) => {
+                let d = Dims::of(x)?;
+                let run = |x: &[f32], residual: Option<&[f32]>| {
+                    let epilogue = Epilogue { bias: bias.as_deref(), residual, relu };
+                    conv.forward(x, d, &epilogue)
+                };
+                let (data, od) = match residual {
+                    Some(r) => cpu::with_slice(x, |x| cpu::with_slice(r, |r| run(x, Some(r))))???,
+                    None => cpu::with_slice(x, |x| run(x, None))??,
+                };
+                cpu::tensor(data, od)?
+            }
+            Imp::Cpu(..) => {
+                return Err(candle_core::Error::Msg("CPU f32 weights need CPU f32 input".into()).into());
+            }
+            Imp::Generic(conv) => {
+                let y = conv.forward(&x.permute((0, 1, 4, 2, 3))?.contiguous()?)?;
+                let mut y = y.permute((0, 1, 3, 4, 2))?.contiguous()?;
+                if let Some(r) = residual {
+                    y = (y + r)?;
+                }
+                if relu { y.relu()? } else { y }
+            }
+        };
+        let (n, t, h, w, _) = y.dims5()?;
+        let kernel: usize = self.axes.iter().map(|a| a.kernel).product();
+        super::counters::add_direct_macs(
+            (n * t * h * w * self.out_channels * self.in_channels * kernel) as u64,
+        );
+        Ok(y)
+    }
 }

@@ -1,21 +1,27 @@
 //! The few network operations candle lacks, for 3-D (video) convolutional networks.
 //!
 //! candle 0.11 has `conv2d` (one stride/padding/dilation for both spatial axes) but no 3-D
-//! convolution or pooling. Everything here works on **frame-major** activations `[N, T, C, H, W]`
-//! rather than PyTorch's `[N, C, T, H, W]`: then every temporal tap of a kernel is simply a batch of
-//! 2-D images `[N·T, C, H, W]`, the shape candle's fast `conv2d` and plain matrix products want,
-//! and no layer has to transpose its input. Callers convert once at the network's entrance.
+//! convolution or pooling, and its CPU convolution repacks every input. Everything here works on
+//! **channels-last** activations `[N, T, H, W, C]` rather than PyTorch's `[N, C, T, H, W]`: every
+//! position is then one row of `C` contiguous values, so convolutions are large matrix products
+//! over `N·T·H·W` rows ([`cpu`], for CPU `f32`). Other devices and dtypes go through candle's
+//! generic operations. Callers convert once at the network's entrance.
 //!
 //! This module knows nothing about ResNets or checkpoints; it only imports [`crate::error`].
 
 mod batch_norm;
 mod conv;
+pub mod counters;
+mod cpu;
+mod generic_conv;
+mod layout;
 mod pool;
 mod resample;
 mod taps;
 
 pub use batch_norm::BatchNorm;
 pub use conv::{Conv3d, Conv3dParams};
+pub use layout::channels_last;
 pub use pool::{MaxPool3d, global_avg_pool};
 pub use resample::nearest_temporal;
 pub use taps::Axis;

@@ -1,7 +1,10 @@
-//! 3-D max pooling with PyTorch's padding and floor rounding, and global average pooling.
+//! 3-D max pooling with PyTorch's padding and floor rounding, and global average pooling, on
+//! channels-last `[N, T, H, W, C]` activations. CPU `f32` input takes [`super::cpu::pool`];
+//! anything else candle's own operations on a frame-major copy.
 
 use candle_core::Tensor;
 
+use super::cpu::{self, Dims};
 use super::taps::{Axis, gather_taps, max_all};
 use crate::Result;
 
@@ -19,13 +22,24 @@ impl MaxPool3d {
         MaxPool3d { axes: std::array::from_fn(|i| Axis::new(kernel[i], stride[i], padding[i])) }
     }
 
-    /// Pools frame-major `x: [N, T, C, H, W]`.
+    /// Pools channels-last `x: [N, T, H, W, C]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let [t, h, w] = self.axes;
         if self.axes.iter().any(|a| 2 * a.padding > a.kernel) {
             let msg = format!("max pool padding must be at most half the kernel: {:?}", self.axes);
             return Err(candle_core::Error::Msg(msg).into());
         }
+        if cpu::applies(x) {
+            let d = Dims::of(x)?;
+            let (data, od) = cpu::with_slice(x, |x| cpu::pool::max_pool(x, d, self.axes))??;
+            return cpu::tensor(data, od);
+        }
+        let y = self.forward_frame_major(&x.permute((0, 1, 4, 2, 3))?.contiguous()?)?;
+        Ok(y.permute((0, 1, 3, 4, 2))?.contiguous()?)
+    }
+
+    /// Pools frame-major `x: [N, T, C, H, W]` with candle's operations.
+    fn forward_frame_major(&self, x: &Tensor) -> Result<Tensor> {
+        let [t, h, w] = self.axes;
         // Spatial window: pad with −∞ by hand, then candle's unpadded 2-D max pool over all frames.
         let (n, frames, c, _, _) = x.dims5()?;
         let mut y = x.clone();
@@ -50,11 +64,9 @@ impl MaxPool3d {
     }
 }
 
-/// `AdaptiveAvgPool3d(1)` followed by a flatten: the mean over `T, H, W` of frame-major
-/// `x: [N, T, C, H, W]`, giving `[N, C]`.
+/// `AdaptiveAvgPool3d(1)` followed by a flatten: the mean over `T, H, W` of channels-last
+/// `x: [N, T, H, W, C]`, giving `[N, C]`.
 pub fn global_avg_pool(x: &Tensor) -> Result<Tensor> {
-    let (n, t, c, h, w) = x.dims5()?;
-    // Sum the contiguous H·W block first, then over frames.
-    let per_frame = x.reshape((n, t, c, h * w))?.sum(3)?;
-    Ok((per_frame.sum(1)? / (t * h * w) as f64)?)
+    let (n, t, h, w, c) = x.dims5()?;
+    Ok((x.reshape((n, t * h * w, c))?.sum(1)? / (t * h * w) as f64)?)
 }

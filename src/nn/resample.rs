@@ -9,7 +9,7 @@ use candle_core::Tensor;
 
 use crate::Result;
 
-/// Resamples frame-major `x: [N, T, C, H, W]` along `T` by `scale`.
+/// Resamples `x: [N, T, …]` along `T` (dim 1) by `scale`.
 pub fn nearest_temporal(x: &Tensor, scale: f64) -> Result<Tensor> {
     let len = x.dim(1)?;
     let out = (len as f64 * scale).floor() as usize;

@@ -1,0 +1,209 @@
+//! Benchmark: one video end to end (decode, preprocess, model) for SlowFast R50 4x16, I3D R50 and
+//! TSN R50, next to the GEMM peak of the machine and, optionally, mmaction2 on the same inputs.
+//!
+//! ```sh
+//! cargo bench --bench model                               # fast protocol (one view / 8 segments)
+//! VIDCLASS_BENCH_PROTOCOLS=fast,full cargo bench --bench model   # also the published protocol (slow)
+//! VIDCLASS_BENCH_PYTHON=/work/venv/bin/python cargo bench --bench model   # + tools/bench_mmaction2.py
+//! ```
+//! Other knobs: `VIDCLASS_BENCH_MODELS` (comma list of card names), `VIDCLASS_FULLWIDTH` (folder of
+//! the `full_*.pth` checkpoints, default `/work/fullwidth`), `VIDCLASS_BENCH_VIDEO` (a video to use
+//! instead of the generated 10 s 640×360 H.264 test pattern), `VIDCLASS_BENCH_BATCH` (views per
+//! forward for 3-D models; default 3, one clip's three crops: larger products for the small late
+//! layers, at ~0.3 GB more peak memory than 1), `RAYON_NUM_THREADS` (threads; mmaction2 gets the same number).
+//!
+//! Every model × protocol runs in its own child process (this binary again, with `--one`), so the
+//! peak RSS (VmHWM) and load time are that run's alone. Stages: `decode` = open, decode, resize and
+//! crop (vidclass resizes each frame as it is decoded); `preprocess` = normalise into the input
+//! tensor; `backbone` = the network's forward (including the head's pooling and classifier);
+//! `head` = averaging the views. Effective GFLOP/s count direct-convolution FLOPs (2 per
+//! multiply-add), whatever algorithm ran.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use candle_core::Device;
+use vidclass::inputs::Input;
+use vidclass::prepare::prepare;
+use vidclass::transform::Layout;
+use vidclass::video::{DecodeOptions, FfmpegLog, Video};
+use vidclass::{Architecture, ModelCard, Recognizer, average_views};
+
+/// Card name, checkpoint file in `VIDCLASS_FULLWIDTH`.
+const MODELS: [(&str, &str); 3] = [
+    ("slowfast-r50-4x16-k400", "full_slowfast_r50_4x16.pth"),
+    ("i3d-r50-k400", "full_i3d_r50.pth"),
+    ("tsn-r50-1x1x8-k400", "full_tsn_r50.pth"),
+];
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--one") {
+        return run_one(&args[i + 1], Path::new(&args[i + 2]), &args[i + 3], Path::new(&args[i + 4]));
+    }
+    let threads = rayon::current_num_threads();
+    println!(
+        "machine: {} x {}, {threads} threads",
+        cpu_model(),
+        std::thread::available_parallelism().unwrap()
+    );
+    println!("sgemm 2048x2048x2048 (gemm crate, {threads} threads): {:.1} GFLOP/s", sgemm_peak(2048));
+    let video = bench_video();
+    println!("video: {}", video.display());
+    let dir = PathBuf::from(env("VIDCLASS_FULLWIDTH", "/work/fullwidth"));
+    let wanted = env("VIDCLASS_BENCH_MODELS", &MODELS.map(|m| m.0).join(","));
+    let python = std::env::var("VIDCLASS_BENCH_PYTHON").ok();
+    for protocol in env("VIDCLASS_BENCH_PROTOCOLS", "fast").split(',') {
+        for (card, file) in MODELS.iter().filter(|(card, _)| wanted.split(',').any(|w| w == *card)) {
+            let weights = dir.join(file);
+            let exe = std::env::current_exe().unwrap();
+            let out =
+                Command::new(exe).arg("--one").arg(card).arg(&weights).arg(protocol).arg(&video).output();
+            report(out.expect("the bench re-runs itself"));
+            if let Some(python) = &python {
+                let config = ModelCard::builtin(card).unwrap().config;
+                let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/bench_mmaction2.py");
+                let out = Command::new(python)
+                    .arg(script)
+                    .args([video.as_os_str(), config.as_ref(), weights.as_os_str(), protocol.as_ref()])
+                    .args(["--threads", &threads.to_string()])
+                    .output();
+                report(out.expect("python runs tools/bench_mmaction2.py"));
+            }
+        }
+    }
+}
+
+/// Prints a child's result line, or its error output.
+fn report(out: std::process::Output) {
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// One model on one protocol, in this process: prints one `key=value` line.
+fn run_one(card: &str, weights: &Path, protocol: &str, video: &Path) {
+    vidclass::video::init(FfmpegLog::Quiet);
+    let card = ModelCard::builtin(card).unwrap();
+    let views = if protocol == "full" { card.views.full } else { card.views.fast };
+    let t0 = Instant::now();
+    let model = Recognizer::load(&card.architecture, weights, &Device::Cpu).unwrap();
+    let load_s = t0.elapsed().as_secs_f64();
+
+    let t_video = Instant::now();
+    let opened = Video::open(Input::File(video.to_owned()), DecodeOptions { threads: 0 }).unwrap();
+    let prepared = prepare(&opened, &views).unwrap();
+    let decode_s = t_video.elapsed().as_secs_f64();
+    let n = prepared.views.len();
+    let tsn = matches!(card.architecture, Architecture::Tsn(_));
+    // TSN averages all segments of a video inside the network: one forward of every view.
+    let batch = if tsn { n } else { env("VIDCLASS_BENCH_BATCH", "3").parse().unwrap() };
+    let layout = if tsn { Layout::Nchw } else { Layout::Ncthw };
+    let (mut pre_s, mut model_s) = (0.0, 0.0);
+    let mut logits = Vec::new();
+    let macs0 = vidclass::nn::counters::direct_macs();
+    for start in (0..n).step_by(batch) {
+        let t = Instant::now();
+        let input = prepared
+            .views
+            .tensor(start..n.min(start + batch), &card.normalize, layout, &Device::Cpu)
+            .unwrap();
+        pre_s += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        logits.push(model.forward(&input).unwrap().logits);
+        model_s += t.elapsed().as_secs_f64();
+    }
+    let t = Instant::now();
+    let scores = average_views(&candle_core::Tensor::cat(&logits, 0).unwrap(), card.averaging).unwrap();
+    let head_s = t.elapsed().as_secs_f64();
+    let total_s = t_video.elapsed().as_secs_f64();
+    let flops = 2.0 * (vidclass::nn::counters::direct_macs() - macs0) as f64;
+    let top1 = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+    println!(
+        "tool=vidclass config={} protocol={protocol} threads={} views={n} startup_s=0.000 load_s={load_s:.3} \
+         decode_s={decode_s:.3} preprocess_s={pre_s:.3} backbone_s={model_s:.3} head_s={head_s:.3} \
+         total_s={total_s:.3} gflop={:.1} model_gflops={:.1} e2e_gflops={:.1} peak_rss_mb={:.0} top1={top1}",
+        card.config,
+        rayon::current_num_threads(),
+        flops / 1e9,
+        flops / 1e9 / model_s,
+        flops / 1e9 / total_s,
+        vm_hwm_mb(),
+    );
+}
+
+/// Best of five 2048³ f32 products with the gemm crate on all threads, in GFLOP/s.
+fn sgemm_peak(n: usize) -> f64 {
+    let a = vec![1.0f32; n * n];
+    let b = vec![0.5f32; n * n];
+    let mut c = vec![0.0f32; n * n];
+    let threads = rayon::current_num_threads();
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        // SAFETY: all three buffers are n×n, row-major, and do not overlap.
+        unsafe {
+            gemm::gemm(
+                n,
+                n,
+                n,
+                c.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr(),
+                1,
+                n as isize,
+                b.as_ptr(),
+                1,
+                n as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::Rayon(threads),
+            )
+        };
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    assert_eq!(c[0], n as f32 * 0.5);
+    2.0 * (n * n * n) as f64 / best / 1e9
+}
+
+/// `VIDCLASS_BENCH_VIDEO`, or a 10 s 640×360 30 fps H.264 test pattern made once with ffmpeg.
+fn bench_video() -> PathBuf {
+    if let Ok(path) = std::env::var("VIDCLASS_BENCH_VIDEO") {
+        return path.into();
+    }
+    let path = std::env::temp_dir().join("vidclass-bench-640x360-10s.mp4");
+    if !path.exists() {
+        let status = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
+            .args(["-i", "testsrc2=size=640x360:rate=30:duration=10"])
+            .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast"])
+            .arg(&path)
+            .status()
+            .expect("the ffmpeg command-line tool makes the benchmark video");
+        assert!(status.success());
+    }
+    path
+}
+
+fn vm_hwm_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next());
+    kb.and_then(|kb| kb.parse::<f64>().ok()).map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn cpu_model() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let name = info.lines().find_map(|l| l.strip_prefix("model name")).and_then(|l| l.split(':').nth(1));
+    name.map_or("unknown CPU".into(), |n| n.trim().to_string())
+}

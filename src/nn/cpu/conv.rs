@@ -1,0 +1,162 @@
+//! 3-D convolution on channels-last `f32` activations as tiled matrix products.
+//!
+//! The weight is kept as one `[K, O]` matrix, `K = kt·kh·kw·C` in (t, h, w, c) order, so every
+//! algorithm reads its taps as row blocks of it:
+//! * [`Algo::Shifted`]: (k,1,1) kernels with stride 1 and "same" padding, 1×1×1 included. Output
+//!   frame `t` is `Σ_j X[t + j − p] · W_j`; in channels-last memory the rows of frames
+//!   `t + j − p` are the output rows shifted by whole frames, so each tap is one product straight
+//!   from the input buffer. No gather, no copy.
+//! * [`Algo::Winograd`]: 3×3, stride 1, padding 1: see [`super::winograd`].
+//! * [`Algo::Frames`]: a temporal extent and a spatial window (5×7×7 stems): see [`super::frames`].
+//! * [`Algo::Im2col`]: everything else (3×3, 7×7, strided 1×1). Each tile of output rows gathers
+//!   its `K` input values per row ([`super::im2col`]) into a scratch matrix, then one product.
+//!
+//! All finish each tile with the [`Epilogue`] (bias, residual, ReLU) while it is in cache.
+
+use std::ops::Range;
+
+use super::Dims;
+use super::gemm::{MatRef, matmul};
+use super::im2col::gather;
+use super::tiles::{for_each_tile, tile_rows};
+use crate::nn::Axis;
+
+thread_local! {
+    /// Each thread's im2col tile, kept between calls so tiles never allocate.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// What runs after the product, per output row: `y = max(y + bias + residual, 0)` (each part
+/// optional), matching `relu(BN(conv(x)) + identity)` with the BatchNorm folded into `bias`.
+pub(crate) struct Epilogue<'a> {
+    pub bias: Option<&'a [f32]>,
+    pub residual: Option<&'a [f32]>,
+    pub relu: bool,
+}
+
+impl Epilogue<'_> {
+    /// Applies the epilogue to output rows `rows` held in `tile` (`width` values a row).
+    pub fn apply(&self, tile: &mut [f32], rows: Range<usize>, width: usize) {
+        let residual = self.residual.map(|r| &r[rows.start * width..rows.end * width]);
+        for (i, row) in tile.chunks_exact_mut(width).enumerate() {
+            if let Some(b) = self.bias {
+                row.iter_mut().zip(b).for_each(|(y, b)| *y += b);
+            }
+            if let Some(r) = residual {
+                row.iter_mut().zip(&r[i * width..(i + 1) * width]).for_each(|(y, r)| *y += r);
+            }
+            if self.relu {
+                row.iter_mut().for_each(|y| *y = y.max(0.0));
+            }
+        }
+    }
+}
+
+/// How a convolution is computed; fixed when the layer is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Algo {
+    Shifted,
+    Winograd,
+    Frames,
+    Im2col,
+}
+
+/// A convolution's geometry and its `[K, O]` weight matrix.
+#[derive(Clone, Debug)]
+pub(crate) struct CpuConv {
+    pub axes: [Axis; 3],
+    pub in_channels: usize,
+    pub out_channels: usize,
+    /// `[kt·kh·kw·C, O]`, row-major; for [`Algo::Frames`] `[kh·kw·C, kt·O]` instead, the temporal
+    /// taps side by side (see [`super::frames`]); for [`Algo::Winograd`] the 36 transformed
+    /// `[C, O]` matrices.
+    pub weight: Vec<f32>,
+    pub algo: Algo,
+}
+
+impl CpuConv {
+    /// `weight` is the `[K, O]` matrix described in the module docs.
+    pub fn new(weight: Vec<f32>, axes: [Axis; 3], in_channels: usize, out_channels: usize) -> Self {
+        let [t, h, w] = axes;
+        let unit = |a: Axis| a.stride == 1 && a.dilation == 1;
+        let shifted = unit(t) && h.is_identity() && w.is_identity() && 2 * t.padding + 1 == t.kernel;
+        let window = h.kernel > 1 || w.kernel > 1;
+        let winograd = t.is_identity() && [h, w].iter().all(|a| *a == Axis::new(3, 1, 1));
+        let algo = if shifted {
+            Algo::Shifted
+        } else if winograd {
+            Algo::Winograd
+        } else if t.kernel > 1 && window && t.dilation == 1 {
+            Algo::Frames
+        } else {
+            Algo::Im2col
+        };
+        let weight = match algo {
+            Algo::Frames => super::frames::stack_taps(&weight, t.kernel, out_channels),
+            Algo::Winograd => super::winograd::transform_weight(&weight, in_channels, out_channels),
+            _ => weight,
+        };
+        CpuConv { axes, in_channels, out_channels, weight, algo }
+    }
+
+    /// Output dims for input dims `d`.
+    pub fn out_dims(&self, d: Dims) -> crate::Result<Dims> {
+        let [t, h, w] = self.axes;
+        Ok(Dims { n: d.n, t: t.out_len(d.t)?, h: h.out_len(d.h)?, w: w.out_len(d.w)?, c: self.out_channels })
+    }
+
+    /// Convolves `x` (dims `d`) into a new buffer of dims [`Self::out_dims`].
+    pub fn forward(&self, x: &[f32], d: Dims, epilogue: &Epilogue) -> crate::Result<(Vec<f32>, Dims)> {
+        assert_eq!(d.c, self.in_channels, "input channels");
+        let od = self.out_dims(d)?;
+        let width = self.out_channels;
+        let mut out = vec![0f32; od.rows() * width];
+        let k = self.weight.len() / width;
+        let tile = tile_rows(k, width);
+        match self.algo {
+            Algo::Shifted => for_each_tile(&mut out, width, od.sample_rows(), tile, |rows, y, threads| {
+                self.shifted_tile(x, d, rows.clone(), y, threads);
+                epilogue.apply(y, rows, width);
+            }),
+            Algo::Frames => super::frames::forward(self, x, d, od, &mut out, epilogue),
+            Algo::Winograd => super::winograd::forward(&self.weight, x, d, width, &mut out, epilogue),
+            Algo::Im2col => for_each_tile(&mut out, width, od.sample_rows(), tile, |rows, y, threads| {
+                SCRATCH.with_borrow_mut(|cols| {
+                    cols.resize(cols.len().max(rows.len() * k), 0.0);
+                    let cols = &mut cols[..rows.len() * k];
+                    gather(x, d, od, self.axes, rows.clone(), cols);
+                    let w = MatRef::dense(&self.weight, k, width);
+                    matmul(y, MatRef::dense(cols, rows.len(), k), w, false, threads);
+                });
+                epilogue.apply(y, rows, width);
+            }),
+        }
+        Ok((out, od))
+    }
+
+    /// Output rows `rows` (within one sample) of a (k,1,1) stride-1 "same" convolution.
+    fn shifted_tile(&self, x: &[f32], d: Dims, rows: Range<usize>, y: &mut [f32], threads: usize) {
+        let (c, o) = (self.in_channels, self.out_channels);
+        let frame = (d.h * d.w) as isize;
+        let sample = d.sample_rows();
+        let base = rows.start / sample * sample;
+        let (l0, l1) = ((rows.start - base) as isize, (rows.end - base) as isize);
+        let kt = self.axes[0].kernel;
+        let pad = self.axes[0].padding;
+        // The centre tap covers every row, so it writes; the others accumulate where they reach.
+        let order = std::iter::once(pad).chain((0..kt).filter(|&j| j != pad));
+        for (n, j) in order.enumerate() {
+            let shift = (j as isize - pad as isize) * frame;
+            let lo = l0.max(-shift);
+            let hi = l1.min(sample as isize - shift);
+            if lo >= hi {
+                continue;
+            }
+            let src = (base as isize + lo + shift) as usize * c;
+            let a = MatRef { data: &x[src..], rows: (hi - lo) as usize, cols: c, stride: c };
+            let w = MatRef::dense(&self.weight[j * c * o..(j + 1) * c * o], c, o);
+            let dst = &mut y[(lo - l0) as usize * o..(hi - l0) as usize * o];
+            matmul(dst, a, w, n > 0, threads);
+        }
+    }
+}

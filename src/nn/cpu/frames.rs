@@ -1,0 +1,94 @@
+//! Kernels with both a temporal extent and a spatial window (the (5,7,7) stems of SlowFast's
+//! fast pathway and I3D, 3×3×3 inflation), computed frame by frame.
+//!
+//! Gathering the full `kt·kh·kw·C` window per output row would copy every input frame `kt`
+//! times (SlowFast's fast stem: 1.2 GB per view), and a product per temporal tap has only `O`
+//! columns (8 in the fast stem), too narrow for the GEMM kernels. Instead each task owns a tile of
+//! output pixels and walks the *input* frames in order: it gathers a frame's spatial window once
+//! and multiplies it by all temporal taps at once, `P_t = cols_t · [W_0 | … | W_{kt−1}]`
+//! (`kt·O` columns). Output frame `t` is then the sum of column blocks `P_{t·s+j−p}[:, j]` over
+//! the taps `j`; a ring of `kt` products holds the frames still needed.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::Dims;
+use super::conv::{CpuConv, Epilogue};
+use super::gemm::{MatRef, matmul};
+use super::im2col::gather_frame;
+use super::tiles::tile_rows;
+
+/// Rearranges the `[kt·S, O]` weight (S = kh·kw·C) into `[S, kt·O]`: tap `j` in columns
+/// `j·O..(j+1)·O`.
+pub(crate) fn stack_taps(weight: &[f32], kt: usize, o: usize) -> Vec<f32> {
+    let s = weight.len() / (kt * o);
+    let mut out = vec![0f32; weight.len()];
+    for j in 0..kt {
+        for r in 0..s {
+            let src = &weight[(j * s + r) * o..(j * s + r + 1) * o];
+            out[(r * kt + j) * o..(r * kt + j + 1) * o].copy_from_slice(src);
+        }
+    }
+    out
+}
+
+/// One task: a sample, a tile of pixels, and those pixels' output rows in every frame.
+type Task<'a> = (usize, Range<usize>, Vec<&'a mut [f32]>);
+
+/// Convolves `x` into `out` (dims `od`, already allocated) with `conv`, whose temporal dilation
+/// must be 1 so the frames one output reads are consecutive (and distinct modulo `kt`).
+pub(crate) fn forward(conv: &CpuConv, x: &[f32], d: Dims, od: Dims, out: &mut [f32], epilogue: &Epilogue) {
+    let o = conv.out_channels;
+    let [at, ah, aw] = conv.axes;
+    debug_assert_eq!(at.dilation, 1);
+    let (kt, spatial) = (at.kernel, ah.kernel * aw.kernel * d.c);
+    let pixels = od.h * od.w;
+    let tile = tile_rows(spatial, kt * o).min(pixels);
+    let tiles: Vec<Range<usize>> = (0..pixels).step_by(tile).map(|s| s..(s + tile).min(pixels)).collect();
+    // One task per (sample, pixel tile): its output rows in every frame.
+    let mut tasks: Vec<Task> =
+        (0..od.n).flat_map(|n| tiles.iter().map(move |r| (n, r.clone(), Vec::new()))).collect();
+    for (f, frame) in out.chunks_mut(pixels * o).enumerate() {
+        let n = f / od.t;
+        let mut rest = frame;
+        for (i, r) in tiles.iter().enumerate() {
+            let (head, tail) = rest.split_at_mut(r.len() * o);
+            tasks[n * tiles.len() + i].2.push(head);
+            rest = tail;
+        }
+    }
+    let w = MatRef::dense(&conv.weight, spatial, kt * o);
+    let run = |(n, pixels, frames): Task, threads: usize| {
+        let m = pixels.len();
+        let mut cols = vec![0f32; m * spatial];
+        let mut ring = vec![0f32; kt * m * kt * o];
+        let mut held = vec![usize::MAX; kt];
+        for (to, y) in frames.into_iter().enumerate() {
+            y.fill(0.0);
+            for j in 0..kt {
+                let Some(ti) = (to * at.stride + j).checked_sub(at.padding).filter(|&t| t < d.t) else {
+                    continue;
+                };
+                let slot = ti % kt;
+                let p = &mut ring[slot * m * kt * o..(slot + 1) * m * kt * o];
+                if held[slot] != ti {
+                    gather_frame(x, d, od, (ah, aw), (n, ti), pixels.clone(), &mut cols);
+                    matmul(p, MatRef::dense(&cols, m, spatial), w, false, threads);
+                    held[slot] = ti;
+                }
+                for (y, p) in y.chunks_exact_mut(o).zip(p.chunks_exact(kt * o)) {
+                    y.iter_mut().zip(&p[j * o..(j + 1) * o]).for_each(|(y, p)| *y += p);
+                }
+            }
+            let first = (n * od.t + to) * od.h * od.w + pixels.start;
+            epilogue.apply(y, first..first + m, o);
+        }
+    };
+    let threads = super::threads();
+    if tasks.len() >= 2 * threads {
+        tasks.into_par_iter().for_each(|task| run(task, 1));
+    } else {
+        tasks.into_iter().for_each(|task| run(task, threads));
+    }
+}

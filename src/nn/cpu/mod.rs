@@ -1,0 +1,80 @@
+//! Hand-written CPU kernels for `f32` activations in the channels-last layout `[N, T, H, W, C]`.
+//!
+//! In that layout every output position of a convolution is one row of a matrix with `C`
+//! contiguous columns, so a 1×1×1 convolution is one matrix product over `N·T·H·W` rows with no
+//! copy at all, a (k,1,1) temporal kernel is k products over row ranges shifted by whole frames, and
+//! any other kernel is a product over rows gathered by [`im2col`](conv). The products go straight to
+//! the `gemm` crate ([`gemm`]), and the folded-BatchNorm bias, the residual addition and the ReLU
+//! are applied to each tile of output rows while it is still in cache ([`conv::Epilogue`]).
+//!
+//! The layers in [`crate::nn`] use these kernels when their weights live on the CPU as `f32` and
+//! fall back to candle's generic operations otherwise (other devices or dtypes).
+
+pub(crate) mod conv;
+mod frames;
+mod gemm;
+mod im2col;
+pub(crate) mod pool;
+mod tiles;
+mod winograd;
+
+use candle_core::{CpuStorage, Device, Storage, Tensor};
+
+use crate::Result;
+
+/// The dims of a channels-last activation `[N, T, H, W, C]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Dims {
+    pub n: usize,
+    pub t: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+}
+
+impl Dims {
+    pub fn of(x: &Tensor) -> Result<Dims> {
+        let (n, t, h, w, c) = x.dims5()?;
+        Ok(Dims { n, t, h, w, c })
+    }
+
+    /// Rows (positions) per sample.
+    pub fn sample_rows(&self) -> usize {
+        self.t * self.h * self.w
+    }
+
+    /// Rows (positions) in all.
+    pub fn rows(&self) -> usize {
+        self.n * self.sample_rows()
+    }
+
+    pub fn to_shape(self) -> (usize, usize, usize, usize, usize) {
+        (self.n, self.t, self.h, self.w, self.c)
+    }
+}
+
+/// True when `x` can take the CPU kernels: an `f32` tensor on the CPU.
+pub(crate) fn applies(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == candle_core::DType::F32
+}
+
+/// Runs `f` on the elements of CPU `f32` tensor `x`, in row-major order.
+pub(crate) fn with_slice<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let x = x.contiguous()?;
+    let (storage, layout) = x.storage_and_layout();
+    let (start, end) = layout.contiguous_offsets().expect("contiguous after .contiguous()");
+    match &*storage {
+        Storage::Cpu(CpuStorage::F32(data)) => Ok(f(&data[start..end])),
+        _ => Err(candle_core::Error::Msg("expected a CPU f32 tensor".into()).into()),
+    }
+}
+
+/// Wraps a kernel's output buffer as a CPU tensor (no copy).
+pub(crate) fn tensor(data: Vec<f32>, dims: Dims) -> Result<Tensor> {
+    Ok(Tensor::from_vec(data, dims.to_shape(), &Device::Cpu)?)
+}
+
+/// Rayon's thread count, which the kernels split their work over.
+pub(crate) fn threads() -> usize {
+    rayon::current_num_threads()
+}

@@ -1,0 +1,46 @@
+//! Splitting an output of `rows × width` values into row tiles that threads fill independently.
+//!
+//! Tiles never cross a sample boundary (kernels that shift rows by whole frames rely on it), and
+//! are sized so a tile's operands stay in the per-core cache while its epilogue runs.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+/// Rows per tile for a product with inner size `k` and `width` output columns: about 1 MiB of
+/// operand and output rows, at least 64 rows so the GEMM micro-kernels stay efficient.
+pub(crate) fn tile_rows(k: usize, width: usize) -> usize {
+    ((1 << 18) / (k + width).max(1)).clamp(64, 4096)
+}
+
+/// Runs `f(rows, out_tile, threads_inside)` over row tiles of `out` (`width` values a row),
+/// `sample_rows` rows a sample, `tile` rows at most a tile. With enough tiles they run in
+/// parallel and each is single-threaded; otherwise they run one after another and `f` is told
+/// to use every thread itself.
+pub(crate) fn for_each_tile<F>(out: &mut [f32], width: usize, sample_rows: usize, tile: usize, f: F)
+where
+    F: Fn(Range<usize>, &mut [f32], usize) + Sync,
+{
+    let rows = out.len() / width.max(1);
+    let mut ranges = Vec::new();
+    for start in (0..rows).step_by(sample_rows.max(1)) {
+        let end = (start + sample_rows).min(rows);
+        let count = (end - start).div_ceil(tile);
+        // Equal tiles rather than a ragged last one.
+        let size = (end - start).div_ceil(count.max(1));
+        ranges.extend((start..end).step_by(size.max(1)).map(|s| s..(s + size).min(end)));
+    }
+    let mut chunks = Vec::with_capacity(ranges.len());
+    let mut rest = out;
+    for r in &ranges {
+        let (head, tail) = rest.split_at_mut(r.len() * width);
+        chunks.push((r.clone(), head));
+        rest = tail;
+    }
+    let threads = super::threads();
+    if chunks.len() >= 2 * threads {
+        chunks.into_par_iter().for_each(|(r, chunk)| f(r, chunk, 1));
+    } else {
+        chunks.into_iter().for_each(|(r, chunk)| f(r, chunk, threads));
+    }
+}

@@ -1,0 +1,215 @@
+//! Winograd F(4×4, 3×3): stride-1, padding-1 3×3 convolutions with 4× fewer multiplications.
+//!
+//! Every 4×4 block of output pixels is computed from the 6×6 input patch around it as
+//! `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A` (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+//! Networks", 2015, with the points 0, ±1, ±2). Summed over input channels, the elementwise product
+//! becomes 36 independent matrix products `M_ξ = V_ξ · U_ξ` (tiles × C times C × O), which is 36
+//! multiply-adds per tile and channel pair instead of 144 for direct convolution.
+//!
+//! The weight transform `U = G g Gᵀ` is done once, in f64. Work is split into blocks of whole
+//! rows of tiles, so a block's outputs are one contiguous run of output rows that a thread
+//! transforms in, multiplies, transforms out and finishes with the [`Epilogue`] on its own.
+//!
+//! Rounding: the transforms add values of mixed sign and scale (factors up to 8 and 1/24), so the
+//! result differs from direct convolution by a few f32 ulps of the largest input term — about
+//! 1e-6 relative per layer, well inside the model parity tolerance (1e-4 of the logit scale).
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::Dims;
+use super::conv::Epilogue;
+use super::gemm::{MatRef, matmul};
+
+/// Channels processed together by the transforms (one or two SIMD registers).
+const LANES: usize = 8;
+
+/// `Bᵀ` applied to six vectors (input transform, one axis).
+#[inline(always)]
+fn bt(d: &[[f32; LANES]; 6]) -> [[f32; LANES]; 6] {
+    let mut r = [[0f32; LANES]; 6];
+    for l in 0..LANES {
+        let [d0, d1, d2, d3, d4, d5] = [d[0][l], d[1][l], d[2][l], d[3][l], d[4][l], d[5][l]];
+        r[0][l] = 4.0 * d0 - 5.0 * d2 + d4;
+        r[1][l] = -4.0 * (d1 + d2) + d3 + d4;
+        r[2][l] = 4.0 * (d1 - d2) - d3 + d4;
+        r[3][l] = 2.0 * (d3 - d1) + d4 - d2;
+        r[4][l] = 2.0 * (d1 - d3) + d4 - d2;
+        r[5][l] = 4.0 * d1 - 5.0 * d3 + d5;
+    }
+    r
+}
+
+/// `Aᵀ` applied to six vectors (output transform, one axis): four results.
+#[inline(always)]
+fn at(m: &[[f32; LANES]; 6]) -> [[f32; LANES]; 4] {
+    let mut r = [[0f32; LANES]; 4];
+    for l in 0..LANES {
+        let [m0, m1, m2, m3, m4, m5] = [m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]];
+        let (s12, d12, s34, d34) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
+        r[0][l] = m0 + s12 + s34;
+        r[1][l] = d12 + 2.0 * d34;
+        r[2][l] = s12 + 4.0 * s34;
+        r[3][l] = d12 + 8.0 * d34 + m5;
+    }
+    r
+}
+
+/// `G` (6×3) of F(4×4, 3×3).
+const G: [[f64; 3]; 6] = [
+    [1.0 / 4.0, 0.0, 0.0],
+    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+    [0.0, 0.0, 1.0],
+];
+
+/// Transforms the `[9·C, O]` weight (rows in (h, w, c) order) into `U`: 36 matrices `[C, O]`.
+/// `U_ab = Σ_ij G[a][i]·G[b][j]·W_ij`, where `W_ij` is tap (i, j)'s contiguous `[C, O]` block.
+pub(crate) fn transform_weight(weight: &[f32], c: usize, o: usize) -> Vec<f32> {
+    let mut u = vec![0f32; 36 * c * o];
+    u.par_chunks_mut(c * o).enumerate().for_each(|(xi, u)| {
+        let (a, b) = (xi / 6, xi % 6);
+        let mut acc = vec![0f64; c * o];
+        for (tap, w) in weight.chunks_exact(c * o).enumerate() {
+            let coef = G[a][tap / 3] * G[b][tap % 3];
+            if coef != 0.0 {
+                acc.iter_mut().zip(w).for_each(|(s, &w)| *s += coef * w as f64);
+            }
+        }
+        u.iter_mut().zip(&acc).for_each(|(u, &s)| *u = s as f32);
+    });
+    u
+}
+
+/// Convolves `x` (dims `d`) with the transformed weight `u` into `out` (same frame size, `o`
+/// channels).
+pub(crate) fn forward(u: &[f32], x: &[f32], d: Dims, o: usize, out: &mut [f32], epilogue: &Epilogue) {
+    let c = d.c;
+    let (tiles_y, tiles_x) = (d.h.div_ceil(4), d.w.div_ceil(4));
+    let tile_rows = d.n * d.t * tiles_y;
+    // Tiles per block: V and M of a block in about 2 MiB, but at least 64 rows for the products.
+    let target = ((1usize << 19) / (36 * (c + o))).clamp(64, 1024);
+    let per_block = (target / tiles_x).max(1);
+    // Output row range of tile-row g (image g / tiles_y, pixel rows 4·(g % tiles_y) ..).
+    let first_row = |g: usize| {
+        let (img, ty) = (g / tiles_y, g % tiles_y);
+        (img * d.h + (4 * ty).min(d.h)) * d.w
+    };
+    let mut blocks = Vec::new();
+    let mut rest = out;
+    for g0 in (0..tile_rows).step_by(per_block) {
+        let g1 = (g0 + per_block).min(tile_rows);
+        let (head, tail) =
+            rest.split_at_mut((first_row(g1 - 1) + row_len(g1 - 1, d, tiles_y) - first_row(g0)) * o);
+        blocks.push((g0..g1, head));
+        rest = tail;
+    }
+    let geometry = Geometry { d, o, tiles_y, tiles_x };
+    let run = |(g, y): (Range<usize>, &mut [f32]), threads: usize| {
+        let rows = first_row(g.start)..first_row(g.start) + y.len() / o;
+        geometry.block(u, x, g, y, threads);
+        epilogue.apply(y, rows, o);
+    };
+    let threads = super::threads();
+    if blocks.len() >= 2 * threads {
+        blocks.into_par_iter().for_each(|b| run(b, 1));
+    } else {
+        blocks.into_iter().for_each(|b| run(b, threads));
+    }
+}
+
+/// Output rows (pixels) covered by tile-row `g`: up to four rows of the frame.
+fn row_len(g: usize, d: Dims, tiles_y: usize) -> usize {
+    let ty = g % tiles_y;
+    (d.h - 4 * ty).min(4) * d.w
+}
+
+struct Geometry {
+    d: Dims,
+    o: usize,
+    tiles_y: usize,
+    tiles_x: usize,
+}
+
+impl Geometry {
+    /// Tile-rows `g` into `y`, the contiguous output rows they cover.
+    fn block(&self, u: &[f32], x: &[f32], g: Range<usize>, y: &mut [f32], threads: usize) {
+        let Geometry { d, o, tiles_y, tiles_x } = *self;
+        let c = d.c;
+        let nt = g.len() * tiles_x;
+        let mut v = vec![0f32; 36 * nt * c];
+        let mut m = vec![0f32; 36 * nt * o];
+        let tiles = || g.clone().flat_map(|r| (0..tiles_x).map(move |tx| (r / tiles_y, r % tiles_y, tx)));
+        // Input transform: V[ξ][tile][c].
+        for (i, (img, ty, tx)) in tiles().enumerate() {
+            let frame = &x[img * d.h * d.w * c..(img + 1) * d.h * d.w * c];
+            for c0 in (0..c).step_by(LANES) {
+                let lanes = LANES.min(c - c0);
+                let mut p = [[[0f32; LANES]; 6]; 6];
+                for (k, row) in p.iter_mut().enumerate() {
+                    let Some(yi) = (4 * ty + k).checked_sub(1).filter(|&y| y < d.h) else { continue };
+                    for (j, px) in row.iter_mut().enumerate() {
+                        let Some(xi) = (4 * tx + j).checked_sub(1).filter(|&x| x < d.w) else { continue };
+                        let s = (yi * d.w + xi) * c + c0;
+                        px[..lanes].copy_from_slice(&frame[s..s + lanes]);
+                    }
+                }
+                // Columns, then rows.
+                let mut q = [[[0f32; LANES]; 6]; 6];
+                for j in 0..6 {
+                    let col = bt(&std::array::from_fn(|k| p[k][j]));
+                    (0..6).for_each(|a| q[a][j] = col[a]);
+                }
+                for (a, q) in q.iter().enumerate() {
+                    for (b, vals) in bt(q).iter().enumerate() {
+                        let s = ((a * 6 + b) * nt + i) * c + c0;
+                        v[s..s + lanes].copy_from_slice(&vals[..lanes]);
+                    }
+                }
+            }
+        }
+        // 36 products: M_ξ[tile][o] = V_ξ · U_ξ.
+        for xi in 0..36 {
+            let a = MatRef::dense(&v[xi * nt * c..(xi + 1) * nt * c], nt, c);
+            let b = MatRef::dense(&u[xi * c * o..(xi + 1) * c * o], c, o);
+            matmul(&mut m[xi * nt * o..(xi + 1) * nt * o], a, b, false, threads);
+        }
+        // Output transform into the block's rows.
+        let origin = {
+            let (img, ty) = (g.start / tiles_y, g.start % tiles_y);
+            img * d.h * d.w + 4 * ty * d.w
+        };
+        for (i, (img, ty, tx)) in tiles().enumerate() {
+            for o0 in (0..o).step_by(LANES) {
+                let lanes = LANES.min(o - o0);
+                let mut s = [[[0f32; LANES]; 6]; 6];
+                for (xi, s) in s.iter_mut().flatten().enumerate() {
+                    let src = (xi * nt + i) * o + o0;
+                    s[..lanes].copy_from_slice(&m[src..src + lanes]);
+                }
+                let mut r = [[[0f32; LANES]; 6]; 4];
+                for b in 0..6 {
+                    let col = at(&std::array::from_fn(|a| s[a][b]));
+                    (0..4).for_each(|a| r[a][b] = col[a]);
+                }
+                for (a, r) in r.iter().enumerate() {
+                    let yo = 4 * ty + a;
+                    if yo >= d.h {
+                        break;
+                    }
+                    for (b, vals) in at(r).iter().enumerate() {
+                        let xo = 4 * tx + b;
+                        if xo >= d.w {
+                            break;
+                        }
+                        let dst = ((img * d.h + yo) * d.w + xo - origin) * o + o0;
+                        y[dst..dst + lanes].copy_from_slice(&vals[..lanes]);
+                    }
+                }
+            }
+        }
+    }
+}
