@@ -12,9 +12,11 @@ const INTERRUPTED: i32 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Results already printed stay printed; a half-written checkpoint download is a `.part` file
-    // that the next run replaces.
-    let _ = ctrlc::set_handler(|| std::process::exit(INTERRUPTED));
+    // Results already printed stay printed; a download in progress leaves nothing behind.
+    let _ = ctrlc::set_handler(|| {
+        vidclass::zoo::fetch::abandon_downloads();
+        std::process::exit(INTERRUPTED)
+    });
     match cli::run(cli) {
         Ok(status) => ExitCode::from(status as u8),
         Err(err) if vidclass::output::is_broken_pipe(err.as_ref()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
 use common::cli::{json_lines, tiny_weights, vidclass, write_labels, write_tiny_card};
 use common::{Spec, make_video};
@@ -297,4 +298,33 @@ fn ctrl_c_exits_130() {
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     assert_eq!(child.wait().unwrap().code(), Some(130));
+}
+
+#[test]
+fn an_interrupted_download_leaves_nothing_behind() {
+    let s = Setup::new();
+    let body = std::fs::read(tiny_weights()).unwrap();
+    let digest = format!("{:x}", Sha256::digest(&body));
+    let file = format!("tiny_20250101-{}.pth", &digest[..8]);
+    let (url, server) =
+        common::http::serve_stalling(&file, body.clone(), body.len() / 2, Duration::from_secs(3));
+    let card = write_tiny_card(s.dir.path(), &url, &digest[..8]);
+    let cache = s.dir.path().join("cache");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+        .args(["fetch", card.to_str().unwrap()])
+        .env("VIDCLASS_CACHE", &cache)
+        .spawn()
+        .unwrap();
+    // Wait until half the file has arrived, then press Ctrl-C.
+    let part = cache.join(format!("{file}.part"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&part).map_or(true, |m| m.len() < body.len() as u64 / 2) {
+        assert!(std::time::Instant::now() < deadline, "the download never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    server.join().unwrap();
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0, "no partial file left");
 }

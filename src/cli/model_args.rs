@@ -31,11 +31,7 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// The model card `--model` names.
     pub fn card(&self) -> anyhow::Result<ModelCard> {
-        let as_path = Path::new(&self.model);
-        if self.model.ends_with(".toml") || as_path.is_file() {
-            return Ok(ModelCard::from_file(as_path)?);
-        }
-        Ok(ModelCard::builtin(&self.model)?)
+        load_card(&self.model)
     }
 
     /// The class names: `--labels` or the card's label map.
@@ -60,6 +56,15 @@ impl ModelArgs {
         }
         fetch_weights(card, progress)
     }
+}
+
+/// A built-in card by name, or a card file by path (`.toml`).
+pub fn load_card(name: &str) -> anyhow::Result<ModelCard> {
+    let as_path = Path::new(name);
+    if name.ends_with(".toml") || as_path.is_file() {
+        return Ok(ModelCard::from_file(as_path)?);
+    }
+    Ok(ModelCard::builtin(name)?)
 }
 
 /// The card's checkpoint in the weights cache, downloaded when missing.

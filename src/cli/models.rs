@@ -8,7 +8,7 @@ use serde_json::json;
 
 use vidclass::zoo::{ModelCard, fetch as cache};
 
-use super::model_args::{fetch_weights, weights_file_name};
+use super::model_args::{fetch_weights, load_card, weights_file_name};
 use super::{Globals, Status};
 
 #[derive(Debug, Args)]
@@ -20,7 +20,7 @@ pub struct ModelsArgs {
 
 #[derive(Debug, Args)]
 pub struct FetchArgs {
-    /// Model names (see `vidclass models`).
+    /// Model names (see `vidclass models`) or card files.
     #[arg(required = true)]
     models: Vec<String>,
 }
@@ -79,10 +79,7 @@ pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
 pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
     let mut failed = false;
     for name in &args.models {
-        match ModelCard::builtin(name)
-            .map_err(anyhow::Error::from)
-            .and_then(|card| fetch_weights(&card, !globals.quiet))
-        {
+        match load_card(name).and_then(|card| fetch_weights(&card, !globals.quiet)) {
             Ok(path) => {
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "{name}\t{}", path.display())?;

@@ -14,6 +14,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -156,6 +157,22 @@ fn progress_bar(label: &str, len: Option<u64>, show: bool) -> ProgressBar {
     bar
 }
 
+/// `.part` files being written right now, so that an interrupted run can remove them on its way
+/// out (a process that exits on Ctrl-C runs no destructors).
+static IN_PROGRESS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes the `.part` files of downloads still in progress. For a Ctrl-C handler that is about to
+/// exit the process: an interrupted download must not leave a partial file behind.
+pub fn abandon_downloads() {
+    for path in in_progress().iter() {
+        let _ = fs::remove_file(path);
+    }
+}
+
+fn in_progress() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    IN_PROGRESS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A `.part` file that removes itself unless it is moved into place.
 struct PartFile {
     path: PathBuf,
@@ -167,7 +184,10 @@ impl PartFile {
     /// Creates (or truncates a stale) `path`.
     fn create(path: PathBuf) -> std::result::Result<Self, (PathBuf, io::Error)> {
         match File::create(&path) {
-            Ok(file) => Ok(PartFile { path, file, persisted: false }),
+            Ok(file) => {
+                in_progress().push(path.clone());
+                Ok(PartFile { path, file, persisted: false })
+            }
             Err(e) => Err((path, e)),
         }
     }
@@ -183,6 +203,7 @@ impl PartFile {
 
 impl Drop for PartFile {
     fn drop(&mut self) {
+        in_progress().retain(|p| p != &self.path);
         if !self.persisted {
             // Nothing more can be done about a failed cleanup; the next download truncates it.
             let _ = fs::remove_file(&self.path);

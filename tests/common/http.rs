@@ -8,8 +8,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Serves `body` under `/path` to one client, announcing its full length but sending only the
-/// first `send` bytes. Returns the URL and the server thread.
+/// first `send` bytes, then hanging up. Returns the URL and the server thread.
 pub fn serve_once(path: &str, body: Vec<u8>, send: usize) -> (String, JoinHandle<()>) {
+    serve_stalling(path, body, send, Duration::ZERO)
+}
+
+/// Like [`serve_once`], keeping the connection open for `stall` after the bytes it sends.
+pub fn serve_stalling(path: &str, body: Vec<u8>, send: usize, stall: Duration) -> (String, JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/{path}", listener.local_addr().unwrap());
     listener.set_nonblocking(true).unwrap();
@@ -32,6 +37,8 @@ pub fn serve_once(path: &str, body: Vec<u8>, send: usize) -> (String, JoinHandle
             format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
         let _ = stream.write_all(header.as_bytes());
         let _ = stream.write_all(&body[..send.min(body.len())]);
+        let _ = stream.flush();
+        std::thread::sleep(stall);
     });
     (url, server)
 }
