@@ -28,7 +28,7 @@ pub struct Prediction {
     pub top: Vec<TopEntry>,
     /// Number of views (clips × crops) averaged into the scores.
     pub views: usize,
-    /// Number of frames decoded from the input.
+    /// Number of distinct frames sampled and decoded from the input.
     pub frames: usize,
     /// Wall-clock milliseconds spent decoding and preprocessing.
     pub decode_ms: u64,
