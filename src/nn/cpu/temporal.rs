@@ -50,44 +50,72 @@ pub(crate) fn transform_weight(weight: &[f32], c: usize, o: usize) -> Vec<f32> {
     u
 }
 
-/// One block's output: frames `t0..` of sample `n`, rows `p0..p0 + r` of each, one slice a frame.
-struct Block<'a> {
+/// Rows `p0..p0 + r` of sample `n` in a block's output frames, one slice a frame.
+struct Segment<'a> {
     n: usize,
-    t0: usize,
     p0: usize,
     r: usize,
     frames: Vec<&'a mut [f32]>,
 }
 
+/// One block: output frames `t0..t0 + 4` (fewer at the clip's end) of a run of rows, which may
+/// span samples (one [`Segment`] each), so small late layers still give every thread a block with
+/// enough rows.
+struct Block<'a> {
+    t0: usize,
+    segments: Vec<Segment<'a>>,
+}
+
 /// Convolves `x` (dims `d`) with the transformed weight `u` into `out` (same dims, `o` channels).
 pub(crate) fn forward(u: &[f32], x: &[f32], d: Dims, o: usize, out: &mut [f32], epilogue: &Epilogue) {
     let (c, hw) = (d.c, d.h * d.w);
-    if hw == 0 || d.t == 0 || o == 0 {
+    let total = d.n * hw;
+    if total == 0 || d.t == 0 || o == 0 {
         return;
     }
-    // Rows per block: V and M (6 × rows × (C + O) values) in about 4 MiB, but at least 128 rows so
-    // the products stay efficient and each U_ξ is read for enough rows.
+    let threads = super::threads();
+    // Rows per block: V and M (6 × rows × (C + O) values) in about 512 KiB, but at least 128 rows
+    // so the products stay efficient and each U_ξ is read for enough rows; and at least one block
+    // per thread where that leaves 64 rows a block.
     let target = ((1usize << 17) / (6 * (c + o))).clamp(128, 4096);
-    let pieces = (hw / target).max(1);
-    let size = hw.div_ceil(pieces);
-    let mut slots: Vec<Option<&mut [f32]>> =
-        out.chunks_mut(hw * o).flat_map(|f| f.chunks_mut(size * o).map(Some)).collect();
-    let per_frame = hw.div_ceil(size);
+    let per_tile = threads.div_ceil(d.t.div_ceil(4)).min(total / 64);
+    let count = (total / target).max(per_tile).max(1);
+    let size = total.div_ceil(count);
+    // Piece q covers rows q·size.. of the samples' rows laid end to end; sample n meets pieces
+    // first(n)..=last(n).
+    let first = |n: usize| n * hw / size;
+    let last = |n: usize| ((n + 1) * hw - 1) / size;
+    let mut slots: Vec<Vec<Option<&mut [f32]>>> = Vec::with_capacity(d.n * d.t);
+    for (f, mut rest) in out.chunks_mut(hw * o).enumerate() {
+        let n = f / d.t;
+        let mut frame = Vec::new();
+        for q in first(n)..=last(n) {
+            let rows = ((q + 1) * size).min((n + 1) * hw) - (q * size).max(n * hw);
+            let (head, tail) = rest.split_at_mut(rows * o);
+            frame.push(Some(head));
+            rest = tail;
+        }
+        slots.push(frame);
+    }
     let mut blocks = Vec::new();
-    for n in 0..d.n {
-        for t0 in (0..d.t).step_by(4) {
-            for q in 0..per_frame {
-                let frames = (t0..(t0 + 4).min(d.t))
-                    .map(|t| slots[(n * d.t + t) * per_frame + q].take().expect("each slot once"))
-                    .collect();
-                let p0 = q * size;
-                blocks.push(Block { n, t0, p0, r: size.min(hw - p0), frames });
-            }
+    for t0 in (0..d.t).step_by(4) {
+        for q in 0..total.div_ceil(size) {
+            let (g0, g1) = (q * size, ((q + 1) * size).min(total));
+            let segments = (g0 / hw..=(g1 - 1) / hw)
+                .map(|n| {
+                    let p0 = g0.max(n * hw) - n * hw;
+                    let r = g1.min((n + 1) * hw) - n * hw - p0;
+                    let frames = (t0..(t0 + 4).min(d.t))
+                        .map(|t| slots[n * d.t + t][q - first(n)].take().expect("each slot once"))
+                        .collect();
+                    Segment { n, p0, r, frames }
+                })
+                .collect();
+            blocks.push(Block { t0, segments });
         }
     }
     let run = |b: Block, threads: usize| block(u, x, d, o, b, epilogue, threads);
-    let threads = super::threads();
-    if blocks.len() >= 2 * threads {
+    if blocks.len() >= threads {
         blocks.into_par_iter().for_each(|b| run(b, 1));
     } else {
         blocks.into_iter().for_each(|b| run(b, threads));
@@ -97,49 +125,64 @@ pub(crate) fn forward(u: &[f32], x: &[f32], d: Dims, o: usize, out: &mut [f32], 
 /// Input transform, products and output transform of one block.
 fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue, threads: usize) {
     let (c, hw) = (d.c, d.h * d.w);
-    let Block { n, t0, p0, r, mut frames } = b;
-    let (lv, lm) = (r * c, r * o);
-    // Input frames t0 − 1 .. t0 + 4, `None` outside the clip (zero padding).
-    let input: [Option<&[f32]>; 6] = std::array::from_fn(|k| {
-        let t = (t0 + k).checked_sub(1).filter(|&t| t < d.t)?;
-        let start = ((n * d.t + t) * hw + p0) * c;
-        Some(&x[start..start + lv])
-    });
+    let Block { t0, mut segments } = b;
+    let rows: usize = segments.iter().map(|s| s.r).sum();
+    let (lv, lm) = (rows * c, rows * o);
     SCRATCH.with_borrow_mut(|(v, m)| {
         v.resize(v.len().max(6 * lv), 0.0);
         m.resize(m.len().max(6 * lm), 0.0);
         let (v, m) = (&mut v[..6 * lv], &mut m[..6 * lm]);
-        for i in (0..lv).step_by(LANES) {
-            let lanes = LANES.min(lv - i);
-            let mut p = [[0f32; LANES]; 6];
-            for (p, src) in p.iter_mut().zip(&input) {
-                if let Some(src) = src {
-                    p[..lanes].copy_from_slice(&src[i..i + lanes]);
+        let mut offset = 0;
+        for seg in &segments {
+            let len = seg.r * c;
+            // Input frames t0 − 1 .. t0 + 4, `None` outside the clip (zero padding).
+            let input: [Option<&[f32]>; 6] = std::array::from_fn(|k| {
+                let t = (t0 + k).checked_sub(1).filter(|&t| t < d.t)?;
+                let start = ((seg.n * d.t + t) * hw + seg.p0) * c;
+                Some(&x[start..start + len])
+            });
+            for i in (0..len).step_by(LANES) {
+                let lanes = LANES.min(len - i);
+                let mut p = [[0f32; LANES]; 6];
+                for (p, src) in p.iter_mut().zip(&input) {
+                    if let Some(src) = src {
+                        p[..lanes].copy_from_slice(&src[i..i + lanes]);
+                    }
+                }
+                for (xi, vals) in bt(&p).iter().enumerate() {
+                    let at = xi * lv + offset + i;
+                    v[at..at + lanes].copy_from_slice(&vals[..lanes]);
                 }
             }
-            for (xi, vals) in bt(&p).iter().enumerate() {
-                v[xi * lv + i..xi * lv + i + lanes].copy_from_slice(&vals[..lanes]);
-            }
+            offset += len;
         }
         for xi in 0..6 {
-            let a = MatRef::dense(&v[xi * lv..(xi + 1) * lv], r, c);
+            let a = MatRef::dense(&v[xi * lv..(xi + 1) * lv], rows, c);
             let w = MatRef::dense(&u[xi * c * o..(xi + 1) * c * o], c, o);
             matmul(&mut m[xi * lm..(xi + 1) * lm], a, w, false, threads);
         }
-        for i in (0..lm).step_by(LANES) {
-            let lanes = LANES.min(lm - i);
-            let s: [[f32; LANES]; 6] = std::array::from_fn(|xi| {
-                let mut s = [0f32; LANES];
-                s[..lanes].copy_from_slice(&m[xi * lm + i..xi * lm + i + lanes]);
-                s
-            });
-            for (y, vals) in frames.iter_mut().zip(at(&s)) {
-                y[i..i + lanes].copy_from_slice(&vals[..lanes]);
+        let mut offset = 0;
+        for seg in &mut segments {
+            let len = seg.r * o;
+            for i in (0..len).step_by(LANES) {
+                let lanes = LANES.min(len - i);
+                let s: [[f32; LANES]; 6] = std::array::from_fn(|xi| {
+                    let mut s = [0f32; LANES];
+                    let at = xi * lm + offset + i;
+                    s[..lanes].copy_from_slice(&m[at..at + lanes]);
+                    s
+                });
+                for (y, vals) in seg.frames.iter_mut().zip(at(&s)) {
+                    y[i..i + lanes].copy_from_slice(&vals[..lanes]);
+                }
             }
+            offset += len;
         }
     });
-    for (a, y) in frames.iter_mut().enumerate() {
-        let row = (n * d.t + t0 + a) * hw + p0;
-        epilogue.apply(y, row..row + r, o);
+    for seg in &mut segments {
+        for (a, y) in seg.frames.iter_mut().enumerate() {
+            let row = (seg.n * d.t + t0 + a) * hw + seg.p0;
+            epilogue.apply(y, row..row + seg.r, o);
+        }
     }
 }
