@@ -9,25 +9,25 @@
 //!
 //! In channels-last memory a frame's rows are contiguous, so the transforms are plain elementwise
 //! sums over contiguous runs of `rows × C` (input) and `rows × O` (output) values. Work is split into
-//! blocks of (sample, four-frame tile, run of rows within a frame); a block transforms its inputs,
-//! runs its six products and writes its (up to) four output runs, each finished by the
-//! [`Epilogue`] while in cache.
+//! blocks of (four-frame tile, run of rows), the rows of all samples laid end to end so a block may
+//! span samples; a block transforms its inputs, runs its six products and writes its output rows,
+//! each run finished by the [`Epilogue`] while in cache.
 //!
 //! Rounding: the transforms mix values with factors up to 8 (and 1/24 in `G`), so results differ
 //! from the direct products by a few f32 ulps of the largest term, far inside model parity.
 
 use rayon::prelude::*;
 
-/// Fewest output channels for which this beats the direct products. The transforms cost per input
-/// channel, the products per channel pair, so narrow layers (the fast pathway's 8–32 outputs) lose:
-/// measured on Zen 4 with 3 views, 2× slower at 8 outputs, even at 32, 10–30 % faster at 64 and
-/// 25–40 % faster on the slow pathway's 256 and 512.
-pub(crate) const MIN_OUT: usize = 64;
-
 use super::Dims;
 use super::conv::Epilogue;
 use super::gemm::{MatRef, matmul};
 use super::winograd::{G, LANES, at, bt};
+
+/// Fewest output channels for which this beats the direct products. The transforms cost per input
+/// channel, the products per channel pair, so narrow layers (the fast pathway's 8–32 outputs) lose:
+/// measured on Zen 4 with 3 views: 2× slower at 8 outputs, even at 32, about 10 % faster at 64,
+/// 0–20 % at the slow pathway's 256 and 40 % at its 512.
+pub(crate) const MIN_OUT: usize = 64;
 
 thread_local! {
     /// Each thread's `V` and `M` buffers, kept between blocks: fresh multi-MiB allocations would
