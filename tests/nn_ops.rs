@@ -153,15 +153,20 @@ fn folded_batch_norm_matches_conv_then_bn() {
     assert!(d <= 1e-5 * s, "max diff {d} at scale {s}");
 }
 
-/// Every CPU algorithm (Winograd, shifted temporal taps, per-frame stems, im2col) against the
-/// generic path in f64, on odd sizes and channel counts that do not fill the SIMD lanes.
+/// Every CPU algorithm (Winograd in space and in time, shifted temporal taps, per-frame stems,
+/// im2col) against the generic path in f64, on odd sizes and channel counts that do not fill the
+/// SIMD lanes.
 #[test]
 fn cpu_kernels_match_the_generic_path() {
     // (in channels, out channels, kernel, stride, padding, input [T, H, W])
     let cases = [
         (5, 11, [1, 3, 3], [1, 1, 1], [0, 1, 1], [2, 7, 9]), // Winograd, partial tiles
         (16, 8, [1, 3, 3], [1, 1, 1], [0, 1, 1], [1, 4, 4]), // Winograd, one tile
+        (6, 67, [3, 1, 1], [1, 1, 1], [1, 0, 0], [5, 3, 4]), // temporal Winograd, partial tile
+        (10, 64, [3, 1, 1], [1, 1, 1], [1, 0, 0], [8, 2, 3]), // temporal Winograd, two tiles
+        (6, 64, [3, 1, 1], [1, 1, 1], [1, 0, 0], [1, 3, 4]), // temporal Winograd, one frame
         (6, 7, [3, 1, 1], [1, 1, 1], [1, 0, 0], [5, 3, 4]),  // shifted temporal taps
+        (5, 3, [5, 1, 1], [1, 1, 1], [2, 0, 0], [6, 2, 3]),  // shifted, five taps
         (9, 4, [1, 1, 1], [1, 1, 1], [0, 0, 0], [3, 5, 5]),  // plain product
         (3, 8, [5, 7, 7], [1, 2, 2], [2, 3, 3], [6, 15, 13]), // fast-pathway stem
         (3, 5, [5, 7, 7], [2, 2, 2], [2, 3, 3], [7, 12, 12]), // I3D stem

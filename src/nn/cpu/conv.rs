@@ -6,6 +6,10 @@
 //!   frame `t` is `Σ_j X[t + j − p] · W_j`; in channels-last memory the rows of frames
 //!   `t + j − p` are the output rows shifted by whole frames, so each tap is one product straight
 //!   from the input buffer. No gather, no copy.
+//!   (3,1,1) kernels with padding 1 and enough output channels take [`Algo::Temporal`] instead.
+//! * [`Algo::Temporal`]: (3,1,1), stride 1, padding 1, at least
+//!   [`MIN_OUT`](super::temporal::MIN_OUT) output channels: Winograd F(4, 3) along time, see
+//!   [`super::temporal`].
 //! * [`Algo::Winograd`]: 3×3, stride 1, padding 1: see [`super::winograd`].
 //! * [`Algo::Frames`]: a temporal extent and a spatial window (5×7×7 stems): see [`super::frames`].
 //! * [`Algo::Im2col`]: everything else (3×3, 7×7, strided 1×1). Each tile of output rows gathers
@@ -56,6 +60,7 @@ impl Epilogue<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Algo {
     Shifted,
+    Temporal,
     Winograd,
     Frames,
     Im2col,
@@ -69,7 +74,7 @@ pub(crate) struct CpuConv {
     pub out_channels: usize,
     /// `[kt·kh·kw·C, O]`, row-major; for [`Algo::Frames`] `[kh·kw·C, kt·O]` instead, the temporal
     /// taps side by side (see [`super::frames`]); for [`Algo::Winograd`] the 36 transformed
-    /// `[C, O]` matrices.
+    /// `[C, O]` matrices, for [`Algo::Temporal`] the 6.
     pub weight: Vec<f32>,
     pub algo: Algo,
 }
@@ -82,7 +87,9 @@ impl CpuConv {
         let shifted = unit(t) && h.is_identity() && w.is_identity() && 2 * t.padding + 1 == t.kernel;
         let window = h.kernel > 1 || w.kernel > 1;
         let winograd = t.is_identity() && [h, w].iter().all(|a| *a == Axis::new(3, 1, 1));
-        let algo = if shifted {
+        let algo = if shifted && t.kernel == 3 && out_channels >= super::temporal::MIN_OUT {
+            Algo::Temporal
+        } else if shifted {
             Algo::Shifted
         } else if winograd {
             Algo::Winograd
@@ -94,6 +101,7 @@ impl CpuConv {
         let weight = match algo {
             Algo::Frames => super::frames::stack_taps(&weight, t.kernel, out_channels),
             Algo::Winograd => super::winograd::transform_weight(&weight, in_channels, out_channels),
+            Algo::Temporal => super::temporal::transform_weight(&weight, in_channels, out_channels),
             _ => weight,
         };
         CpuConv { axes, in_channels, out_channels, weight, algo }
@@ -120,6 +128,7 @@ impl CpuConv {
             }),
             Algo::Frames => super::frames::forward(self, x, d, od, &mut out, epilogue),
             Algo::Winograd => super::winograd::forward(&self.weight, x, d, width, &mut out, epilogue),
+            Algo::Temporal => super::temporal::forward(&self.weight, x, d, width, &mut out, epilogue),
             Algo::Im2col => for_each_tile(&mut out, width, od.sample_rows(), tile, |rows, y, threads| {
                 SCRATCH.with_borrow_mut(|cols| {
                     cols.resize(cols.len().max(rows.len() * k), 0.0);

@@ -15,6 +15,7 @@ mod frames;
 mod gemm;
 mod im2col;
 pub(crate) mod pool;
+mod temporal;
 mod tiles;
 mod winograd;
 

@@ -23,11 +23,11 @@ use super::conv::Epilogue;
 use super::gemm::{MatRef, matmul};
 
 /// Channels processed together by the transforms (one or two SIMD registers).
-const LANES: usize = 8;
+pub(super) const LANES: usize = 8;
 
 /// `Bᵀ` applied to six vectors (input transform, one axis).
 #[inline(always)]
-fn bt(d: &[[f32; LANES]; 6]) -> [[f32; LANES]; 6] {
+pub(super) fn bt(d: &[[f32; LANES]; 6]) -> [[f32; LANES]; 6] {
     let mut r = [[0f32; LANES]; 6];
     for l in 0..LANES {
         let [d0, d1, d2, d3, d4, d5] = [d[0][l], d[1][l], d[2][l], d[3][l], d[4][l], d[5][l]];
@@ -43,7 +43,7 @@ fn bt(d: &[[f32; LANES]; 6]) -> [[f32; LANES]; 6] {
 
 /// `Aᵀ` applied to six vectors (output transform, one axis): four results.
 #[inline(always)]
-fn at(m: &[[f32; LANES]; 6]) -> [[f32; LANES]; 4] {
+pub(super) fn at(m: &[[f32; LANES]; 6]) -> [[f32; LANES]; 4] {
     let mut r = [[0f32; LANES]; 4];
     for l in 0..LANES {
         let [m0, m1, m2, m3, m4, m5] = [m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]];
@@ -57,7 +57,7 @@ fn at(m: &[[f32; LANES]; 6]) -> [[f32; LANES]; 4] {
 }
 
 /// `G` (6×3) of F(4×4, 3×3).
-const G: [[f64; 3]; 6] = [
+pub(super) const G: [[f64; 3]; 6] = [
     [1.0 / 4.0, 0.0, 0.0],
     [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
     [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
