@@ -11,7 +11,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
-use crate::model::{Architecture, Averaging, Recognizer, average_views};
+use crate::model::{Averaging, Recognizer, average_views};
 use crate::prepare::{PreparedInput, ViewProtocol, prepare};
 use crate::transform::{Layout, Normalize};
 use crate::video::Video;
@@ -65,10 +65,7 @@ impl Classifier {
                 ),
             });
         }
-        let layout = match card.architecture {
-            Architecture::Tsn(_) => Layout::Nchw,
-            _ => Layout::Ncthw,
-        };
+        let layout = card.architecture.input_layout();
         Ok(Classifier {
             name: card.name.clone(),
             recognizer,

@@ -15,11 +15,9 @@ use candle_core::Device;
 use clap::Args;
 use serde_json::json;
 
-use vidclass::Architecture;
 use vidclass::contact_sheet::{self, Tile};
 use vidclass::inputs::{self, Extensions, Job};
 use vidclass::prepare::{PreparedInput, ViewProtocol, prepare};
-use vidclass::transform::Layout;
 use vidclass::video::{DecodeOptions, Video};
 use vidclass::zoo::ModelCard;
 
@@ -83,10 +81,7 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
         write_contact_sheet(path, &video, &prepared)?;
     }
     if let Some(path) = &args.dump_input {
-        let layout = match card.architecture {
-            Architecture::Tsn(_) => Layout::Nchw,
-            _ => Layout::Ncthw,
-        };
+        let layout = card.architecture.input_layout();
         let tensor = prepared.views.tensor(0..prepared.views.len(), &card.normalize, layout, &Device::Cpu)?;
         candle_core::safetensors::save(&HashMap::from([("input".to_string(), tensor)]), path)
             .with_context(|| format!("cannot write {}", path.display()))?;

@@ -20,6 +20,17 @@ pub enum Architecture {
     Slowfast(Box<SlowFastConfig>),
 }
 
+impl Architecture {
+    /// How views are laid out for this network: every frame its own image for TSN (`NCHW`),
+    /// clips for the 3-D networks (`NCTHW`).
+    pub fn input_layout(&self) -> crate::transform::Layout {
+        match self {
+            Architecture::Tsn(_) => crate::transform::Layout::Nchw,
+            Architecture::Resnet3d(_) | Architecture::Slowfast(_) => crate::transform::Layout::Ncthw,
+        }
+    }
+}
+
 /// mmaction2's 2-D `ResNet` (TSN backbone), `style='pytorch'`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
