@@ -74,11 +74,8 @@ pub fn run<E>(
             let record = match decoded.prepared {
                 Err(error) => Record::failure(&decoded.name, &error.detail()),
                 Ok(prepared) => {
-                    if prepared.lost_frames > 0 {
-                        progress.warning(format!(
-                            "{}: {} sampled frame(s) could not be decoded and were replaced by their neighbours",
-                            decoded.name, prepared.lost_frames
-                        ));
+                    if let Some(warning) = prepared.lost_frames_warning(&decoded.name) {
+                        progress.warning(warning);
                     }
                     let start = Instant::now();
                     match classifier.classify_with_progress(&prepared, |n| {

@@ -42,6 +42,16 @@ pub struct PreparedInput {
 }
 
 impl PreparedInput {
+    /// The warning to show for input `name` when sampled frames had to be replaced.
+    pub fn lost_frames_warning(&self, name: &str) -> Option<String> {
+        (self.lost_frames > 0).then(|| {
+            format!(
+                "{name}: {} sampled frame(s) could not be decoded and were replaced by their neighbours",
+                self.lost_frames
+            )
+        })
+    }
+
     /// How many different frames were decoded (clips may share frames).
     pub fn distinct_frames(&self) -> usize {
         let mut frames: Vec<usize> = self.frame_indices.concat();

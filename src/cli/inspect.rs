@@ -61,12 +61,8 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
     };
     let video = Video::open(input, DecodeOptions { threads: globals.decode_threads })?;
     let prepared = prepare(&video, &protocol)?;
-    if prepared.lost_frames > 0 && !globals.quiet {
-        eprintln!(
-            "vidclass: warning: {}: {} sampled frame(s) could not be decoded and were replaced by their neighbours",
-            video.name(),
-            prepared.lost_frames
-        );
+    if let Some(warning) = prepared.lost_frames_warning(&video.name()).filter(|_| !globals.quiet) {
+        eprintln!("vidclass: warning: {warning}");
     }
 
     let mut out = std::io::stdout().lock();
