@@ -9,6 +9,7 @@ pub mod contact_sheet;
 pub mod error;
 pub mod frame;
 pub mod inputs;
+pub mod memory;
 pub mod model;
 pub mod nn;
 pub mod output;

@@ -11,6 +11,7 @@ use cli::{Cli, Status};
 const INTERRUPTED: i32 = 130;
 
 fn main() -> ExitCode {
+    vidclass::memory::reuse_freed_memory();
     let cli = Cli::parse();
     // Results already printed stay printed; a download in progress leaves nothing behind.
     let _ = ctrlc::set_handler(|| {

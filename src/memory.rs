@@ -1,0 +1,22 @@
+//! Keeping freed memory in the process, so each layer's output reuses pages instead of faulting
+//! in new ones.
+//!
+//! A forward pass allocates every layer's output afresh (up to tens of MB each) and frees its
+//! input soon after. glibc serves such blocks with their own `mmap` and unmaps them on `free`, so
+//! every output is new memory that the kernel faults in and zeroes page by page. Measured on
+//! SlowFast R50 (224², one view, 2 threads): 170 k page faults and 0.4 s of system time while
+//! loading the checkpoint, and a first forward 25 % slower than with the pages reused. Serving all
+//! blocks from the heap and never trimming it lets later layers, and later videos, reuse the pages
+//! earlier ones freed. Peak memory is unchanged: the largest layers set it either way.
+
+/// Tells the C allocator to keep freed memory for reuse (glibc on Linux; elsewhere a no-op).
+/// Process-wide: the `vidclass` binary calls it first thing; library users running many forwards
+/// may call it too.
+pub fn reuse_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tunables; it is safe to call at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
+    }
+}
