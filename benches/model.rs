@@ -6,11 +6,10 @@
 //! VIDCLASS_BENCH_PROTOCOLS=fast,full cargo bench --bench model   # also the published protocol (slow)
 //! VIDCLASS_BENCH_PYTHON=/work/venv/bin/python cargo bench --bench model   # + tools/bench_mmaction2.py
 //! ```
-//! Other knobs: `VIDCLASS_BENCH_MODELS` (comma list of card names), `VIDCLASS_FULLWIDTH` (folder of
+//! Other knobs: `VIDCLASS_BENCH_RUNS` (runs per tool and model, default 1; the run with the median
+//! total is printed, with every run's total), `VIDCLASS_BENCH_MODELS` (comma list of card names), `VIDCLASS_FULLWIDTH` (folder of
 //! the `full_*.pth` checkpoints, default `/work/fullwidth`), `VIDCLASS_BENCH_VIDEO` (a video to use
-//! instead of the generated 10 s 640×360 H.264 test pattern), `VIDCLASS_BENCH_BATCH` (views per
-//! forward for 3-D models; default 3, one clip's three crops: larger products for the small late
-//! layers, at ~0.3 GB more peak memory than 1), `RAYON_NUM_THREADS` (threads; mmaction2 gets the same number).
+//! instead of the generated 10 s 640×360 H.264 test pattern), `RAYON_NUM_THREADS` (threads; mmaction2 gets the same number).
 //!
 //! Every model × protocol runs in its own child process (this binary again, with `--one`), so the
 //! peak RSS (VmHWM) and load time are that run's alone. Stages: `decode` = open, decode, resize and
@@ -58,37 +57,63 @@ fn main() {
     let dir = PathBuf::from(env("VIDCLASS_FULLWIDTH", "/work/fullwidth"));
     let wanted = env("VIDCLASS_BENCH_MODELS", &MODELS.map(|m| m.0).join(","));
     let python = std::env::var("VIDCLASS_BENCH_PYTHON").ok();
+    let runs: usize = env("VIDCLASS_BENCH_RUNS", "1").parse().expect("VIDCLASS_BENCH_RUNS is a number");
     for protocol in env("VIDCLASS_BENCH_PROTOCOLS", "fast").split(',') {
         for (card, file) in MODELS.iter().filter(|(card, _)| wanted.split(',').any(|w| w == *card)) {
             let weights = dir.join(file);
             let exe = std::env::current_exe().unwrap();
-            let out =
-                Command::new(exe).arg("--one").arg(card).arg(&weights).arg(protocol).arg(&video).output();
-            report(out.expect("the bench re-runs itself"));
+            report_median(runs, || {
+                Command::new(&exe).arg("--one").arg(card).arg(&weights).arg(protocol).arg(&video).output()
+            });
             if let Some(python) = &python {
                 let config = ModelCard::builtin(card).unwrap().config;
                 let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/bench_mmaction2.py");
-                let out = Command::new(python)
-                    .arg(script)
-                    .args([video.as_os_str(), config.as_ref(), weights.as_os_str(), protocol.as_ref()])
-                    .args(["--threads", &threads.to_string()])
-                    .output();
-                report(out.expect("python runs tools/bench_mmaction2.py"));
+                report_median(runs, || {
+                    Command::new(python)
+                        .arg(&script)
+                        .args([video.as_os_str(), config.as_ref(), weights.as_os_str(), protocol.as_ref()])
+                        .args(["--threads", &threads.to_string()])
+                        .output()
+                });
             }
         }
     }
 }
 
-/// Prints a child's result line, or its error output.
-fn report(out: std::process::Output) {
-    print!("{}", String::from_utf8_lossy(&out.stdout));
-    if !out.status.success() {
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+/// Runs a child `runs` times and prints the result line of the run with the median `total_s`
+/// (the machine is shared, so single runs swing), or the error output of a failed run.
+fn report_median(runs: usize, run: impl Fn() -> std::io::Result<std::process::Output>) {
+    let mut lines = Vec::new();
+    for _ in 0..runs.max(1) {
+        let out = run().expect("the benchmark child starts");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            print!("{stdout}");
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            return;
+        }
+        let line = stdout.lines().find(|l| l.starts_with("tool=")).unwrap_or_default().to_owned();
+        let total = field(&line, "total_s").unwrap_or(f64::INFINITY);
+        lines.push((total, line));
     }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (_, median) = &lines[lines.len() / 2];
+    if lines.len() > 1 {
+        let totals: Vec<String> = lines.iter().map(|(t, _)| format!("{t:.3}")).collect();
+        println!("{median} runs_total_s={}", totals.join(","));
+    } else {
+        println!("{median}");
+    }
+}
+
+/// The number after `name=` in a `key=value` line.
+fn field(line: &str, name: &str) -> Option<f64> {
+    line.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
 }
 
 /// One model on one protocol, in this process: prints one `key=value` line.
 fn run_one(card: &str, weights: &Path, protocol: &str, video: &Path) {
+    vidclass::memory::reuse_freed_memory();
     vidclass::video::init(FfmpegLog::Quiet);
     let card = ModelCard::builtin(card).unwrap();
     let views = if protocol == "full" { card.views.full } else { card.views.fast };
@@ -103,7 +128,7 @@ fn run_one(card: &str, weights: &Path, protocol: &str, video: &Path) {
     let n = prepared.views.len();
     let tsn = matches!(card.architecture, Architecture::Tsn(_));
     // TSN averages all segments of a video inside the network: one forward of every view.
-    let batch = if tsn { n } else { env("VIDCLASS_BENCH_BATCH", "3").parse().unwrap() };
+    let batch = if tsn { n } else { vidclass::classify::views_per_pass() };
     let layout = if tsn { Layout::Nchw } else { Layout::Ncthw };
     let (mut pre_s, mut model_s) = (0.0, 0.0);
     let mut logits = Vec::new();

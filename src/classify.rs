@@ -3,8 +3,9 @@
 //! This is the library's one-stop entry point: [`Classifier::prepare`] builds the exact views the
 //! card's protocol asks for, [`Classifier::classify`] runs them through the network and averages
 //! them the way the card says (mmaction2's `average_clips`). Views of 3-D models go through the
-//! network a few at a time so that a 30-view protocol does not hold 30 views' activations at once;
-//! TSN's segments must meet in one pass because its head averages their features.
+//! network one per thread at a time ([`views_per_pass`]), so that a 30-view protocol does not hold
+//! 30 views' activations at once; TSN's segments must meet in one pass because its head averages
+//! their features.
 
 use std::path::Path;
 
@@ -17,8 +18,12 @@ use crate::transform::{Layout, Normalize};
 use crate::video::Video;
 use crate::zoo::ModelCard;
 
-/// How many views of a 3-D model share one forward pass.
-const VIEWS_PER_PASS: usize = 3;
+/// How many views of a 3-D model share one forward pass: one per rayon thread, since the network
+/// runs the views of a batch side by side, one per thread, which beats splitting every layer over
+/// the threads.
+pub fn views_per_pass() -> usize {
+    rayon::current_num_threads()
+}
 
 /// Scores for one video.
 #[derive(Clone, Debug)]
@@ -111,7 +116,7 @@ impl Classifier {
         mut views_done: impl FnMut(usize),
     ) -> Result<Classification> {
         let views = &input.views;
-        let per_pass = if self.layout == Layout::Nchw { views.len() } else { VIEWS_PER_PASS };
+        let per_pass = if self.layout == Layout::Nchw { views.len() } else { views_per_pass() };
         let (mut logits, mut features) = (Vec::new(), Vec::new());
         for start in (0..views.len()).step_by(per_pass.max(1)) {
             let range = start..(start + per_pass).min(views.len());

@@ -44,8 +44,8 @@ impl Linear {
     }
 }
 
-/// `I3DHead` features: `[N, T, H, W, C]` → `[N, C]`.
-pub(crate) fn i3d_features(x: &Tensor) -> Result<Tensor> {
+/// `I3DHead` features, and each segment's features in `TSNHead`: `[N, T, H, W, C]` → `[N, C]`.
+pub(crate) fn pool(x: &Tensor) -> Result<Tensor> {
     global_avg_pool(x)
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn slowfast_features(slow: &Tensor, fast: &Tensor) -> Result<Tensor> 
     Ok(Tensor::cat(&[&global_avg_pool(fast)?, &global_avg_pool(slow)?], 1)?)
 }
 
-/// `TSNHead` features: the segments `[S, 1, H, W, C]` of one video → `[1, C]`.
-pub(crate) fn tsn_features(x: &Tensor) -> Result<Tensor> {
-    Ok(global_avg_pool(x)?.mean_keepdim(0)?)
+/// `TSNHead`'s `AvgConsensus`: the pooled segments `[S, C]` of one video → `[1, C]`.
+pub(crate) fn tsn_consensus(segments: &Tensor) -> Result<Tensor> {
+    Ok(segments.mean_keepdim(0)?)
 }

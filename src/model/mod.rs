@@ -10,6 +10,7 @@ mod checkpoint;
 mod config;
 mod conv_module;
 mod head;
+mod lanes;
 mod resnet2d;
 mod resnet3d;
 mod slowfast;
@@ -93,18 +94,22 @@ impl Recognizer {
     /// `[V, 3, H, W]` for TSN, where all V images are the segments of **one** video and their
     /// features are averaged before the classifier (one row of logits).
     pub fn forward(&self, input: &Tensor) -> Result<ModelOutput> {
+        // Pooled features per view, computed in lanes (see `lanes`) and joined in view order.
+        let pooled = |x: &Tensor, f: &(dyn Fn(&Tensor) -> Result<Tensor> + Sync)| -> Result<Tensor> {
+            Ok(Tensor::cat(&lanes::in_lanes(x, f)?, 0)?)
+        };
         let features = match &self.backbone {
             Backbone::Tsn(net) => {
                 expect_rank(input, 4, "[V, 3, H, W]")?;
                 // [V, 3, H, W] → one-frame clips [V, 1, H, W, 3].
                 let clips = crate::nn::channels_last(&input.unsqueeze(2)?)?;
-                head::tsn_features(&net.forward(&clips)?)?
+                head::tsn_consensus(&pooled(&clips, &|x| head::pool(&net.forward(x)?))?)?
             }
-            Backbone::ResNet3d(net) => head::i3d_features(&net.forward(&channels_last(input)?)?)?,
-            Backbone::SlowFast(net) => {
-                let (slow, fast) = net.forward(&channels_last(input)?)?;
-                head::slowfast_features(&slow, &fast)?
-            }
+            Backbone::ResNet3d(net) => pooled(&channels_last(input)?, &|x| head::pool(&net.forward(x)?))?,
+            Backbone::SlowFast(net) => pooled(&channels_last(input)?, &|x| {
+                let (slow, fast) = net.forward(x)?;
+                head::slowfast_features(&slow, &fast)
+            })?,
         };
         Ok(ModelOutput { logits: self.fc.forward(&features)?, features })
     }
