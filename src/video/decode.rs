@@ -3,13 +3,15 @@
 //! Frames are matched to the plan by presentation timestamp, which the index pass recorded
 //! for every frame number. Between two wanted frames the decoder either keeps going or, when
 //! the next wanted frame starts at a later key frame, seeks straight to that key frame
-//! (only on seekable inputs: seeking a pipe scrambles the demuxer). Only wanted frames are
-//! converted to RGB, at their own size with swscale, the conversion decord uses
+//! (only on seekable inputs: seeking a pipe scrambles the demuxer). Frames that are not wanted
+//! and that no other frame refers to (most B-frames) are not decoded at all: the decoder is told
+//! to skip non-reference frames for their packets. Only wanted frames are converted to RGB, at their own size with swscale, the conversion decord uses
 //! (anchors.md §10); the colour matrix and range follow the frame's tags as FFmpeg's
 //! `scale` filter does.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
+use ffmpeg::Discard;
 use ffmpeg::ffi;
 use ffmpeg::software::scaling;
 use ffmpeg_next as ffmpeg;
@@ -45,6 +47,7 @@ impl FrameDecoder<'_> {
         frame_numbers.sort_unstable();
         frame_numbers.dedup();
         let targets: Vec<i64> = frame_numbers.iter().map(|&i| index.frame_pts(i)).collect();
+        let wanted_pts: HashSet<i64> = targets.iter().copied().collect();
         let starts: Vec<usize> = frame_numbers.iter().map(|&i| index.start_for(i)).collect();
         let position_of: HashMap<i64, usize> =
             index.packets.iter().enumerate().rev().map(|(d, p)| (p.pts, d)).collect();
@@ -100,6 +103,10 @@ impl FrameDecoder<'_> {
                 }
                 last_position = Some(d);
             }
+            // A packet whose frame is not wanted is decoded only if it is a reference frame
+            // (the decoder tells from the bitstream). Packets without a timestamp are decoded.
+            let wanted = packet.pts().is_none_or(|ts| wanted_pts.contains(&ts));
+            decoder.skip_frame(if wanted { Discard::Default } else { Discard::NonReference });
             // Corrupt packets are skipped; frames they held count as lost.
             if decoder.send_packet(&packet).is_ok() {
                 while decoder.receive_frame(&mut frame).is_ok() {
