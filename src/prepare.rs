@@ -2,13 +2,16 @@
 //!
 //! This joins the pure steps ([`crate::sample`], [`crate::transform`]) to the decoder. Each
 //! wanted frame is resized as soon as it is decoded, so a 1080p video never holds more than
-//! one full-size frame in memory, and a frame used by several clips is decoded once.
+//! one full-size frame in memory, and a frame used by several clips is decoded once. Only the
+//! part of the resized frame that some crop reads is computed.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::sample::SampleFrames;
-use crate::transform::{Crop, Views, resize_short_side};
+use crate::transform::{
+    Crop, CropWindow, Region, Views, crop_windows, resize_bilinear_region, short_side_size,
+};
 use crate::video::Video;
 
 /// A test-time view protocol: which frames, at which size, cut into which crops.
@@ -61,12 +64,24 @@ impl PreparedInput {
     }
 }
 
+/// The smallest region holding every crop window.
+fn covering(windows: &[CropWindow]) -> Region {
+    let x = windows.iter().map(|c| c.left).min().unwrap_or(0)
+        ..windows.iter().map(|c| c.left + c.size).max().unwrap_or(0);
+    let y = windows.iter().map(|c| c.top).min().unwrap_or(0)
+        ..windows.iter().map(|c| c.top + c.size).max().unwrap_or(0);
+    Region { x, y }
+}
+
 /// Samples, decodes, resizes and crops `video` according to `protocol`.
 pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> {
     let frame_indices = protocol.sample.frame_indices(video.info().frame_count);
     let wanted: Vec<usize> = frame_indices.iter().flatten().copied().collect();
     let decoded = video.decode(&wanted, |frame| {
-        std::sync::Arc::new(resize_short_side(&frame, protocol.resize_short_side))
+        let (w, h) = short_side_size(frame.width, frame.height, protocol.resize_short_side);
+        // A crop that does not fit is reported by `Views::from_clips` below.
+        let region = crop_windows(w, h, protocol.crop).map_or(Region::whole(w, h), |c| covering(&c));
+        std::sync::Arc::new(resize_bilinear_region(&frame, w, h, region))
     })?;
     let mut frames = decoded.frames.into_iter();
     let clips: Vec<Vec<_>> = frame_indices

@@ -6,6 +6,8 @@
 //! source positions computed in float64 then cast to float32, coefficients rounded to 11 bits,
 //! an exact integer horizontal pass and OpenCV's SIMD rounding for the vertical pass.
 
+use std::ops::Range;
+
 use crate::frame::RgbFrame;
 
 /// Output size of mmaction2's `Resize(scale=(-1, short))` with `keep_ratio=True`:
@@ -24,25 +26,71 @@ pub fn resize_short_side(frame: &RgbFrame, short: usize) -> RgbFrame {
 
 /// `cv2.resize(src, (width, height), interpolation=cv2.INTER_LINEAR)` on an RGB uint8 frame.
 pub fn resize_bilinear(src: &RgbFrame, width: usize, height: usize) -> RgbFrame {
+    resize_bilinear_region(src, width, height, Region::whole(width, height))
+}
+
+/// A rectangle of output pixels: columns `x`, rows `y`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub x: Range<usize>,
+    pub y: Range<usize>,
+}
+
+impl Region {
+    /// Every pixel of a `width`×`height` frame.
+    pub fn whole(width: usize, height: usize) -> Region {
+        Region { x: 0..width, y: 0..height }
+    }
+}
+
+/// [`resize_bilinear`], but only the output pixels inside `region` are computed; the others are
+/// left black. Each output pixel depends only on its own source neighbourhood, so the computed
+/// ones are identical to a full resize. Crops that read a small part of the frame (a 224² centre
+/// crop of a 455×256 frame) skip most of the work.
+pub fn resize_bilinear_region(src: &RgbFrame, width: usize, height: usize, region: Region) -> RgbFrame {
     if (width, height) == (src.width, src.height) {
         return src.clone();
     }
-    let columns = Taps::columns(src.width, width);
+    let region = Region {
+        x: region.x.start.min(width)..region.x.end.min(width),
+        y: region.y.start.min(height)..region.y.end.min(height),
+    };
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { resize_avx2(src, width, height, region) };
+    }
+    resize(src, width, height, region)
+}
+
+/// [`resize`] compiled for AVX2 (8 lanes of 32-bit integer products): about twice as fast as
+/// the baseline x86-64 build, which has no vector 32-bit multiply.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn resize_avx2(src: &RgbFrame, width: usize, height: usize, region: Region) -> RgbFrame {
+    resize(src, width, height, region)
+}
+
+#[inline(always)]
+fn resize(src: &RgbFrame, width: usize, height: usize, region: Region) -> RgbFrame {
+    let columns = Taps::columns(src.width, width).select(region.x.clone());
     let rows = Taps::rows(src.height, height);
     let mut out = vec![0u8; width * height * 3];
+    let span = region.x.len() * 3;
     // Horizontal results of the two most recent source rows, tagged with their row index.
-    let mut cache: [(usize, Vec<i32>); 2] =
-        [(usize::MAX, vec![0; width * 3]), (usize::MAX, vec![0; width * 3])];
-    for (dy, out_row) in out.chunks_exact_mut(width * 3).enumerate() {
+    let mut cache: [(usize, Vec<i32>); 2] = [(usize::MAX, vec![0; span]), (usize::MAX, vec![0; span])];
+    let out_rows = out.chunks_exact_mut(width * 3).enumerate().skip(region.y.start).take(region.y.len());
+    for (dy, out_row) in out_rows {
         let (y0, y1) = (rows.first[dy], rows.second[dy]);
         let i0 = cached_row(&mut cache, y0, y1, |buf| horizontal_pass(src, y0, &columns, buf));
         let i1 = cached_row(&mut cache, y1, y0, |buf| horizontal_pass(src, y1, &columns, buf));
         let (b0, b1) = (rows.a0[dy], rows.a1[dy]);
         let (h0, h1) = (&cache[i0].1, &cache[i1].1);
-        for (i, value) in out_row.iter_mut().enumerate() {
+        let out_span = &mut out_row[region.x.start * 3..region.x.end * 3];
+        for ((value, &v0), &v1) in out_span.iter_mut().zip(h0).zip(h1) {
             // OpenCV's vectorised vertical pass (VResizeLinearVec_32s8u): pre-shift by 4, take the
             // high half of each product, then round with +2 >> 2.
-            let v = (((b0 * (h0[i] >> 4)) >> 16) + ((b1 * (h1[i] >> 4)) >> 16) + 2) >> 2;
+            let v = (((b0 * (v0 >> 4)) >> 16) + ((b1 * (v1 >> 4)) >> 16) + 2) >> 2;
             *value = v.clamp(0, 255) as u8;
         }
     }
@@ -51,6 +99,7 @@ pub fn resize_bilinear(src: &RgbFrame, width: usize, height: usize) -> RgbFrame 
 
 /// The cache slot holding source row `row`, computing it with `fill` into the slot that does not
 /// hold `keep` (the other row the current output row needs) when it is not cached yet.
+#[inline(always)]
 fn cached_row(
     cache: &mut [(usize, Vec<i32>); 2],
     row: usize,
@@ -67,13 +116,15 @@ fn cached_row(
 }
 
 /// One source row, resampled horizontally into 11-bit fixed point (`src·a0 + src·a1`).
+#[inline(always)]
 fn horizontal_pass(src: &RgbFrame, y: usize, columns: &Taps, out: &mut [i32]) {
     let row = &src.data[y * src.width * 3..(y + 1) * src.width * 3];
-    for (dx, px) in out.chunks_exact_mut(3).enumerate() {
-        let (s0, s1) = (columns.first[dx] * 3, columns.second[dx] * 3);
-        let (a0, a1) = (columns.a0[dx], columns.a1[dx]);
+    let pixel = |x: usize| -> [u8; 3] { row[x * 3..x * 3 + 3].try_into().expect("three channels") };
+    let taps = columns.first.iter().zip(&columns.second).zip(columns.a0.iter().zip(&columns.a1));
+    for (px, ((&x0, &x1), (&a0, &a1))) in out.chunks_exact_mut(3).zip(taps) {
+        let (p0, p1) = (pixel(x0), pixel(x1));
         for c in 0..3 {
-            px[c] = row[s0 + c] as i32 * a0 + row[s1 + c] as i32 * a1;
+            px[c] = p0[c] as i32 * a0 + p1[c] as i32 * a1;
         }
     }
 }
@@ -97,6 +148,16 @@ impl Taps {
     /// Rows keep the fraction and only clamp the source row indices.
     fn rows(src_len: usize, dst_len: usize) -> Taps {
         Taps::new(src_len, dst_len, false)
+    }
+
+    /// The taps of output positions `range` only.
+    fn select(self, range: Range<usize>) -> Taps {
+        Taps {
+            first: self.first[range.clone()].to_vec(),
+            second: self.second[range.clone()].to_vec(),
+            a0: self.a0[range.clone()].to_vec(),
+            a1: self.a1[range].to_vec(),
+        }
     }
 
     fn new(src_len: usize, dst_len: usize, clamp_fraction: bool) -> Taps {
@@ -156,5 +217,23 @@ mod tests {
         let data = [10u8, 30, 50, 70].iter().flat_map(|&v| [v, v, v]).collect();
         let src = RgbFrame::new(2, 2, data);
         assert_eq!(resize_bilinear(&src, 1, 1).data, [40, 40, 40]);
+    }
+
+    #[test]
+    fn a_region_holds_the_full_resize_pixels_and_nothing_else() {
+        let (w, h) = (37, 23);
+        let data = (0..w * h * 3).map(|i| (i * 31 % 256) as u8).collect();
+        let src = RgbFrame::new(w, h, data);
+        let full = resize_bilinear(&src, 29, 17);
+        let region = Region { x: 5..21, y: 3..16 };
+        let part = resize_bilinear_region(&src, 29, 17, region.clone());
+        for y in 0..17 {
+            for x in 0..29 {
+                let i = (y * 29 + x) * 3;
+                let inside = region.x.contains(&x) && region.y.contains(&y);
+                let expected = if inside { &full.data[i..i + 3] } else { &[0, 0, 0][..] };
+                assert_eq!(&part.data[i..i + 3], expected, "pixel ({x}, {y})");
+            }
+        }
     }
 }
