@@ -82,12 +82,14 @@ impl SlowFast {
     pub fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let slow = nearest_temporal(x, 1.0 / self.resample_rate as f64)?;
         let fast = nearest_temporal(x, 1.0 / (self.resample_rate / self.speed_ratio) as f64)?;
-        let mut slow = self.slow.stem(&slow)?;
-        let mut fast = self.fast.stem(&fast)?;
+        // The pathways meet only at the laterals: each stage of both runs side by side, so the
+        // threads one pathway's narrow layers leave idle work on the other's.
+        let (slow, fast) = rayon::join(|| self.slow.stem(&slow), || self.fast.stem(&fast));
+        let (mut slow, mut fast) = (slow?, fast?);
         slow = Tensor::cat(&[&slow, &self.laterals[0].forward(&fast)?], 4)?;
         for i in 0..4 {
-            slow = self.slow.layer(i, &slow)?;
-            fast = self.fast.layer(i, &fast)?;
+            let (s, f) = rayon::join(|| self.slow.layer(i, &slow), || self.fast.layer(i, &fast));
+            (slow, fast) = (s?, f?);
             if let Some(lateral) = self.laterals.get(i + 1) {
                 slow = Tensor::cat(&[&slow, &lateral.forward(&fast)?], 4)?;
             }
