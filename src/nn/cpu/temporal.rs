@@ -156,10 +156,18 @@ fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue,
             }
             offset += len;
         }
-        for xi in 0..6 {
+        let v = &*v;
+        let product = |(xi, m): (usize, &mut [f32])| {
             let a = MatRef::dense(&v[xi * lv..(xi + 1) * lv], rows, c);
             let w = MatRef::dense(&u[xi * c * o..(xi + 1) * c * o], c, o);
-            matmul(&mut m[xi * lm..(xi + 1) * lm], a, w, false, threads);
+            matmul(m, a, w, false, 1);
+        };
+        // A block that has every thread to itself (the 7² frames of res5 make one block) runs
+        // its six products side by side rather than splitting each small product.
+        if threads > 1 {
+            m.par_chunks_mut(lm).enumerate().for_each(product);
+        } else {
+            m.chunks_mut(lm).enumerate().for_each(product);
         }
         let mut offset = 0;
         for seg in &mut segments {

@@ -171,11 +171,17 @@ impl Geometry {
                 }
             }
         }
-        // 36 products: M_ξ[tile][o] = V_ξ · U_ξ.
-        for xi in 0..36 {
+        // 36 products: M_ξ[tile][o] = V_ξ · U_ξ. A block that has every thread to itself (small
+        // frames make few blocks) runs them side by side rather than splitting each small one.
+        let product = |(xi, m): (usize, &mut [f32])| {
             let a = MatRef::dense(&v[xi * nt * c..(xi + 1) * nt * c], nt, c);
             let b = MatRef::dense(&u[xi * c * o..(xi + 1) * c * o], c, o);
-            matmul(&mut m[xi * nt * o..(xi + 1) * nt * o], a, b, false, threads);
+            matmul(m, a, b, false, 1);
+        };
+        if threads > 1 {
+            m.par_chunks_mut(nt * o).enumerate().for_each(product);
+        } else {
+            m.chunks_mut(nt * o).enumerate().for_each(product);
         }
         // Output transform into the block's rows.
         let origin = {
