@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use super::Dims;
 use super::conv::Epilogue;
 use super::gemm::{MatRef, matmul};
-use super::winograd::{G, LANES, at, bt};
+use super::winograd::{G, LANES, at, bt, copy_lanes};
 
 /// Fewest output channels for which this beats the direct products. The transforms cost per input
 /// channel, the products per channel pair, so narrow layers (the fast pathway's 8–32 outputs) lose:
@@ -146,12 +146,12 @@ fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue,
                 let mut p = [[0f32; LANES]; 6];
                 for (p, src) in p.iter_mut().zip(&input) {
                     if let Some(src) = src {
-                        p[..lanes].copy_from_slice(&src[i..i + lanes]);
+                        copy_lanes(&mut p[..lanes], &src[i..i + lanes]);
                     }
                 }
                 for (xi, vals) in bt(&p).iter().enumerate() {
                     let at = xi * lv + offset + i;
-                    v[at..at + lanes].copy_from_slice(&vals[..lanes]);
+                    copy_lanes(&mut v[at..at + lanes], &vals[..lanes]);
                 }
             }
             offset += len;
@@ -177,11 +177,11 @@ fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue,
                 let s: [[f32; LANES]; 6] = std::array::from_fn(|xi| {
                     let mut s = [0f32; LANES];
                     let at = xi * lm + offset + i;
-                    s[..lanes].copy_from_slice(&m[at..at + lanes]);
+                    copy_lanes(&mut s[..lanes], &m[at..at + lanes]);
                     s
                 });
                 for (y, vals) in seg.frames.iter_mut().zip(at(&s)) {
-                    y[i..i + lanes].copy_from_slice(&vals[..lanes]);
+                    copy_lanes(&mut y[i..i + lanes], &vals[..lanes]);
                 }
             }
             offset += len;
