@@ -42,15 +42,17 @@ impl Epilogue<'_> {
     /// Applies the epilogue to output rows `rows` held in `tile` (`width` values a row).
     pub fn apply(&self, tile: &mut [f32], rows: Range<usize>, width: usize) {
         let residual = self.residual.map(|r| &r[rows.start * width..rows.end * width]);
+        let relu = |y: f32| if self.relu { y.max(0.0) } else { y };
+        // One pass per row whatever is fused (this runs over every output value of the network).
         for (i, row) in tile.chunks_exact_mut(width).enumerate() {
-            if let Some(b) = self.bias {
-                row.iter_mut().zip(b).for_each(|(y, b)| *y += b);
-            }
-            if let Some(r) = residual {
-                row.iter_mut().zip(&r[i * width..(i + 1) * width]).for_each(|(y, r)| *y += r);
-            }
-            if self.relu {
-                row.iter_mut().for_each(|y| *y = y.max(0.0));
+            let residual = residual.map(|r| &r[i * width..(i + 1) * width]);
+            match (self.bias, residual) {
+                (Some(b), Some(r)) => {
+                    row.iter_mut().zip(b).zip(r).for_each(|((y, b), r)| *y = relu(*y + b + r))
+                }
+                (Some(b), None) => row.iter_mut().zip(b).for_each(|(y, b)| *y = relu(*y + b)),
+                (None, Some(r)) => row.iter_mut().zip(r).for_each(|(y, r)| *y = relu(*y + r)),
+                (None, None) => row.iter_mut().for_each(|y| *y = relu(*y)),
             }
         }
     }
