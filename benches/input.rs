@@ -15,6 +15,7 @@ use vidclass::transform::{Crop, CropKind, Layout, Normalize};
 use vidclass::video::{DecodeOptions, FfmpegLog, Video};
 
 fn main() {
+    vidclass::memory::reuse_freed_memory();
     vidclass::video::init(FfmpegLog::Quiet);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("1080p.mp4");

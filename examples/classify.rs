@@ -14,6 +14,7 @@ fn main() -> anyhow::Result<()> {
     let (Some(clip), Some(weights)) = (args.next(), args.next()) else {
         anyhow::bail!("usage: classify CLIP WEIGHTS (a slowfast-r50-4x16-k400 checkpoint)");
     };
+    vidclass::memory::reuse_freed_memory();
     video::init(FfmpegLog::Quiet);
     let card = ModelCard::builtin("slowfast-r50-4x16-k400")?;
     let labels = vidclass::zoo::labels(&card.labels)?;
