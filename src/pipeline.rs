@@ -1,9 +1,10 @@
 //! Batch classification: inputs in, one record per input out, in input order.
 //!
 //! A decoding thread prepares the next input while the network runs on the current one (a
-//! one-slot channel between them bounds memory to two inputs' views). Failures of one input
-//! become its record and the batch goes on; a consumer that stops (a closed stdout) stops the
-//! batch.
+//! one-slot channel between them bounds memory to two inputs' views), and prepares the first one
+//! while the model loads, so a single video's decoding hides behind the load. Failures of one
+//! input become its record and the batch goes on; a consumer that stops (a closed stdout) stops
+//! the batch.
 
 use std::sync::mpsc;
 use std::time::Instant;
@@ -12,7 +13,7 @@ use crate::classify::Classifier;
 use crate::error::Error;
 use crate::inputs::Job;
 use crate::output::{Prediction, Record, top_k};
-use crate::prepare::PreparedInput;
+use crate::prepare::{PreparedInput, ViewProtocol, prepare};
 use crate::video::{DecodeOptions, Video};
 
 /// What to report for each input.
@@ -41,11 +42,14 @@ pub trait Progress {
     fn input_done(&mut self, views: usize);
 }
 
-/// Classifies every job and hands each record to `emit` as soon as it is ready, in job order,
-/// keeping `progress` informed. Stops early, returning the error, when `emit` fails.
-pub fn run<E>(
+/// Classifies every job with the classifier `load` builds (on this thread, while the first
+/// inputs are prepared with `protocol` on another), handing each record to `emit` as soon as it
+/// is ready, in job order, and keeping `progress` informed. Stops early, returning the error,
+/// when `load` or `emit` fails; a failed load emits nothing.
+pub fn run<E: From<Error>>(
     jobs: Vec<Job>,
-    classifier: &Classifier,
+    protocol: ViewProtocol,
+    load: impl FnOnce() -> Result<Classifier, Error>,
     decode: DecodeOptions,
     report: ReportOptions,
     progress: &mut impl Progress,
@@ -60,7 +64,7 @@ pub fn run<E>(
                 let prepared = match job {
                     Job::Error { error, .. } => Err(error),
                     Job::Input(input) => {
-                        Video::open(input, decode).and_then(|video| classifier.prepare(&video))
+                        Video::open(input, decode).and_then(|video| prepare(&video, &protocol))
                     }
                 };
                 let decoded = Decoded { name, prepared, decode_ms: start.elapsed().as_millis() as u64 };
@@ -69,6 +73,8 @@ pub fn run<E>(
                 }
             }
         });
+        // Returning drops the receiver, which stops the decoding thread after its current input.
+        let classifier = load()?;
         for decoded in receiver {
             let mut views = 0;
             let record = match decoded.prepared {

@@ -248,8 +248,12 @@ fn usage_and_model_errors_exit_2() {
     let cache = s.dir.path().join("cache");
     let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
     let video = video.to_str().unwrap();
+    // An I3D checkpoint for the SlowFast card: found out while the video decodes, before any record.
+    let i3d = common::cli::fixtures().join("models/i3d_r50.pth");
+    let i3d = i3d.to_str().unwrap();
     let cases: Vec<Vec<&str>> = vec![
         vec!["predict", "--model", "no-such-model", video],
+        vec!["predict", "--model", &s.card, "--weights", i3d, "--labels", &s.labels, video],
         vec!["predict", "--model", &s.card, "--weights", "/no/such.pth", video],
         vec!["predict", "--model", &s.card, "--weights", &s.weights, video], // 400 labels vs 7 classes
         vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels],

@@ -1,7 +1,8 @@
 //! `vidclass predict INPUT...`: classify videos and print the top classes of each.
 //!
-//! Everything that can stop the run (an unknown model, missing weights, contradictory arguments)
-//! is checked before the first video is touched, and exits 2. After that every input yields
+//! Everything that can stop the run (an unknown model, missing weights, contradictory arguments,
+//! a checkpoint that does not fit) is found before the first record is written, and exits 2; the
+//! checkpoint loads while the first video decodes. After that every input yields
 //! exactly one record, a prediction or an error, in input order; the exit status is 1 when any
 //! input failed.
 
@@ -71,7 +72,9 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
     let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, std::io::stdin().lock())?;
     let weights = args.model.weights(&card, !globals.quiet)?;
-    let classifier = Classifier::new(&card, &weights, labels, protocol, device()?)?;
+    let device = device()?;
+    // Loaded inside the pipeline, while the first input decodes.
+    let load = || Classifier::new(&card, &weights, labels, protocol, device);
 
     let mut progress = ViewsBar::new(jobs.len(), protocol.num_views(), globals.quiet);
     let mut printer = Printer::new(args.format, std::io::stdout().lock());
@@ -79,16 +82,17 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let report = ReportOptions { top_k: args.top_k, min_score: args.min_score };
     let decode = DecodeOptions { threads: globals.decode_threads };
     let bar = progress.bar.clone();
-    pipeline::run(jobs, &classifier, decode, report, &mut progress, |record| {
+    let outcome = pipeline::run(jobs, protocol, load, decode, report, &mut progress, |record| {
         if let Record::Failure(failure) = &record {
             failed += 1;
             if !globals.quiet && args.format != OutputFormat::Table {
                 bar.suspend(|| eprintln!("vidclass: {}: {}", failure.input, failure.error));
             }
         }
-        bar.suspend(|| printer.write_result(&record))
-    })?;
+        bar.suspend(|| printer.write_result(&record)).map_err(anyhow::Error::from)
+    });
     bar.finish_and_clear();
+    outcome?;
     printer.finish()?.flush()?;
     Ok(if failed > 0 { Status::SomeFailed } else { Status::Success })
 }
