@@ -5,8 +5,9 @@
 //! fast-pathway products do not split well at all. Views are independent, so a batch of several
 //! views runs faster as one group per thread: each group's layers then run single-threaded, with
 //! no synchronisation, and every layer keeps its thread busy. Measured on 2 threads (SlowFast R50,
-//! 256²): one view alone on one thread takes 0.73–0.80 s, a 3-view batch split over both threads
-//! 1.2–1.3 s, i.e. 0.40 against 0.63 s per view when two views run side by side.
+//! 256², 4 views, interleaved runs): 1.68–1.88 s side by side against 1.93–2.02 s with every layer
+//! split. Two views side by side share the memory bandwidth, so each runs about 15 % slower than
+//! alone on one thread (0.73–0.80 s).
 //!
 //! Only CPU batches of two or more views are split; a single view keeps every thread.
 
