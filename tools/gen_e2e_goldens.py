@@ -78,21 +78,7 @@ def model_config(name):
     """The mmengine Config of the small fixture `name`, exactly as gen_model_goldens.build_case edits it."""
     (row,) = [c for c in gmg.small_cases() if c[0] == name]
     _, cfg_rel, input_shape, backbone, head, tsn_width = row
-    cfg = gmg.config(cfg_rel)
-    m = cfg.model
-    m.backbone.pretrained = None
-    if "pretrained2d" in m.backbone:
-        m.backbone.pretrained2d = False
-    if tsn_width is not None:
-        m.backbone.type = gmg.narrow_resnet2d(tsn_width) if tsn_width != 64 else "ResNet"
-    for k, v in (backbone or {}).items():
-        if isinstance(v, dict):
-            m.backbone[k].update(v)
-        else:
-            m.backbone[k] = v
-    for k, v in (head or {}).items():
-        m.cls_head[k] = v
-    return cfg, cfg_rel, tsn_width
+    return gmg.case_config(cfg_rel, backbone, head, tsn_width), cfg_rel, tsn_width
 
 
 def test_pipeline(case, fmt):

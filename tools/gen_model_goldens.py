@@ -117,7 +117,8 @@ def run(model, inputs):
     return logits, seen["x"]
 
 
-def build_case(name, cfg_rel, input_shape, backbone=None, head=None, tsn_width=None, seed=0):
+def case_config(cfg_rel, backbone=None, head=None, tsn_width=None):
+    """The zoo config `cfg_rel` with a case's edits: no pretrained weights, the narrowed widths."""
     cfg = config(cfg_rel)
     model_cfg = cfg.model
     model_cfg.backbone.pretrained = None
@@ -132,7 +133,12 @@ def build_case(name, cfg_rel, input_shape, backbone=None, head=None, tsn_width=N
             model_cfg.backbone[k] = v
     for k, v in (head or {}).items():
         model_cfg.cls_head[k] = v
-    model = MODELS.build(model_cfg)
+    return cfg
+
+
+def build_case(name, cfg_rel, input_shape, backbone=None, head=None, tsn_width=None, seed=0):
+    cfg = case_config(cfg_rel, backbone, head, tsn_width)
+    model = MODELS.build(cfg.model)
     model.init_weights()
     torch.manual_seed(seed)
     inputs = f16_exact(torch.randn(input_shape))
