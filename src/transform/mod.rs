@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::frame::RgbFrame;
 pub use crop::{CropWindow, crop_windows};
-pub use resize::{Region, resize_bilinear_region, resize_short_side, short_side_size};
+pub use resize::{Region, resize_bilinear_region, short_side_size};
 
 /// Which spatial crops make the views of each clip.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,12 +18,6 @@ pub fn short_side_size(width: usize, height: usize, short: usize) -> (usize, usi
     (scale(width), scale(height))
 }
 
-/// Resizes so the short side is `short` pixels (see [`short_side_size`]).
-pub fn resize_short_side(frame: &RgbFrame, short: usize) -> RgbFrame {
-    let (w, h) = short_side_size(frame.width, frame.height, short);
-    resize_bilinear(frame, w, h)
-}
-
 /// `cv2.resize(src, (width, height), interpolation=cv2.INTER_LINEAR)` on an RGB uint8 frame.
 pub fn resize_bilinear(src: &RgbFrame, width: usize, height: usize) -> RgbFrame {
     resize_bilinear_region(src, width, height, Region::whole(width, height))
