@@ -9,7 +9,7 @@
 //! (anchors.md §10); the colour matrix and range follow the frame's tags as FFmpeg's
 //! `scale` filter does.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use ffmpeg::Discard;
 use ffmpeg::ffi;
@@ -47,7 +47,6 @@ impl FrameDecoder<'_> {
         frame_numbers.sort_unstable();
         frame_numbers.dedup();
         let targets: Vec<i64> = frame_numbers.iter().map(|&i| index.frame_pts(i)).collect();
-        let wanted_pts: HashSet<i64> = targets.iter().copied().collect();
         let starts: Vec<usize> = frame_numbers.iter().map(|&i| index.start_for(i)).collect();
         let position_of: HashMap<i64, usize> =
             index.packets.iter().enumerate().rev().map(|(d, p)| (p.pts, d)).collect();
@@ -105,7 +104,7 @@ impl FrameDecoder<'_> {
             }
             // A packet whose frame is not wanted is decoded only if it is a reference frame
             // (the decoder tells from the bitstream). Packets without a timestamp are decoded.
-            let wanted = packet.pts().is_none_or(|ts| wanted_pts.contains(&ts));
+            let wanted = packet.pts().is_none_or(|ts| targets.binary_search(&ts).is_ok());
             decoder.skip_frame(if wanted { Discard::Default } else { Discard::NonReference });
             // Corrupt packets are skipped; frames they held count as lost.
             if decoder.send_packet(&packet).is_ok() {
