@@ -25,11 +25,6 @@ use super::im2col::gather;
 use super::tiles::{for_each_tile, tile_rows};
 use crate::nn::Axis;
 
-thread_local! {
-    /// Each thread's im2col tile, kept between calls so tiles never allocate.
-    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// What runs after the product, per output row: `y = max(y + bias + residual, 0)` (each part
 /// optional), matching `relu(BN(conv(x)) + identity)` with the BatchNorm folded into `bias`.
 pub(crate) struct Epilogue<'a> {
@@ -132,9 +127,7 @@ impl CpuConv {
             Algo::Winograd => super::winograd::forward(&self.weight, x, d, width, &mut out, epilogue),
             Algo::Temporal => super::temporal::forward(&self.weight, x, d, width, &mut out, epilogue),
             Algo::Im2col => for_each_tile(&mut out, width, od.sample_rows(), tile, |rows, y, threads| {
-                SCRATCH.with_borrow_mut(|cols| {
-                    cols.resize(cols.len().max(rows.len() * k), 0.0);
-                    let cols = &mut cols[..rows.len() * k];
+                super::with_scratch([rows.len() * k, 0], |cols, _| {
                     gather(x, d, od, self.axes, rows.clone(), cols);
                     let w = MatRef::dense(&self.weight, k, width);
                     matmul(y, MatRef::dense(cols, rows.len(), k), w, false, threads);

@@ -75,6 +75,29 @@ pub(crate) fn tensor(data: Vec<f32>, dims: Dims) -> Result<Tensor> {
     Ok(Tensor::from_vec(data, dims.to_shape(), &Device::Cpu)?)
 }
 
+thread_local! {
+    /// Each thread's two scratch matrices (an im2col tile; Winograd's `V` and `M`), kept between
+    /// calls: fresh multi-MiB allocations would cost a page fault per 4 KiB, as much as the
+    /// transforms themselves on narrow layers.
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` on this thread's scratch matrices, `sizes` values each (contents unspecified).
+///
+/// They are taken out of the thread-local for the duration rather than borrowed: a thread that
+/// waits inside `f` on parallel work (a multi-threaded product, or SlowFast's other pathway under
+/// `rayon::join`) may run another kernel's task meanwhile, which then finds them empty and
+/// allocates its own, where a borrow held across the wait would panic.
+pub(super) fn with_scratch<R>(sizes: [usize; 2], f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    let (mut a, mut b) = SCRATCH.take();
+    a.resize(a.len().max(sizes[0]), 0.0);
+    b.resize(b.len().max(sizes[1]), 0.0);
+    let result = f(&mut a[..sizes[0]], &mut b[..sizes[1]]);
+    SCRATCH.set((a, b));
+    result
+}
+
 /// Rayon's thread count, which the kernels split their work over.
 pub(crate) fn threads() -> usize {
     rayon::current_num_threads()

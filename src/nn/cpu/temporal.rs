@@ -29,13 +29,6 @@ use super::winograd::{G, LANES, at, bt, copy_lanes};
 /// 0–20 % at the slow pathway's 256 and 40 % at its 512.
 pub(crate) const MIN_OUT: usize = 64;
 
-thread_local! {
-    /// Each thread's `V` and `M` buffers, kept between blocks: fresh multi-MiB allocations would
-    /// cost a page fault per 4 KiB, as much as the transforms themselves on narrow layers.
-    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-}
-
 /// Transforms the `[3·C, O]` weight (tap `j`'s `[C, O]` block at rows `j·C..`) into `U`: six
 /// matrices `[C, O]`, `U_ξ = Σ_j G[ξ][j] · W_j`, summed in f64.
 pub(crate) fn transform_weight(weight: &[f32], c: usize, o: usize) -> Vec<f32> {
@@ -128,10 +121,7 @@ fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue,
     let Block { t0, mut segments } = b;
     let rows: usize = segments.iter().map(|s| s.r).sum();
     let (lv, lm) = (rows * c, rows * o);
-    SCRATCH.with_borrow_mut(|(v, m)| {
-        v.resize(v.len().max(6 * lv), 0.0);
-        m.resize(m.len().max(6 * lm), 0.0);
-        let (v, m) = (&mut v[..6 * lv], &mut m[..6 * lm]);
+    super::with_scratch([6 * lv, 6 * lm], |v, m| {
         let mut offset = 0;
         for seg in &segments {
             let len = seg.r * c;

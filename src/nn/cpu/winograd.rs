@@ -22,13 +22,6 @@ use super::Dims;
 use super::conv::Epilogue;
 use super::gemm::{MatRef, matmul};
 
-thread_local! {
-    /// Each thread's `V` and `M` buffers, kept between blocks so they are neither allocated nor
-    /// cleared per block.
-    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-}
-
 /// Channels processed together by the transforms (one or two SIMD registers).
 pub(super) const LANES: usize = 8;
 
@@ -158,11 +151,8 @@ impl Geometry {
         let Geometry { d, o, tiles_y, tiles_x } = *self;
         let c = d.c;
         let nt = g.len() * tiles_x;
-        SCRATCH.with_borrow_mut(|(v, m)| {
-            // Every value of both is written before it is read: no clearing between blocks.
-            v.resize(v.len().max(36 * nt * c), 0.0);
-            m.resize(m.len().max(36 * nt * o), 0.0);
-            let (v, m) = (&mut v[..36 * nt * c], &mut m[..36 * nt * o]);
+        // Every value of both is written before it is read: no clearing between blocks.
+        super::with_scratch([36 * nt * c, 36 * nt * o], |v, m| {
             let tiles = || g.clone().flat_map(|r| (0..tiles_x).map(move |tx| (r / tiles_y, r % tiles_y, tx)));
             // Input transform: V[ξ][tile][c].
             for (i, (img, ty, tx)) in tiles().enumerate() {
