@@ -11,13 +11,11 @@
 
 use std::ops::Range;
 
-use rayon::prelude::*;
-
 use super::Dims;
 use super::conv::{CpuConv, Epilogue};
 use super::gemm::{MatRef, matmul};
 use super::im2col::gather_frame;
-use super::tiles::tile_rows;
+use super::tiles::{run_tasks, tile_rows};
 
 /// Rearranges the `[kt·S, O]` weight (S = kh·kw·C) into `[S, kt·O]`: tap `j` in columns
 /// `j·O..(j+1)·O`.
@@ -85,10 +83,5 @@ pub(crate) fn forward(conv: &CpuConv, x: &[f32], d: Dims, od: Dims, out: &mut [f
             epilogue.apply(y, first..first + m, o);
         }
     };
-    let threads = super::threads();
-    if tasks.len() >= 2 * threads {
-        tasks.into_par_iter().for_each(|task| run(task, 1));
-    } else {
-        tasks.into_iter().for_each(|task| run(task, threads));
-    }
+    run_tasks(tasks, 2 * super::threads(), run);
 }

@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use super::Dims;
 use super::conv::Epilogue;
 use super::gemm::{MatRef, matmul};
+use super::tiles::run_tasks;
 use super::winograd::{G, LANES, at, bt, copy_lanes};
 
 /// Fewest output channels for which this beats the direct products. The transforms cost per input
@@ -108,11 +109,8 @@ pub(crate) fn forward(u: &[f32], x: &[f32], d: Dims, o: usize, out: &mut [f32], 
         }
     }
     let run = |b: Block, threads: usize| block(u, x, d, o, b, epilogue, threads);
-    if blocks.len() >= threads {
-        blocks.into_par_iter().for_each(|b| run(b, 1));
-    } else {
-        blocks.into_iter().for_each(|b| run(b, threads));
-    }
+    // The blocks were sized to give every thread one: parallel from one a thread.
+    run_tasks(blocks, threads, run);
 }
 
 /// Input transform, products and output transform of one block.

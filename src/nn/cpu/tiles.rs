@@ -18,9 +18,8 @@ pub(crate) fn tile_rows(k: usize, width: usize) -> usize {
 }
 
 /// Runs `f(rows, out_tile, threads_inside)` over row tiles of `out` (`width` values a row),
-/// `sample_rows` rows a sample, `tile` rows at most a tile. With enough tiles they run in
-/// parallel and each is single-threaded; otherwise they run one after another and `f` is told
-/// to use every thread itself.
+/// `sample_rows` rows a sample, `tile` rows at most a tile, through [`run_tasks`] (in parallel
+/// from two tiles a thread).
 pub(crate) fn for_each_tile<F>(out: &mut [f32], width: usize, sample_rows: usize, tile: usize, f: F)
 where
     F: Fn(Range<usize>, &mut [f32], usize) + Sync,
@@ -41,10 +40,16 @@ where
         chunks.push((r.clone(), head));
         rest = tail;
     }
-    let threads = super::threads();
-    if chunks.len() >= 2 * threads {
-        chunks.into_par_iter().for_each(|(r, chunk)| f(r, chunk, 1));
+    run_tasks(chunks, 2 * super::threads(), |(r, chunk), threads| f(r, chunk, threads));
+}
+
+/// Runs `f(task, threads_inside)` on every task: in parallel, each single-threaded, when there
+/// are at least `enough` of them; otherwise one after another, each told to use every thread.
+pub(crate) fn run_tasks<T: Send>(tasks: Vec<T>, enough: usize, f: impl Fn(T, usize) + Sync) {
+    if tasks.len() >= enough {
+        tasks.into_par_iter().for_each(|task| f(task, 1));
     } else {
-        chunks.into_iter().for_each(|(r, chunk)| f(r, chunk, threads));
+        let threads = super::threads();
+        tasks.into_iter().for_each(|task| f(task, threads));
     }
 }

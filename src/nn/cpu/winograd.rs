@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use super::Dims;
 use super::conv::Epilogue;
 use super::gemm::{MatRef, matmul};
+use super::tiles::run_tasks;
 
 /// Channels processed together by the transforms (one or two SIMD registers).
 pub(super) const LANES: usize = 8;
@@ -124,12 +125,7 @@ pub(crate) fn forward(u: &[f32], x: &[f32], d: Dims, o: usize, out: &mut [f32], 
         geometry.block(u, x, g, y, threads);
         epilogue.apply(y, rows, o);
     };
-    let threads = super::threads();
-    if blocks.len() >= 2 * threads {
-        blocks.into_par_iter().for_each(|b| run(b, 1));
-    } else {
-        blocks.into_iter().for_each(|b| run(b, threads));
-    }
+    run_tasks(blocks, 2 * super::threads(), run);
 }
 
 /// Output rows (pixels) covered by tile-row `g`: up to four rows of the frame.
