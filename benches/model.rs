@@ -25,9 +25,8 @@ use std::time::Instant;
 use candle_core::Device;
 use vidclass::inputs::Input;
 use vidclass::prepare::prepare;
-use vidclass::transform::Layout;
 use vidclass::video::{DecodeOptions, FfmpegLog, Video};
-use vidclass::{Architecture, ModelCard, Recognizer, average_views};
+use vidclass::{ModelCard, Recognizer, average_views};
 
 /// Card name, checkpoint file in `VIDCLASS_FULLWIDTH`.
 const MODELS: [(&str, &str); 3] = [
@@ -126,10 +125,8 @@ fn run_one(card: &str, weights: &Path, protocol: &str, video: &Path) {
     let prepared = prepare(&opened, &views).unwrap();
     let decode_s = t_video.elapsed().as_secs_f64();
     let n = prepared.views.len();
-    let tsn = matches!(card.architecture, Architecture::Tsn(_));
-    // TSN averages all segments of a video inside the network: one forward of every view.
-    let batch = if tsn { n } else { vidclass::classify::views_per_pass() };
-    let layout = if tsn { Layout::Nchw } else { Layout::Ncthw };
+    let layout = card.architecture.input_layout();
+    let batch = vidclass::classify::views_per_pass(layout, n);
     let (mut pre_s, mut model_s) = (0.0, 0.0);
     let mut logits = Vec::new();
     let macs0 = vidclass::nn::counters::direct_macs();

@@ -18,11 +18,12 @@ use crate::transform::{Layout, Normalize};
 use crate::video::Video;
 use crate::zoo::ModelCard;
 
-/// How many views of a 3-D model share one forward pass: one per rayon thread, since the network
-/// runs the views of a batch side by side, one per thread, which beats splitting every layer over
-/// the threads.
-pub fn views_per_pass() -> usize {
-    rayon::current_num_threads()
+/// How many of a video's `views` share one forward pass in `layout`: all of them for TSN (`Nchw`),
+/// whose head averages the segments inside the network; one per rayon thread for 3-D models,
+/// since the network runs the views of a batch side by side, one per thread, which beats
+/// splitting every layer over the threads.
+pub fn views_per_pass(layout: Layout, views: usize) -> usize {
+    if layout == Layout::Nchw { views } else { rayon::current_num_threads() }
 }
 
 /// Scores for one video.
@@ -116,7 +117,7 @@ impl Classifier {
         mut views_done: impl FnMut(usize),
     ) -> Result<Classification> {
         let views = &input.views;
-        let per_pass = if self.layout == Layout::Nchw { views.len() } else { views_per_pass() };
+        let per_pass = views_per_pass(self.layout, views.len());
         let (mut logits, mut features) = (Vec::new(), Vec::new());
         for start in (0..views.len()).step_by(per_pass.max(1)) {
             let range = start..(start + per_pass).min(views.len());
