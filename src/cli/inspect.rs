@@ -21,7 +21,7 @@ use vidclass::prepare::{PreparedInput, ViewProtocol, prepare};
 use vidclass::video::{DecodeOptions, Video};
 use vidclass::zoo::ModelCard;
 
-use super::model_args::{DEFAULT_MODEL, ModelArgs, ViewArgs};
+use super::model_args::{DEFAULT_MODEL, ViewArgs, load_card};
 use super::{Globals, Status};
 
 #[derive(Debug, Args)]
@@ -50,8 +50,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
-    let model = ModelArgs { model: args.model, weights: None, labels: None };
-    let card = model.card()?;
+    let card = load_card(&args.model)?;
     let protocol = args.views.protocol(&card)?;
     let mut jobs = inputs::plan(&[&args.video], None, &Extensions::default(), std::io::empty())?;
     let input = match (jobs.pop(), jobs.is_empty()) {
