@@ -76,8 +76,14 @@ pub fn fetch_weights(card: &ModelCard, progress: bool) -> anyhow::Result<PathBuf
     Ok(fetch::fetch(url, &card.checkpoint.sha256_prefix, &cache, weights_file_name(url), progress)?)
 }
 
+/// Where the card's checkpoint lives in the weights cache, whether it is there yet or not; None
+/// without a cache folder.
+pub fn cached_weights(card: &ModelCard) -> Option<PathBuf> {
+    Some(fetch::cache_dir()?.join(weights_file_name(&card.checkpoint.url)))
+}
+
 /// The file name a checkpoint URL ends with.
-pub fn weights_file_name(url: &str) -> &str {
+fn weights_file_name(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
 }
 

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use vidclass::zoo::{ModelCard, fetch as cache};
+use vidclass::zoo::ModelCard;
 
-use super::model_args::{fetch_weights, load_card, weights_file_name};
+use super::model_args::{cached_weights, fetch_weights, load_card};
 use super::{Globals, Status};
 
 #[derive(Debug, Args)]
@@ -38,10 +38,7 @@ pub struct ConvertArgs {
 
 pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
     let cards = ModelCard::all()?;
-    let cache_dir = cache::cache_dir();
-    let present = |card: &ModelCard| {
-        cache_dir.as_ref().is_some_and(|dir| dir.join(weights_file_name(&card.checkpoint.url)).is_file())
-    };
+    let present = |card: &ModelCard| cached_weights(card).is_some_and(|path| path.is_file());
     let mut out = std::io::stdout().lock();
     if args.json {
         for card in &cards {
