@@ -97,10 +97,10 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     Ok(if failed > 0 { Status::SomeFailed } else { Status::Success })
 }
 
-/// The device the network runs on: the first CUDA GPU when built with `--features cuda` and one
-/// is present, else the CPU.
+/// The device the network runs on: CUDA GPU 0 when built with `--features cuda` (an error when it
+/// cannot be opened), else the CPU. candle's `cuda_if_available` makes exactly that choice.
 fn device() -> anyhow::Result<Device> {
-    if cfg!(feature = "cuda") { Ok(Device::cuda_if_available(0)?) } else { Ok(Device::Cpu) }
+    Ok(Device::cuda_if_available(0)?)
 }
 
 /// A progress bar on stderr counting views (a 30-view video takes a while on a CPU), with the
