@@ -118,7 +118,9 @@ impl Video {
         let header_frames = u64::try_from(stream.frames()).ok().filter(|&n| n > 0);
         let fps = rate(stream.avg_frame_rate());
         let start_time = stream.start_time();
-        let decoder = open_decoder(&stream, options, &name)?;
+        // Only checked and asked for its properties; `decode` opens its own with `options`, so
+        // this one need not start FFmpeg's frame threads.
+        let decoder = open_decoder(&stream, DecodeOptions { threads: 1 }, &name)?;
         let duration =
             (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
         let container = ictx.format().name().to_string();
