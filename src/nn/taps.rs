@@ -39,6 +39,13 @@ impl Axis {
         Ok((padded - span) / self.stride + 1)
     }
 
+    /// The input index output `o` reads at tap `j` on an axis of length `len`, or None where it
+    /// falls into the padding.
+    pub fn source(&self, o: usize, j: usize, len: usize) -> Option<usize> {
+        let i = (o * self.stride + j * self.dilation) as isize - self.padding as isize;
+        (0..len as isize).contains(&i).then_some(i as usize)
+    }
+
     /// True when the axis is read exactly as it is: one tap, stride 1, no padding.
     pub fn is_identity(&self) -> bool {
         self.kernel == 1 && self.stride == 1 && self.padding == 0
@@ -54,10 +61,7 @@ pub(crate) fn gather_taps(x: &Tensor, dim: usize, axis: Axis, fill: f64) -> Resu
     let len = x.dim(dim)?;
     let out = axis.out_len(len)?;
     // Source index of output `o` at tap `j`, or `len` (the fill slice) where it falls in the padding.
-    let source = |o: usize, j: usize| {
-        let i = (o * axis.stride + j * axis.dilation) as isize - axis.padding as isize;
-        if (0..len as isize).contains(&i) { i as u32 } else { len as u32 }
-    };
+    let source = |o: usize, j: usize| axis.source(o, j, len).unwrap_or(len) as u32;
     let padded = (0..axis.kernel).any(|j| (0..out).any(|o| source(o, j) == len as u32));
     let src = if padded {
         let mut shape = x.dims().to_vec();

@@ -65,7 +65,7 @@ pub(crate) fn forward(conv: &CpuConv, x: &[f32], d: Dims, od: Dims, out: &mut [f
         for (to, y) in frames.into_iter().enumerate() {
             y.fill(0.0);
             for j in 0..kt {
-                let Some(ti) = (to * at.stride + j).checked_sub(at.padding).filter(|&t| t < d.t) else {
+                let Some(ti) = at.source(to, j, d.t) else {
                     continue;
                 };
                 let slot = ti % kt;

@@ -10,12 +10,6 @@ use std::ops::Range;
 use super::Dims;
 use crate::nn::Axis;
 
-/// Source index along one axis for output `o` and tap `j`, or None in the padding.
-fn source(a: Axis, o: usize, j: usize, len: usize) -> Option<usize> {
-    let i = (o * a.stride + j * a.dilation) as isize - a.padding as isize;
-    (0..len as isize).contains(&i).then_some(i as usize)
-}
-
 /// Fills `dst` (`kh·kw·C` values) with the spatial window of output pixel `(yo, xo)` in the input
 /// frame whose first row is `frame_row`.
 fn gather_window(
@@ -29,7 +23,7 @@ fn gather_window(
     let c = d.c;
     let span = aw.kernel * c;
     for (jh, dst) in dst.chunks_exact_mut(span).enumerate() {
-        let Some(hi) = source(ah, yo, jh, d.h) else {
+        let Some(hi) = ah.source(yo, jh, d.h) else {
             dst.fill(0.0);
             continue;
         };
@@ -47,7 +41,7 @@ fn gather_window(
             dst[hi * c..].fill(0.0);
         } else {
             for (jw, out) in dst.chunks_exact_mut(c).enumerate() {
-                match source(aw, xo, jw, d.w) {
+                match aw.source(xo, jw, d.w) {
                     Some(wi) => out.copy_from_slice(&x[(row + wi) * c..(row + wi + 1) * c]),
                     None => out.fill(0.0),
                 }
@@ -65,7 +59,7 @@ pub(crate) fn gather(x: &[f32], d: Dims, od: Dims, axes: [Axis; 3], rows: Range<
         let (xo, yo) = (r % od.w, r / od.w % od.h);
         let (to, n) = (r / (od.w * od.h) % od.t, r / od.sample_rows());
         for (jt, dst) in dst.chunks_exact_mut(spatial).enumerate() {
-            match source(at, to, jt, d.t) {
+            match at.source(to, jt, d.t) {
                 Some(ti) => gather_window(x, d, (n * d.t + ti) * d.h * d.w, (ah, aw), (yo, xo), dst),
                 None => dst.fill(0.0),
             }

@@ -12,12 +12,7 @@ pub(crate) fn max_pool(x: &[f32], d: Dims, axes: [Axis; 3]) -> crate::Result<(Ve
     let od = Dims { n: d.n, t: at.out_len(d.t)?, h: ah.out_len(d.h)?, w: aw.out_len(d.w)?, c: d.c };
     let c = d.c;
     let mut out = vec![f32::NEG_INFINITY; od.rows() * c];
-    let src = |a: Axis, o: usize, len: usize| {
-        (0..a.kernel).filter_map(move |j| {
-            let i = (o * a.stride + j * a.dilation) as isize - a.padding as isize;
-            (0..len as isize).contains(&i).then_some(i as usize)
-        })
-    };
+    let src = |a: Axis, o: usize, len: usize| (0..a.kernel).filter_map(move |j| a.source(o, j, len));
     out.par_chunks_mut(od.w * c).enumerate().for_each(|(line, y)| {
         let (ho, to, n) = (line % od.h, line / od.h % od.t, line / (od.h * od.t));
         for (wo, y) in y.chunks_exact_mut(c).enumerate() {
