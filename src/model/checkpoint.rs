@@ -16,6 +16,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use candle_core::pickle::PthTensors;
 use candle_core::{DType, Device, Tensor};
 
 use crate::{Error, Result};
@@ -92,10 +93,17 @@ fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let fail = |e: candle_core::Error| checkpoint_error(path, e.to_string());
     if &magic == b"PK\x03\x04" {
         // mmengine nests the weights under "state_dict"; plain `torch.save(model.state_dict())` does not.
-        let has_state_dict =
-            candle_core::pickle::read_pth_tensor_info(path, false, Some("state_dict")).is_ok();
-        let key = has_state_dict.then_some("state_dict");
-        candle_core::pickle::read_all_with_key(path, key).map_err(fail)
+        // One parse of the pickle per attempt (testing for the key first would parse it twice).
+        let pth = PthTensors::new(path, Some("state_dict"))
+            .or_else(|_| PthTensors::new(path, None))
+            .map_err(fail)?;
+        let mut tensors = Vec::with_capacity(pth.tensor_infos().len());
+        for name in pth.tensor_infos().keys() {
+            if let Some(tensor) = pth.get(name).map_err(fail)? {
+                tensors.push((name.clone(), tensor));
+            }
+        }
+        Ok(tensors)
     } else if magic[..2] == [0x80, 0x02] || magic[..2] == [0x8a, 0x0a] {
         Err(checkpoint_error(
             path,
