@@ -38,8 +38,8 @@ pub trait Progress {
     fn warning(&mut self, message: String);
     /// The network finished `views` more views of the current input.
     fn views_done(&mut self, views: usize);
-    /// An input ended (classified or failed) after `views_done` reported `views` of its views.
-    fn input_done(&mut self, views: usize);
+    /// An input ended, classified or failed (a failed one may have reported none of its views).
+    fn input_done(&mut self);
 }
 
 /// Classifies every job with the classifier `load` builds (on this thread, while the first
@@ -75,33 +75,28 @@ pub fn run<E: From<Error>>(
         });
         // Returning drops the receiver, which stops the decoding thread after its current input.
         let classifier = load()?;
-        for decoded in receiver {
-            let mut views = 0;
-            let record = match decoded.prepared {
-                Err(error) => Record::failure(&decoded.name, &error.detail()),
-                Ok(prepared) => {
-                    if let Some(warning) = prepared.lost_frames_warning(&decoded.name) {
-                        progress.warning(warning);
-                    }
-                    let start = Instant::now();
-                    match classifier.classify_with_progress(&prepared, |n| {
-                        views += n;
-                        progress.views_done(n);
-                    }) {
-                        Err(error) => Record::failure(&decoded.name, &error.detail()),
-                        Ok(result) => Record::Prediction(Prediction {
-                            input: decoded.name,
-                            model: classifier.name().to_string(),
-                            top: top_k(&result.scores, classifier.labels(), report.top_k, report.min_score),
-                            views: prepared.views.len(),
-                            frames: prepared.distinct_frames(),
-                            decode_ms: decoded.decode_ms,
-                            infer_ms: start.elapsed().as_millis() as u64,
-                        }),
-                    }
+        for Decoded { name, prepared, decode_ms } in receiver {
+            let predicted = prepared.and_then(|prepared| {
+                if let Some(warning) = prepared.lost_frames_warning(&name) {
+                    progress.warning(warning);
                 }
+                let start = Instant::now();
+                let result = classifier.classify_with_progress(&prepared, |n| progress.views_done(n))?;
+                Ok(Prediction {
+                    input: name.clone(),
+                    model: classifier.name().to_string(),
+                    top: top_k(&result.scores, classifier.labels(), report.top_k, report.min_score),
+                    views: prepared.views.len(),
+                    frames: prepared.distinct_frames(),
+                    decode_ms,
+                    infer_ms: start.elapsed().as_millis() as u64,
+                })
+            });
+            let record = match predicted {
+                Ok(prediction) => Record::Prediction(prediction),
+                Err(error) => Record::failure(&name, &error.detail()),
             };
-            progress.input_done(views);
+            progress.input_done();
             emit(record)?;
         }
         Ok(())

@@ -146,10 +146,10 @@ impl Progress for ViewsBar {
         self.bar.inc(views as u64);
     }
 
-    fn input_done(&mut self, views: usize) {
-        // A failed input never reaches the network: count its views as done all the same.
-        self.bar.inc(self.views_per_input.saturating_sub(views) as u64);
+    fn input_done(&mut self) {
+        // Every input has the same views; a failed one counts them as done all the same.
         self.done += 1;
+        self.bar.set_position((self.done * self.views_per_input) as u64);
         self.show_inputs();
     }
 }
