@@ -16,7 +16,7 @@ use ffmpeg::ffi;
 use ffmpeg::software::scaling;
 use ffmpeg_next as ffmpeg;
 
-use super::index::PacketIndex;
+use super::index::{self, PacketIndex};
 use crate::error::{Error, Result};
 use crate::frame::RgbFrame;
 
@@ -91,7 +91,7 @@ impl FrameDecoder<'_> {
             if packet.stream() != stream_index {
                 continue;
             }
-            if let Some(&d) = packet.pts().or(packet.dts()).and_then(|ts| position_of.get(&ts)) {
+            if let Some(&d) = index::timestamp(&packet).and_then(|ts| position_of.get(&ts)) {
                 if landing.take().is_some_and(|expected| d > expected) {
                     // The demuxer overshot the key frame (imprecise index): decode from the top.
                     can_seek = false;

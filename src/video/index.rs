@@ -54,7 +54,7 @@ impl PacketIndex {
             if packet.stream() != stream_index {
                 continue;
             }
-            let Some(pts) = packet.pts().or(packet.dts()) else { continue };
+            let Some(pts) = timestamp(&packet) else { continue };
             packets.push(PacketEntry { pts, is_key: packet.is_key() });
         }
         let mut order: Vec<usize> = (0..packets.len()).collect();
@@ -85,4 +85,10 @@ impl PacketIndex {
             None => 0,
         }
     }
+}
+
+/// The timestamp a packet is indexed by: its presentation time, or its decode time when it has
+/// none. The decode pass finds packets in the index by the same key.
+pub(crate) fn timestamp(packet: &ffmpeg::Packet) -> Option<i64> {
+    packet.pts().or(packet.dts())
 }
