@@ -105,17 +105,17 @@ pub(crate) fn forward(u: &[f32], x: &[f32], d: Dims, o: usize, out: &mut [f32], 
     // Tiles per block: V and M of a block in about 2 MiB, but at least 64 rows for the products.
     let target = ((1usize << 19) / (36 * (c + o))).clamp(64, 1024);
     let per_block = (target / tiles_x).max(1);
-    // Output row range of tile-row g (image g / tiles_y, pixel rows 4·(g % tiles_y) ..).
+    // First output row of tile-row g (image g / tiles_y, pixel rows 4·(g % tiles_y) ..); one past
+    // the last tile-row, the end of the output.
     let first_row = |g: usize| {
         let (img, ty) = (g / tiles_y, g % tiles_y);
-        (img * d.h + (4 * ty).min(d.h)) * d.w
+        (img * d.h + 4 * ty) * d.w
     };
     let mut blocks = Vec::new();
     let mut rest = out;
     for g0 in (0..tile_rows).step_by(per_block) {
         let g1 = (g0 + per_block).min(tile_rows);
-        let (head, tail) =
-            rest.split_at_mut((first_row(g1 - 1) + row_len(g1 - 1, d, tiles_y) - first_row(g0)) * o);
+        let (head, tail) = rest.split_at_mut((first_row(g1) - first_row(g0)) * o);
         blocks.push((g0..g1, head));
         rest = tail;
     }
@@ -126,12 +126,6 @@ pub(crate) fn forward(u: &[f32], x: &[f32], d: Dims, o: usize, out: &mut [f32], 
         epilogue.apply(y, rows, o);
     };
     run_tasks(blocks, 2 * super::threads(), run);
-}
-
-/// Output rows (pixels) covered by tile-row `g`: up to four rows of the frame.
-fn row_len(g: usize, d: Dims, tiles_y: usize) -> usize {
-    let ty = g % tiles_y;
-    (d.h - 4 * ty).min(4) * d.w
 }
 
 struct Geometry {
