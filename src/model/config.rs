@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::block::BlockKind;
+
 /// Which network to build.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -152,9 +154,14 @@ impl Default for ResNet3dConfig {
     }
 }
 
+/// Blocks per stage of a depth-50 network.
+fn r50_stages() -> [usize; 4] {
+    BlockKind::for_depth(50).expect("ResNet-50 is a known depth").1
+}
+
 /// `inflate=(0, 0, 1, 1)` expanded for a depth-50 network.
 fn slow_inflate_r50() -> Vec<Vec<bool>> {
-    [3, 4, 6, 3].iter().enumerate().map(|(i, &n)| vec![i >= 2; n]).collect()
+    r50_stages().iter().enumerate().map(|(i, &n)| vec![i >= 2; n]).collect()
 }
 
 impl ResNet2dConfig {
@@ -198,7 +205,7 @@ impl ResNet3dConfig {
 
 impl SlowFastConfig {
     fn r50(resample_rate: usize, speed_ratio: usize, fusion_kernel: usize) -> Self {
-        let fast_inflate = [3, 4, 6, 3].iter().map(|&n| vec![true; n]).collect();
+        let fast_inflate = r50_stages().iter().map(|&n| vec![true; n]).collect();
         SlowFastConfig {
             resample_rate,
             speed_ratio,
