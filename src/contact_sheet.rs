@@ -55,7 +55,7 @@ fn draw_text(img: &mut image::RgbImage, x: usize, y: usize, text: &str) {
                 if bits & (0b10000 >> gx) == 0 {
                     continue;
                 }
-                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                for (dx, dy) in (0..SCALE).flat_map(|dy| (0..SCALE).map(move |dx| (dx, dy))) {
                     let (px, py) = (x + i * 6 * SCALE + gx * SCALE + dx, y + gy * SCALE + dy);
                     if px < img.width() as usize && py < img.height() as usize {
                         img.put_pixel(px as u32, py as u32, image::Rgb([255, 255, 255]));
