@@ -55,11 +55,12 @@ impl Reopenable {
         let name = self.source.name();
         let opened = match (&self.source, &self.stdin) {
             (Input::File(path), _) => {
-                if !path.exists() {
-                    return Err(Error::video(&name, "no such file"));
-                }
-                if path.is_dir() {
-                    return Err(Error::video(&name, "is a directory, not a video"));
+                match std::fs::metadata(path) {
+                    Err(_) => return Err(Error::video(&name, "no such file")),
+                    Ok(meta) if meta.is_dir() => {
+                        return Err(Error::video(&name, "is a directory, not a video"));
+                    }
+                    Ok(_) => {}
                 }
                 ffmpeg::format::input(path)
             }
