@@ -13,11 +13,21 @@
 //!
 //! Anything else (unequal spatial strides or dilations) falls back to the GEMM plan, which handles
 //! every geometry.
+//!
+//! candle's `conv2d` unfolds its input (im2col) into `frames · H'·W' · C·kh·kw` elements, and its
+//! CUDA unfold kernel numbers its threads in 32 bits: past 2³² elements it silently leaves part of
+//! the buffer unwritten. A 5×7×7 stem over 30 views of 32 frames at 256² needs 11.6 G elements, so
+//! the conv2d plan runs over as many frames at a time as keep the unfolded input within
+//! [`UNFOLD_LIMIT`] (which also bounds its memory).
 
 use candle_core::Tensor;
 
 use super::taps::{Axis, gather_taps};
 use crate::Result;
+
+/// The most elements one `conv2d` call may unfold: 2³⁰ (4 GiB of f32), well inside the 32-bit
+/// thread numbering of candle's CUDA im2col kernel.
+const UNFOLD_LIMIT: usize = 1 << 30;
 
 #[derive(Clone, Debug)]
 enum Plan {
@@ -93,7 +103,10 @@ impl GenericConv {
                     cols = cols.pad_with_zeros(3, padding_hw[1], padding_hw[1])?;
                     0
                 };
-                let y = cols.conv2d(weight, padding, *stride, *dilation, 1)?;
+                let unfolded_per_frame =
+                    h_axis.out_len(h)? * w_axis.out_len(w)? * weight.elem_count() / self.out_channels;
+                let conv = |x: &Tensor| x.conv2d(weight, padding, *stride, *dilation, 1);
+                let y = in_frame_chunks(&cols, unfolded_per_frame, UNFOLD_LIMIT, conv)?;
                 let (_, o, ho, wo) = y.dims4()?;
                 (y.reshape((n * t_out, o, ho * wo))?, ho, wo)
             }
@@ -107,10 +120,61 @@ impl GenericConv {
     }
 }
 
+/// Runs `conv` over the frames (dim 0) of `x` in chunks of as many frames as unfold to at most
+/// `limit` elements (at least one frame), and concatenates the results.
+fn in_frame_chunks(
+    x: &Tensor,
+    unfolded_per_frame: usize,
+    limit: usize,
+    conv: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
+) -> Result<Tensor> {
+    let frames = x.dim(0)?;
+    let chunk = (limit / unfolded_per_frame.max(1)).max(1);
+    if frames <= chunk {
+        return Ok(conv(x)?);
+    }
+    let parts = (0..frames)
+        .step_by(chunk)
+        .map(|start| conv(&x.narrow(0, start, chunk.min(frames - start))?))
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    Ok(Tensor::cat(&parts, 0)?)
+}
+
 /// Concatenates gathered taps along the channel axis (dim 2), without a copy for a single tap.
 fn cat_channels(taps: &[Tensor]) -> Result<Tensor> {
     Ok(match taps {
         [one] => one.contiguous()?,
         many => Tensor::cat(many, 2)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use candle_core::{Device, Tensor};
+
+    use super::in_frame_chunks;
+
+    #[test]
+    fn chunked_conv2d_equals_one_call() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (7, 3, 9, 9), &dev).unwrap();
+        let w = Tensor::randn(0f32, 1.0, (4, 3, 3, 3), &dev).unwrap();
+        let whole = x.conv2d(&w, 1, 2, 1, 1).unwrap();
+        // 5×5 outputs × 27 values per frame: a limit of 2.5 frames runs chunks of 2, 2, 2 and 1.
+        let per_frame = 5 * 5 * 27;
+        for (limit, calls) in [(per_frame * 5 / 2, 4), (1, 7), (usize::MAX, 1)] {
+            let made = Cell::new(0);
+            let conv = |x: &Tensor| {
+                made.set(made.get() + 1);
+                x.conv2d(&w, 1, 2, 1, 1)
+            };
+            let chunked = in_frame_chunks(&x, per_frame, limit, conv).unwrap();
+            assert_eq!((chunked.dims(), made.get()), (whole.dims(), calls), "limit {limit}");
+            let diff: f32 =
+                (&chunked - &whole).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+            assert_eq!(diff, 0.0, "limit {limit}");
+        }
+    }
 }
