@@ -82,13 +82,12 @@ impl SlowFast {
     pub fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let slow = nearest_temporal(x, 1.0 / self.resample_rate as f64)?;
         let fast = nearest_temporal(x, 1.0 / (self.resample_rate / self.speed_ratio) as f64)?;
-        // The pathways meet only at the laterals: each stage of both runs side by side, so the
-        // threads one pathway's narrow layers leave idle work on the other's.
-        let (slow, fast) = rayon::join(|| self.slow.stem(&slow), || self.fast.stem(&fast));
+        let cpu = x.device().is_cpu();
+        let (slow, fast) = both(cpu, || self.slow.stem(&slow), || self.fast.stem(&fast));
         let (mut slow, mut fast) = (slow?, fast?);
         slow = Tensor::cat(&[&slow, &self.laterals[0].forward(&fast)?], 4)?;
         for i in 0..4 {
-            let (s, f) = rayon::join(|| self.slow.layer(i, &slow), || self.fast.layer(i, &fast));
+            let (s, f) = both(cpu, || self.slow.layer(i, &slow), || self.fast.layer(i, &fast));
             (slow, fast) = (s?, f?);
             if let Some(lateral) = self.laterals.get(i + 1) {
                 slow = Tensor::cat(&[&slow, &lateral.forward(&fast)?], 4)?;
@@ -96,4 +95,13 @@ impl SlowFast {
         }
         Ok((slow, fast))
     }
+}
+
+/// Runs both pathways' work for one stage. The pathways meet only at the laterals, so on the CPU
+/// they run side by side and the threads one pathway's narrow layers leave idle work on the
+/// other's. A GPU queues every kernel on one stream anyway, and candle's CUDA backend is not safe
+/// to drive from two threads at once (full-width SlowFast gave wrong logits that way), so there
+/// they run in turn.
+fn both<A: Send, B: Send>(cpu: bool, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    if cpu { rayon::join(a, b) } else { (a(), b()) }
 }
