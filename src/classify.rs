@@ -3,9 +3,9 @@
 //! This is the library's one-stop entry point: [`Classifier::prepare`] builds the exact views the
 //! card's protocol asks for, [`Classifier::classify`] runs them through the network and averages
 //! them the way the card says (mmaction2's `average_clips`). Views of 3-D models go through the
-//! network one per thread at a time ([`views_per_pass`]), so that a 30-view protocol does not hold
-//! 30 views' activations at once; TSN's segments must meet in one pass because its head averages
-//! their features.
+//! network one per thread at a time on a CPU ([`views_per_pass`]), so that a 30-view protocol does
+//! not hold 30 views' activations at once; TSN's segments must meet in one pass because its head
+//! averages their features.
 
 use std::path::Path;
 
@@ -18,12 +18,13 @@ use crate::transform::{Layout, Normalize};
 use crate::video::Video;
 use crate::zoo::ModelCard;
 
-/// How many of a video's `views` share one forward pass in `layout`: all of them for TSN (`Nchw`),
-/// whose head averages the segments inside the network; one per rayon thread for 3-D models,
-/// since the network runs the views of a batch side by side, one per thread, which beats
-/// splitting every layer over the threads.
-pub fn views_per_pass(layout: Layout, views: usize) -> usize {
-    if layout == Layout::Nchw { views } else { rayon::current_num_threads() }
+/// How many of a video's `views` share one forward pass in `layout` on `device`: all of them for
+/// TSN (`Nchw`), whose head averages the segments inside the network, and on a GPU, which wants
+/// the largest products it can get (mmaction2 also runs all views as one batch); one per rayon
+/// thread for 3-D models on the CPU, since the network runs the views of a batch side by side,
+/// one per thread, which beats splitting every layer over the threads.
+pub fn views_per_pass(layout: Layout, views: usize, device: &Device) -> usize {
+    if layout == Layout::Nchw || !device.is_cpu() { views } else { rayon::current_num_threads() }
 }
 
 /// Scores for one video.
@@ -117,7 +118,7 @@ impl Classifier {
         mut views_done: impl FnMut(usize),
     ) -> Result<Classification> {
         let views = &input.views;
-        let per_pass = views_per_pass(self.layout, views.len());
+        let per_pass = views_per_pass(self.layout, views.len(), &self.device);
         let (mut logits, mut features) = (Vec::new(), Vec::new());
         for start in (0..views.len()).step_by(per_pass.max(1)) {
             let range = start..(start + per_pass).min(views.len());

@@ -6,6 +6,7 @@
 
 pub mod classify;
 pub mod contact_sheet;
+pub mod device;
 pub mod error;
 pub mod frame;
 pub mod inputs;

@@ -269,6 +269,30 @@ fn usage_and_model_errors_exit_2() {
 }
 
 #[test]
+fn the_device_is_chosen_on_the_command_line() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
+    let video = video.to_str().unwrap();
+    let top = |device: &str| {
+        let output = s.predict(&["--device", device, "--format", "jsonl", video], b"");
+        assert_eq!(output.status.code(), Some(0), "--device {device}: {}", stderr(&output));
+        json_lines(&output)[0]["top"].clone()
+    };
+    if !cfg!(feature = "cuda") {
+        // Without CUDA, `auto` is the CPU.
+        assert_eq!(top("auto"), top("cpu"));
+        let output = s.predict(&["--device", "cuda:1", video], b"");
+        assert_eq!(output.status.code(), Some(2));
+        assert!(output.stdout.is_empty());
+        let err = stderr(&output);
+        assert!(err.contains("cuda:1") && err.contains("built without CUDA support"), "{err}");
+    }
+    let output = s.predict(&["--device", "gpu", video], b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("expected auto, cpu, cuda or cuda:N"), "{}", stderr(&output));
+}
+
+#[test]
 fn converted_weights_give_the_same_scores() {
     let s = Setup::new();
     let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));

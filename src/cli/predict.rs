@@ -11,11 +11,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::bail;
-use candle_core::Device;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use vidclass::Classifier;
+use vidclass::device::DeviceChoice;
 use vidclass::inputs::{self, Extensions, FilesFrom};
 use vidclass::output::{OutputFormat, Printer, Record};
 use vidclass::pipeline::{self, Progress, ReportOptions};
@@ -59,6 +59,11 @@ pub struct PredictArgs {
     /// Leave out classes scoring below this.
     #[arg(long, default_value_t = 0.0, value_name = "SCORE")]
     min_score: f32,
+
+    /// Where the network runs: `cpu`, `cuda` (GPU 0) or `cuda:N`; `auto` takes GPU 0 when this
+    /// build has CUDA (`--features cuda`) and one opens, else the CPU.
+    #[arg(long, default_value_t = DeviceChoice::Auto, value_name = "DEVICE")]
+    device: DeviceChoice,
 }
 
 pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
@@ -72,7 +77,11 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
     let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, std::io::stdin().lock())?;
     let weights = args.model.weights(&card, !globals.quiet)?;
-    let device = device()?;
+    let opened = args.device.open()?;
+    if let Some(note) = opened.fallback_note.filter(|_| !globals.quiet) {
+        eprintln!("vidclass: {note}");
+    }
+    let device = opened.device;
     // Loaded inside the pipeline, while the first input decodes.
     let load = || Classifier::new(&card, &weights, labels, protocol, device);
 
@@ -95,12 +104,6 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     outcome?;
     printer.finish()?.flush()?;
     Ok(if failed > 0 { Status::SomeFailed } else { Status::Success })
-}
-
-/// The device the network runs on: CUDA GPU 0 when built with `--features cuda` (an error when it
-/// cannot be opened), else the CPU. candle's `cuda_if_available` makes exactly that choice.
-fn device() -> anyhow::Result<Device> {
-    Ok(Device::cuda_if_available(0)?)
 }
 
 /// A progress bar on stderr counting views (a 30-view video takes a while on a CPU), with the
