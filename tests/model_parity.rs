@@ -7,11 +7,17 @@
 //! change). These random networks are not well conditioned: PyTorch's own f32 result differs from
 //! its f64 result by up to ~3e-5 of the logit scale on the I3D and TSN-R50 fixtures, which is the
 //! size of the differences seen here.
+//!
+//! The networks run on `VIDCLASS_TEST_DEVICE` (default: the CPU), so a CUDA build checks its GPU
+//! path against the same goldens.
+
+mod common;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
+use common::device::test_device;
 use vidclass::model::{Architecture, Checkpoint, ResNet3dConfig};
 use vidclass::{Averaging, Error, Recognizer, average_views, convert_checkpoint};
 
@@ -39,15 +45,16 @@ fn top5(scores: &[f32]) -> Vec<usize> {
     idx
 }
 
+/// The network's logits and features for the golden input, back on the CPU.
 fn logits(model: &Recognizer, g: &HashMap<String, Tensor>) -> (Tensor, Tensor) {
-    let input = g["input"].to_dtype(DType::F32).unwrap();
+    let input = g["input"].to_dtype(DType::F32).unwrap().to_device(&test_device()).unwrap();
     let out = model.forward(&input).unwrap();
-    (out.logits, out.features)
+    (out.logits.to_device(&Device::Cpu).unwrap(), out.features.to_device(&Device::Cpu).unwrap())
 }
 
 fn check(name: &str, arch: &Architecture) {
     let g = golden(name);
-    let model = Recognizer::load(arch, &fixture(&format!("{name}.pth")), &Device::Cpu).unwrap();
+    let model = Recognizer::load(arch, &fixture(&format!("{name}.pth")), &test_device()).unwrap();
     assert_eq!(model.num_classes(), g["logits"].dim(1).unwrap());
     let (logits, features) = logits(&model, &g);
     let bar = 1e-4 * max_abs(&g["logits"]);
@@ -175,7 +182,7 @@ fn converted_safetensors_give_identical_logits() {
     let a = arch("type = 'slowfast'\nresample_rate = 8\nspeed_ratio = 8\n[slow]\n[fast]");
     let g = golden("slowfast_r50_4x16");
     let pth = fixture("slowfast_r50_4x16.pth");
-    let reference = logits(&Recognizer::load(&a, &pth, &Device::Cpu).unwrap(), &g).0;
+    let reference = logits(&Recognizer::load(&a, &pth, &test_device()).unwrap(), &g).0;
     // The fixture weights are f16-representable by construction, so even f16 is lossless here.
     for f16 in [false, true] {
         let out = dir.path().join(format!("sf-{f16}.safetensors"));
@@ -183,7 +190,7 @@ fn converted_safetensors_give_identical_logits() {
         let keys = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
         assert!(keys.keys().all(|k| !k.ends_with("num_batches_tracked")));
         assert!(keys.contains_key("backbone.slow_path.conv1_lateral.conv.weight"));
-        let ours = logits(&Recognizer::load(&a, &out, &Device::Cpu).unwrap(), &g).0;
+        let ours = logits(&Recognizer::load(&a, &out, &test_device()).unwrap(), &g).0;
         assert_eq!(max_abs(&(ours - &reference).unwrap()), 0.0, "f16 = {f16}");
     }
 }

@@ -122,4 +122,5 @@ pub fn ffmpeg(args: &[&str]) {
 }
 
 pub mod cli;
+pub mod device;
 pub mod http;
