@@ -9,7 +9,9 @@
 //! Other knobs: `VIDCLASS_BENCH_RUNS` (runs per tool and model, default 1; the run with the median
 //! total is printed, with every run's total), `VIDCLASS_BENCH_MODELS` (comma list of card names), `VIDCLASS_FULLWIDTH` (folder of
 //! the `full_*.pth` checkpoints, default `/work/fullwidth`), `VIDCLASS_BENCH_VIDEO` (a video to use
-//! instead of the generated 10 s 640×360 H.264 test pattern), `RAYON_NUM_THREADS` (threads; mmaction2 gets the same number).
+//! instead of the generated 10 s 640×360 H.264 test pattern), `RAYON_NUM_THREADS` (threads; mmaction2 gets the same number),
+//! `VIDCLASS_BENCH_DEVICE` (`cpu`, the default, or `cuda`/`cuda:N` in a `--features cuda` build;
+//! mmaction2 then runs on the same GPU).
 //!
 //! Every model × protocol runs in its own child process (this binary again, with `--one`), so the
 //! peak RSS (VmHWM) and load time are that run's alone. Stages: `decode` = open, decode, resize and
@@ -23,8 +25,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use candle_core::Device;
+use vidclass::device::DeviceChoice;
 use vidclass::inputs::Input;
-use vidclass::prepare::prepare;
+use vidclass::prepare::{ViewProtocol, prepare};
 use vidclass::video::{DecodeOptions, FfmpegLog, Video};
 use vidclass::{ModelCard, Recognizer, average_views};
 
@@ -57,6 +60,8 @@ fn main() {
     let wanted = env("VIDCLASS_BENCH_MODELS", &MODELS.map(|m| m.0).join(","));
     let python = std::env::var("VIDCLASS_BENCH_PYTHON").ok();
     let runs: usize = env("VIDCLASS_BENCH_RUNS", "1").parse().expect("VIDCLASS_BENCH_RUNS is a number");
+    let device: DeviceChoice = env("VIDCLASS_BENCH_DEVICE", "cpu").parse().unwrap();
+    assert_ne!(device, DeviceChoice::Auto, "VIDCLASS_BENCH_DEVICE: name the device, cpu or cuda[:N]");
     for protocol in env("VIDCLASS_BENCH_PROTOCOLS", "fast").split(',') {
         for (card, file) in MODELS.iter().filter(|(card, _)| wanted.split(',').any(|w| w == *card)) {
             let weights = dir.join(file);
@@ -72,10 +77,19 @@ fn main() {
                         .arg(&script)
                         .args([video.as_os_str(), config.as_ref(), weights.as_os_str(), protocol.as_ref()])
                         .args(["--threads", &threads.to_string()])
+                        .args(["--device", &mmaction2_device(&device)])
                         .output()
                 });
             }
         }
+    }
+}
+
+/// PyTorch's name for the device the Rust side runs on.
+fn mmaction2_device(device: &DeviceChoice) -> String {
+    match device {
+        DeviceChoice::Cuda(n) => format!("cuda:{n}"),
+        _ => "cpu".into(),
     }
 }
 
@@ -110,36 +124,84 @@ fn field(line: &str, name: &str) -> Option<f64> {
     line.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
 }
 
-/// One model on one protocol, in this process: prints one `key=value` line.
+/// One model on one protocol, in this process: prints one `key=value` line. On a GPU the video
+/// runs once untimed first (PTX loading, cuBLAS handles), and the second run is timed.
 fn run_one(card: &str, weights: &Path, protocol: &str, video: &Path) {
     vidclass::memory::reuse_freed_memory();
     vidclass::video::init(FfmpegLog::Quiet);
     let card = ModelCard::builtin(card).unwrap();
     let views = if protocol == "full" { card.views.full } else { card.views.fast };
+    let choice: DeviceChoice = env("VIDCLASS_BENCH_DEVICE", "cpu").parse().unwrap();
+    let device = choice.open().unwrap().device;
     let t0 = Instant::now();
-    let model = Recognizer::load(&card.architecture, weights, &Device::Cpu).unwrap();
+    let model = Recognizer::load(&card.architecture, weights, &device).unwrap();
+    device.synchronize().unwrap();
     let load_s = t0.elapsed().as_secs_f64();
+    let warmup_s =
+        if device.is_cpu() { 0.0 } else { run_video(&card, &model, &views, video, &device).total_s };
+    let r = run_video(&card, &model, &views, video, &device);
+    println!(
+        "tool=vidclass config={} protocol={protocol} device={choice} threads={} views={} startup_s=0.000 \
+         load_s={load_s:.3} warmup_s={warmup_s:.3} decode_s={:.3} preprocess_s={:.3} backbone_s={:.3} \
+         head_s={:.3} total_s={:.3} gflop={:.1} model_gflops={:.1} e2e_gflops={:.1} peak_rss_mb={:.0} \
+         top1={}",
+        card.config,
+        rayon::current_num_threads(),
+        r.views,
+        r.decode_s,
+        r.preprocess_s,
+        r.backbone_s,
+        r.head_s,
+        r.total_s,
+        r.flops / 1e9,
+        r.flops / 1e9 / r.backbone_s,
+        r.flops / 1e9 / r.total_s,
+        vm_hwm_mb(),
+        r.top1,
+    );
+}
 
+/// Stage times of one video, in seconds.
+struct Timings {
+    views: usize,
+    decode_s: f64,
+    preprocess_s: f64,
+    backbone_s: f64,
+    head_s: f64,
+    total_s: f64,
+    /// Direct-convolution FLOPs of the forward passes.
+    flops: f64,
+    top1: usize,
+}
+
+/// Decodes `video`, prepares its views and classifies them as `vidclass predict` does.
+fn run_video(
+    card: &ModelCard,
+    model: &Recognizer,
+    views: &ViewProtocol,
+    video: &Path,
+    device: &Device,
+) -> Timings {
     let t_video = Instant::now();
     let opened = Video::open(Input::File(video.to_owned()), DecodeOptions { threads: 0 }).unwrap();
-    let prepared = prepare(&opened, &views).unwrap();
+    let prepared = prepare(&opened, views).unwrap();
     let decode_s = t_video.elapsed().as_secs_f64();
     let n = prepared.views.len();
     let layout = card.architecture.input_layout();
-    let batch = vidclass::classify::views_per_pass(layout, n);
-    let (mut pre_s, mut model_s) = (0.0, 0.0);
+    let batch = vidclass::classify::views_per_pass(layout, n, device);
+    let (mut preprocess_s, mut backbone_s) = (0.0, 0.0);
     let mut logits = Vec::new();
     let macs0 = vidclass::nn::counters::direct_macs();
     for start in (0..n).step_by(batch) {
         let t = Instant::now();
-        let input = prepared
-            .views
-            .tensor(start..n.min(start + batch), &card.normalize, layout, &Device::Cpu)
-            .unwrap();
-        pre_s += t.elapsed().as_secs_f64();
+        let input =
+            prepared.views.tensor(start..n.min(start + batch), &card.normalize, layout, device).unwrap();
+        device.synchronize().unwrap();
+        preprocess_s += t.elapsed().as_secs_f64();
         let t = Instant::now();
         logits.push(model.forward(&input).unwrap().logits);
-        model_s += t.elapsed().as_secs_f64();
+        device.synchronize().unwrap();
+        backbone_s += t.elapsed().as_secs_f64();
     }
     let t = Instant::now();
     let scores = average_views(&candle_core::Tensor::cat(&logits, 0).unwrap(), card.averaging).unwrap();
@@ -147,17 +209,7 @@ fn run_one(card: &str, weights: &Path, protocol: &str, video: &Path) {
     let total_s = t_video.elapsed().as_secs_f64();
     let flops = 2.0 * (vidclass::nn::counters::direct_macs() - macs0) as f64;
     let top1 = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
-    println!(
-        "tool=vidclass config={} protocol={protocol} threads={} views={n} startup_s=0.000 load_s={load_s:.3} \
-         decode_s={decode_s:.3} preprocess_s={pre_s:.3} backbone_s={model_s:.3} head_s={head_s:.3} \
-         total_s={total_s:.3} gflop={:.1} model_gflops={:.1} e2e_gflops={:.1} peak_rss_mb={:.0} top1={top1}",
-        card.config,
-        rayon::current_num_threads(),
-        flops / 1e9,
-        flops / 1e9 / model_s,
-        flops / 1e9 / total_s,
-        vm_hwm_mb(),
-    );
+    Timings { views: n, decode_s, preprocess_s, backbone_s, head_s, total_s, flops, top1 }
 }
 
 /// Best of five 2048³ f32 products with the gemm crate on all threads, in GFLOP/s.
