@@ -19,13 +19,23 @@ use crate::video::Video;
 use crate::zoo::ModelCard;
 
 /// How many of a video's `views` share one forward pass in `layout` on `device`: all of them for
-/// TSN (`Nchw`), whose head averages the segments inside the network, and on a GPU, which wants
-/// the largest products it can get (mmaction2 also runs all views as one batch); one per rayon
-/// thread for 3-D models on the CPU, since the network runs the views of a batch side by side,
-/// one per thread, which beats splitting every layer over the threads.
+/// TSN (`Nchw`), whose head averages the segments inside the network; on a GPU, which wants the
+/// largest products it can get, up to [`GPU_VIEWS_PER_PASS`]; one per rayon thread for 3-D
+/// models on the CPU, since the network runs the views of a batch side by side, one per thread,
+/// which beats splitting every layer over the threads.
 pub fn views_per_pass(layout: Layout, views: usize, device: &Device) -> usize {
-    if layout == Layout::Nchw || !device.is_cpu() { views } else { rayon::current_num_threads() }
+    match layout {
+        Layout::Nchw => views,
+        _ if !device.is_cpu() => views.min(GPU_VIEWS_PER_PASS),
+        _ => rayon::current_num_threads(),
+    }
 }
+
+/// 3-D views per forward pass on a GPU: a published 10 × 3 protocol in one batch, as mmaction2
+/// runs it. More views (say `--clips 10 --crops ten`) go in passes of this size, which bounds the
+/// GPU memory a pass needs and keeps every tensor well under the 2³² elements candle's CUDA
+/// kernels can index (SlowFast's gathered stem input is 0.9 G elements for 30 views at 256²).
+pub const GPU_VIEWS_PER_PASS: usize = 30;
 
 /// Scores for one video.
 #[derive(Clone, Debug)]
