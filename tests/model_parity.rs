@@ -194,3 +194,21 @@ fn converted_safetensors_give_identical_logits() {
         assert_eq!(max_abs(&(ours - &reference).unwrap()), 0.0, "f16 = {f16}");
     }
 }
+
+#[test]
+fn pth_tensors_read_as_pytorch_stored_them() {
+    // Transposed and permuted tensors, views into a larger or a shared storage, f16/f64/i64, in a
+    // bare (not mmengine-nested) state dict; the truth is the same tensors made contiguous and
+    // written by the safetensors library (tools/gen_pth_layouts.py).
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pth_layouts");
+    let ckpt = Checkpoint::load(&dir.join("bare.pth")).unwrap();
+    let expected = candle_core::safetensors::load(dir.join("expected.safetensors"), &Device::Cpu).unwrap();
+    assert_eq!(ckpt.tensors().len(), expected.len());
+    let values =
+        |t: &Tensor| t.to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    for (name, want) in &expected {
+        let got = &ckpt.tensors()[name];
+        assert_eq!(got.dims(), want.dims(), "{name}");
+        assert_eq!(values(got), values(want), "{name}");
+    }
+}

@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use candle_core::pickle::PthTensors;
+use candle_core::pickle::read_pth_tensor_info;
 use candle_core::{DType, Device, Tensor};
 
 use crate::{Error, Result};
@@ -92,18 +92,7 @@ fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     }
     let fail = |e: candle_core::Error| checkpoint_error(path, e.to_string());
     if &magic == b"PK\x03\x04" {
-        // mmengine nests the weights under "state_dict"; plain `torch.save(model.state_dict())` does not.
-        // One parse of the pickle per attempt (testing for the key first would parse it twice).
-        let pth = PthTensors::new(path, Some("state_dict"))
-            .or_else(|_| PthTensors::new(path, None))
-            .map_err(fail)?;
-        let mut tensors = Vec::with_capacity(pth.tensor_infos().len());
-        for name in pth.tensor_infos().keys() {
-            if let Some(tensor) = pth.get(name).map_err(fail)? {
-                tensors.push((name.clone(), tensor));
-            }
-        }
-        Ok(tensors)
+        read_pth(path).map_err(fail)
     } else if magic[..2] == [0x80, 0x02] || magic[..2] == [0x8a, 0x0a] {
         Err(checkpoint_error(
             path,
@@ -113,6 +102,43 @@ fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
         let map = candle_core::safetensors::load(path, &Device::Cpu).map_err(fail)?;
         Ok(map.into_iter().collect())
     }
+}
+
+/// The tensors of a `torch.save` zip. The pickle says which archive entry holds each tensor and
+/// how; candle's `PthTensors::get` would reopen the archive and re-read its directory for every
+/// tensor (0.4 s for SlowFast's 642), so the entries are read here from one open archive
+/// (0.03–0.06 s), with the same rules: contiguous or Fortran-ordered storage, after an offset.
+fn read_pth(path: &Path) -> candle_core::Result<Vec<(String, Tensor)>> {
+    use std::io::Read;
+    // mmengine nests the weights under "state_dict"; plain `torch.save(model.state_dict())` does not.
+    let infos = read_pth_tensor_info(path, false, Some("state_dict"))
+        .or_else(|_| read_pth_tensor_info(path, false, None))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(std::fs::File::open(path)?))
+        .map_err(candle_core::Error::wrap)?;
+    let mut tensors = Vec::with_capacity(infos.len());
+    for info in infos {
+        let layout = &info.layout;
+        let fortran = layout.is_fortran_contiguous();
+        if !layout.is_contiguous() && !fortran {
+            candle_core::bail!("{}: cannot read a non-contiguous tensor {layout:?}", info.name);
+        }
+        // candle's reader gives the storage offset in bytes.
+        let skip = layout.start_offset();
+        let mut bytes = vec![0u8; skip + layout.shape().elem_count() * info.dtype.size_in_bytes()];
+        zip.by_name(&info.path).map_err(candle_core::Error::wrap)?.read_exact(&mut bytes)?;
+        let data = &bytes[skip..];
+        let tensor = if fortran && layout.shape().rank() > 1 {
+            // Stored with the axes reversed: read it that way and permute back.
+            let reversed: Vec<usize> = layout.dims().iter().rev().copied().collect();
+            let rank = reversed.len();
+            Tensor::from_raw_buffer(data, info.dtype, &reversed, &Device::Cpu)?
+                .permute((0..rank).rev().collect::<Vec<_>>())?
+        } else {
+            Tensor::from_raw_buffer(data, info.dtype, layout.dims(), &Device::Cpu)?
+        };
+        tensors.push((info.name, tensor));
+    }
+    Ok(tensors)
 }
 
 /// The checkpoint seen under a key prefix, like candle's `VarBuilder::pp`.
