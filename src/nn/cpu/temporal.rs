@@ -20,9 +20,8 @@ use rayon::prelude::*;
 
 use super::Dims;
 use super::conv::Epilogue;
-use super::gemm::{MatRef, matmul};
 use super::tiles::run_tasks;
-use super::winograd::{G, LANES, at, bt, copy_lanes};
+use super::winograd::{G, LANES, at, bt, copy_lanes, products};
 
 /// Fewest output channels for which this beats the direct products. The transforms cost per input
 /// channel, the products per channel pair, so narrow layers (the fast pathway's 8–32 outputs) lose:
@@ -144,19 +143,8 @@ fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue,
             }
             offset += len;
         }
-        let v = &*v;
-        let product = |(xi, m): (usize, &mut [f32])| {
-            let a = MatRef::dense(&v[xi * lv..(xi + 1) * lv], rows, c);
-            let w = MatRef::dense(&u[xi * c * o..(xi + 1) * c * o], c, o);
-            matmul(m, a, w, false, 1);
-        };
-        // A block that has every thread to itself (the 7² frames of res5 make one block) runs
-        // its six products side by side rather than splitting each small product.
-        if threads > 1 {
-            m.par_chunks_mut(lm).enumerate().for_each(product);
-        } else {
-            m.chunks_mut(lm).enumerate().for_each(product);
-        }
+        // Six products; the 7² frames of res5 make one block, which has every thread to itself.
+        products(v, u, m, (rows, c, o), threads);
         let mut offset = 0;
         for seg in &mut segments {
             let len = seg.r * o;

@@ -37,6 +37,29 @@ pub(super) fn copy_lanes(dst: &mut [f32], src: &[f32]) {
     }
 }
 
+/// The products `M_ξ = V_ξ · U_ξ` of a block, for every ξ: `v` holds the `rows × c` matrices
+/// `V_ξ`, `u` the `c × o` matrices `U_ξ`, `m` receives the `rows × o` matrices `M_ξ`. A caller
+/// with `threads > 1` has every thread to itself (small frames make few blocks): its products then
+/// run side by side, each single-threaded, rather than splitting each small product.
+pub(super) fn products(
+    v: &[f32],
+    u: &[f32],
+    m: &mut [f32],
+    (rows, c, o): (usize, usize, usize),
+    threads: usize,
+) {
+    let product = |(xi, m): (usize, &mut [f32])| {
+        let a = MatRef::dense(&v[xi * rows * c..(xi + 1) * rows * c], rows, c);
+        let b = MatRef::dense(&u[xi * c * o..(xi + 1) * c * o], c, o);
+        matmul(m, a, b, false, 1);
+    };
+    if threads > 1 {
+        m.par_chunks_mut(rows * o).enumerate().for_each(product);
+    } else {
+        m.chunks_mut(rows * o).enumerate().for_each(product);
+    }
+}
+
 /// `Bᵀ` applied to six vectors (input transform, one axis).
 #[inline(always)]
 pub(super) fn bt(d: &[[f32; LANES]; 6]) -> [[f32; LANES]; 6] {
@@ -172,18 +195,8 @@ impl Geometry {
                     }
                 }
             }
-            // 36 products: M_ξ[tile][o] = V_ξ · U_ξ. A block that has every thread to itself (small
-            // frames make few blocks) runs them side by side rather than splitting each small one.
-            let product = |(xi, m): (usize, &mut [f32])| {
-                let a = MatRef::dense(&v[xi * nt * c..(xi + 1) * nt * c], nt, c);
-                let b = MatRef::dense(&u[xi * c * o..(xi + 1) * c * o], c, o);
-                matmul(m, a, b, false, 1);
-            };
-            if threads > 1 {
-                m.par_chunks_mut(nt * o).enumerate().for_each(product);
-            } else {
-                m.chunks_mut(nt * o).enumerate().for_each(product);
-            }
+            // 36 products: M_ξ[tile][o] = V_ξ · U_ξ.
+            products(v, u, m, (nt, c, o), threads);
             // Output transform into the block's rows.
             let origin = {
                 let (img, ty) = (g.start / tiles_y, g.start % tiles_y);
