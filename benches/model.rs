@@ -6,12 +6,15 @@
 //! VIDCLASS_BENCH_PROTOCOLS=fast,full cargo bench --bench model   # also the published protocol (slow)
 //! VIDCLASS_BENCH_PYTHON=/work/venv/bin/python cargo bench --bench model   # + tools/bench_mmaction2.py
 //! ```
-//! Other knobs: `VIDCLASS_BENCH_RUNS` (runs per tool and model, default 1; the run with the median
-//! total is printed, with every run's total), `VIDCLASS_BENCH_MODELS` (comma list of card names), `VIDCLASS_FULLWIDTH` (folder of
-//! the `full_*.pth` checkpoints, default `/work/fullwidth`), `VIDCLASS_BENCH_VIDEO` (a video to use
-//! instead of the generated 10 s 640×360 H.264 test pattern), `RAYON_NUM_THREADS` (threads; mmaction2 gets the same number),
-//! `VIDCLASS_BENCH_DEVICE` (`cpu`, the default, or `cuda`/`cuda:N` in a `--features cuda` build;
-//! mmaction2 then runs on the same GPU).
+//! Other knobs:
+//! * `VIDCLASS_BENCH_RUNS`: runs per tool and model, default 1; the run with the median total is
+//!   printed, with every run's total;
+//! * `VIDCLASS_BENCH_MODELS`: comma list of card names;
+//! * `VIDCLASS_FULLWIDTH`: folder of the `full_*.pth` checkpoints, default `/work/fullwidth`;
+//! * `VIDCLASS_BENCH_VIDEO`: a video to use instead of the generated 10 s 640×360 H.264 pattern;
+//! * `RAYON_NUM_THREADS`: threads; mmaction2 gets the same number;
+//! * `VIDCLASS_BENCH_DEVICE`: `cpu`, the default, or `cuda`/`cuda:N` in a `--features cuda` build;
+//!   mmaction2 then runs on the same GPU.
 //!
 //! Every model × protocol runs in its own child process (this binary again, with `--one`), so the
 //! peak RSS (VmHWM) and load time are that run's alone. Stages: `decode` = open, decode, resize and

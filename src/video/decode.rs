@@ -5,9 +5,9 @@
 //! the next wanted frame starts at a later key frame, seeks straight to that key frame
 //! (only on seekable inputs: seeking a pipe scrambles the demuxer). Frames that are not wanted
 //! and that no other frame refers to (most B-frames) are not decoded at all: the decoder is told
-//! to skip non-reference frames for their packets. Only wanted frames are converted to RGB, at their own size with swscale, the conversion decord uses
-//! (anchors.md §10); the colour matrix and range follow the frame's tags as FFmpeg's
-//! `scale` filter does.
+//! to skip non-reference frames for their packets. Only wanted frames are converted to RGB, at
+//! their own size with swscale, the conversion decord uses (anchors.md §10); the colour matrix
+//! and range follow the frame's tags as FFmpeg's `scale` filter does.
 
 use std::collections::{BTreeMap, HashMap};
 
