@@ -153,9 +153,9 @@ fn folded_batch_norm_matches_conv_then_bn() {
     assert!(d <= 1e-5 * s, "max diff {d} at scale {s}");
 }
 
-/// Every CPU algorithm (Winograd in space and in time, shifted temporal taps, per-frame stems,
-/// im2col) against the generic path in f64, on odd sizes and channel counts that do not fill the
-/// SIMD lanes.
+/// Every CPU algorithm (Winograd in space and in time, shifted temporal taps, the direct narrow
+/// stem, per-frame windows, im2col) against the generic path in f64, on odd sizes and channel
+/// counts that do not fill the SIMD lanes.
 #[test]
 fn cpu_kernels_match_the_generic_path() {
     // (in channels, out channels, kernel, stride, padding, input [T, H, W])
@@ -168,9 +168,14 @@ fn cpu_kernels_match_the_generic_path() {
         (6, 7, [3, 1, 1], [1, 1, 1], [1, 0, 0], [5, 3, 4]),  // shifted temporal taps
         (5, 3, [5, 1, 1], [1, 1, 1], [2, 0, 0], [6, 2, 3]),  // shifted, five taps
         (9, 4, [1, 1, 1], [1, 1, 1], [0, 0, 0], [3, 5, 5]),  // plain product
-        (3, 8, [5, 7, 7], [1, 2, 2], [2, 3, 3], [6, 15, 13]), // fast-pathway stem
-        (3, 5, [5, 7, 7], [2, 2, 2], [2, 3, 3], [7, 12, 12]), // I3D stem
-        (4, 6, [1, 3, 3], [1, 2, 2], [0, 1, 1], [2, 9, 8]),  // strided 3×3: im2col
+        (3, 8, [5, 7, 7], [1, 2, 2], [2, 3, 3], [6, 15, 13]), // fast stem, narrow frame: direct
+        (3, 6, [5, 7, 7], [1, 2, 2], [2, 3, 3], [3, 5, 45]), // fast stem, two pixel blocks: direct
+        (3, 5, [5, 7, 7], [2, 2, 2], [2, 3, 3], [7, 12, 12]), // I3D stem, 5 outputs: direct
+        (3, 64, [5, 7, 7], [1, 2, 2], [2, 3, 3], [4, 9, 10]), // I3D stem, 64 outputs: per-frame
+        (1, 8, [1, 3, 3], [1, 1, 1], [0, 1, 1], [1, 5, 29]), // one channel, stride 1: direct
+        (4, 7, [3, 3, 3], [1, 3, 2], [1, 0, 2], [3, 8, 23]), // window wider than padding: direct
+        (6, 5, [3, 3, 3], [1, 1, 1], [1, 1, 1], [4, 6, 7]),  // 3×3×3 inflation: per-frame
+        (5, 6, [1, 3, 3], [1, 2, 2], [0, 1, 1], [2, 9, 8]),  // strided 3×3: im2col
         (8, 6, [1, 1, 1], [2, 2, 2], [0, 0, 0], [4, 6, 7]),  // strided 1×1: im2col
     ];
     let dev = Device::Cpu;

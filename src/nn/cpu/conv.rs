@@ -11,7 +11,11 @@
 //!   [`MIN_OUT`](super::temporal::MIN_OUT) output channels: Winograd F(4, 3) along time, see
 //!   [`super::temporal`].
 //! * [`Algo::Winograd`]: 3×3, stride 1, padding 1: see [`super::winograd`].
-//! * [`Algo::Frames`]: a temporal extent and a spatial window (5×7×7 stems): see [`super::frames`].
+//! * [`Algo::Direct`]: a spatial window from at most [`MAX_IN`](super::direct::MAX_IN) input
+//!   channels to at most [`MAX_OUT`](super::direct::MAX_OUT) outputs (SlowFast's fast stem),
+//!   where the CPU has the kernel's instructions: see [`super::direct`].
+//! * [`Algo::Frames`]: a temporal extent and a spatial window (3×3×3 inflated kernels, and the
+//!   5×7×7 stems where [`Algo::Direct`] is not available): see [`super::frames`].
 //! * [`Algo::Im2col`]: everything else (3×3, 7×7, strided 1×1). Each tile of output rows gathers
 //!   its `K` input values per row ([`super::im2col`]) into a scratch matrix, then one product.
 //!
@@ -59,6 +63,7 @@ pub(crate) enum Algo {
     Shifted,
     Temporal,
     Winograd,
+    Direct,
     Frames,
     Im2col,
 }
@@ -70,7 +75,8 @@ pub(crate) struct CpuConv {
     pub in_channels: usize,
     pub out_channels: usize,
     /// `[kt·kh·kw·C, O]`, row-major; for [`Algo::Frames`] `[kh·kw·C, kt·O]` instead, the temporal
-    /// taps side by side (see [`super::frames`]); for [`Algo::Winograd`] the 36 transformed
+    /// taps side by side (see [`super::frames`]); for [`Algo::Direct`] `[K, 8]`, the columns
+    /// padded with zeros; for [`Algo::Winograd`] the 36 transformed
     /// `[C, O]` matrices, for [`Algo::Temporal`] the 6.
     pub weight: Vec<f32>,
     pub algo: Algo,
@@ -84,10 +90,17 @@ impl CpuConv {
         let shifted = unit(t) && h.is_identity() && w.is_identity() && 2 * t.padding + 1 == t.kernel;
         let window = h.kernel > 1 || w.kernel > 1;
         let winograd = t.is_identity() && [h, w].iter().all(|a| *a == Axis::new(3, 1, 1));
+        let direct = window
+            && in_channels <= super::direct::MAX_IN
+            && out_channels <= super::direct::MAX_OUT
+            && axes.iter().all(|a| a.dilation == 1)
+            && super::direct::available();
         let algo = if shifted && t.kernel == 3 && out_channels >= super::temporal::MIN_OUT {
             Algo::Temporal
         } else if shifted {
             Algo::Shifted
+        } else if direct {
+            Algo::Direct
         } else if winograd {
             Algo::Winograd
         } else if t.kernel > 1 && window && t.dilation == 1 {
@@ -97,6 +110,7 @@ impl CpuConv {
         };
         let weight = match algo {
             Algo::Frames => super::frames::stack_taps(&weight, t.kernel, out_channels),
+            Algo::Direct => super::direct::pad_columns(&weight, out_channels),
             Algo::Winograd => super::winograd::transform_weight(&weight, in_channels, out_channels),
             Algo::Temporal => super::temporal::transform_weight(&weight, in_channels, out_channels),
             _ => weight,
@@ -123,6 +137,7 @@ impl CpuConv {
                 self.shifted_tile(x, d, rows.clone(), y, threads);
                 epilogue.apply(y, rows, width);
             }),
+            Algo::Direct => super::direct::forward(&self.weight, self.axes, x, (d, od), &mut out, epilogue),
             Algo::Frames => super::frames::forward(self, x, d, od, &mut out, epilogue),
             Algo::Winograd => super::winograd::forward(&self.weight, x, d, width, &mut out, epilogue),
             Algo::Temporal => super::temporal::forward(&self.weight, x, d, width, &mut out, epilogue),

@@ -1,5 +1,6 @@
-//! Kernels with both a temporal extent and a spatial window (the (5,7,7) stems of SlowFast's
-//! fast pathway and I3D, 3×3×3 inflation), computed frame by frame.
+//! Kernels with both a temporal extent and a spatial window (I3D's (5,7,7) stem, 3×3×3 inflation,
+//! and SlowFast's fast stem where the CPU lacks [`super::direct`]'s instructions), computed frame
+//! by frame.
 //!
 //! Gathering the full `kt·kh·kw·C` window per output row would copy every input frame `kt`
 //! times (SlowFast's fast stem: 1.2 GB per view), and a product per temporal tap has only `O`

@@ -11,6 +11,7 @@
 //! fall back to candle's generic operations otherwise (other devices or dtypes).
 
 pub(crate) mod conv;
+mod direct;
 mod frames;
 mod gemm;
 mod im2col;
