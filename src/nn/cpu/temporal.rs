@@ -128,18 +128,12 @@ fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue,
                 let start = ((seg.n * d.t + t) * hw + seg.p0) * c;
                 Some(&x[start..start + len])
             });
-            for i in (0..len).step_by(LANES) {
-                let lanes = LANES.min(len - i);
-                let mut p = [[0f32; LANES]; 6];
-                for (p, src) in p.iter_mut().zip(&input) {
-                    if let Some(src) = src {
-                        copy_lanes(&mut p[..lanes], &src[i..i + lanes]);
-                    }
-                }
-                for (xi, vals) in bt(&p).iter().enumerate() {
-                    let at = xi * lv + offset + i;
-                    copy_lanes(&mut v[at..at + lanes], &vals[..lanes]);
-                }
+            let full = len / LANES * LANES;
+            for i in (0..full).step_by(LANES) {
+                input_group::<true>(&input, v, (i, LANES), lv, offset);
+            }
+            if full < len {
+                input_group::<false>(&input, v, (full, len - full), lv, offset);
             }
             offset += len;
         }
@@ -148,17 +142,12 @@ fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue,
         let mut offset = 0;
         for seg in &mut segments {
             let len = seg.r * o;
-            for i in (0..len).step_by(LANES) {
-                let lanes = LANES.min(len - i);
-                let s: [[f32; LANES]; 6] = std::array::from_fn(|xi| {
-                    let mut s = [0f32; LANES];
-                    let at = xi * lm + offset + i;
-                    copy_lanes(&mut s[..lanes], &m[at..at + lanes]);
-                    s
-                });
-                for (y, vals) in seg.frames.iter_mut().zip(at(&s)) {
-                    copy_lanes(&mut y[i..i + lanes], &vals[..lanes]);
-                }
+            let full = len / LANES * LANES;
+            for i in (0..full).step_by(LANES) {
+                output_group::<true>(m, &mut seg.frames, (i, LANES), lm, offset);
+            }
+            if full < len {
+                output_group::<false>(m, &mut seg.frames, (full, len - full), lm, offset);
             }
             offset += len;
         }
@@ -168,5 +157,52 @@ fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue,
             let row = (seg.n * d.t + t0 + a) * hw + seg.p0;
             epilogue.apply(y, row..row + seg.r, o);
         }
+    }
+}
+
+/// Input transform of the `lanes` values at `i` of a segment's six input frames (`None`: zero
+/// padding) into the six `V` matrices (`lv` values apart, the segment at `offset`). `FULL`: `lanes`
+/// is [`LANES`], known at compile time, so the copies become single vector moves (with a run-time
+/// length the compiler turns them into `memcpy` calls).
+#[inline(always)]
+fn input_group<const FULL: bool>(
+    input: &[Option<&[f32]>; 6],
+    v: &mut [f32],
+    (i, lanes): (usize, usize),
+    lv: usize,
+    offset: usize,
+) {
+    let lanes = if FULL { LANES } else { lanes };
+    let mut p = [[0f32; LANES]; 6];
+    for (p, src) in p.iter_mut().zip(input) {
+        if let Some(src) = src {
+            copy_lanes(&mut p[..lanes], &src[i..i + lanes]);
+        }
+    }
+    for (xi, vals) in bt(&p).iter().enumerate() {
+        let at = xi * lv + offset + i;
+        copy_lanes(&mut v[at..at + lanes], &vals[..lanes]);
+    }
+}
+
+/// Output transform of the `lanes` values at `i` of a segment (at `offset` in the six `M`
+/// matrices, `lm` values apart) into its output frames; `FULL` as in [`input_group`].
+#[inline(always)]
+fn output_group<const FULL: bool>(
+    m: &[f32],
+    frames: &mut [&mut [f32]],
+    (i, lanes): (usize, usize),
+    lm: usize,
+    offset: usize,
+) {
+    let lanes = if FULL { LANES } else { lanes };
+    let s: [[f32; LANES]; 6] = std::array::from_fn(|xi| {
+        let mut s = [0f32; LANES];
+        let at = xi * lm + offset + i;
+        copy_lanes(&mut s[..lanes], &m[at..at + lanes]);
+        s
+    });
+    for (y, vals) in frames.iter_mut().zip(at(&s)) {
+        copy_lanes(&mut y[i..i + lanes], &vals[..lanes]);
     }
 }
