@@ -12,8 +12,9 @@
 //!   [`super::temporal`].
 //! * [`Algo::Winograd`]: 3×3, stride 1, padding 1: see [`super::winograd`].
 //! * [`Algo::Direct`]: a spatial window from at most [`MAX_IN`](super::direct::MAX_IN) input
-//!   channels to at most [`MAX_OUT`](super::direct::MAX_OUT) outputs (SlowFast's fast stem),
-//!   where the CPU has the kernel's instructions: see [`super::direct`].
+//!   channels to at most [`MAX_OUT`](super::direct::MAX_OUT) outputs (SlowFast's fast stem, with
+//!   Winograd F(4, 5) along time), where the CPU has the kernels' instructions: see
+//!   [`super::direct`].
 //! * [`Algo::Frames`]: a temporal extent and a spatial window (3×3×3 inflated kernels, and the
 //!   5×7×7 stems where [`Algo::Direct`] is not available): see [`super::frames`].
 //! * [`Algo::Im2col`]: everything else (3×3, 7×7, strided 1×1). Each tile of output rows gathers
@@ -76,7 +77,7 @@ pub(crate) struct CpuConv {
     pub out_channels: usize,
     /// `[kt·kh·kw·C, O]`, row-major; for [`Algo::Frames`] `[kh·kw·C, kt·O]` instead, the temporal
     /// taps side by side (see [`super::frames`]); for [`Algo::Direct`] `[K, 8]`, the columns
-    /// padded with zeros; for [`Algo::Winograd`] the 36 transformed
+    /// padded with zeros (its 5 taps along time transformed into 8 where F(4, 5) applies); for [`Algo::Winograd`] the 36 transformed
     /// `[C, O]` matrices, for [`Algo::Temporal`] the 6.
     pub weight: Vec<f32>,
     pub algo: Algo,
@@ -110,7 +111,7 @@ impl CpuConv {
         };
         let weight = match algo {
             Algo::Frames => super::frames::stack_taps(&weight, t.kernel, out_channels),
-            Algo::Direct => super::direct::pad_columns(&weight, out_channels),
+            Algo::Direct => super::direct::prepare_weight(&weight, t, out_channels),
             Algo::Winograd => super::winograd::transform_weight(&weight, in_channels, out_channels),
             Algo::Temporal => super::temporal::transform_weight(&weight, in_channels, out_channels),
             _ => weight,
