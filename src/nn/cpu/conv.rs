@@ -13,8 +13,8 @@
 //! * [`Algo::Winograd`]: 3×3, stride 1, padding 1: see [`super::winograd`].
 //! * [`Algo::Direct`]: a spatial window from at most [`MAX_IN`](super::direct::MAX_IN) input
 //!   channels to at most [`MAX_OUT`](super::direct::MAX_OUT) outputs (SlowFast's fast stem, with
-//!   Winograd F(4, 5) along time), where the CPU has the kernels' instructions: see
-//!   [`super::direct`].
+//!   Winograd F(4, 5) along time, and the fast pathway's 8-channel 3×3s), where the CPU has the
+//!   kernels' instructions: see [`super::direct`].
 //! * [`Algo::Frames`]: a temporal extent and a spatial window (3×3×3 inflated kernels, and the
 //!   5×7×7 stems where [`Algo::Direct`] is not available): see [`super::frames`].
 //! * [`Algo::Im2col`]: everything else (3×3, 7×7, strided 1×1). Each tile of output rows gathers

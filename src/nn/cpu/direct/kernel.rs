@@ -46,10 +46,12 @@ pub(super) fn sweep(input: &RowInput, out_width: usize, mut sink: impl FnMut(usi
         let mut done = first;
         for x0 in (first..last - PIXELS).step_by(PIXELS).chain([last - PIXELS]) {
             let start = (x0 * aw.stride - aw.padding) * c;
-            // The fast stem's step (stride 2, RGB) as a constant: the twelve pixels' reads then
-            // address from one register, which makes the block a sixth faster.
+            // The common steps (the stem's stride 2 over RGB, stride 1 over 8 channels) as
+            // constants: the twelve pixels' reads then address from one register, which makes
+            // the block a sixth faster.
             let sums = match step {
                 6 => block::<PIXELS, 6>(input, (start, step, span)),
+                8 => block::<PIXELS, 8>(input, (start, step, span)),
                 _ => block::<PIXELS, 0>(input, (start, step, span)),
             };
             let fresh = done - x0;
