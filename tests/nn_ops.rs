@@ -171,7 +171,8 @@ fn cpu_kernels_match_the_generic_path() {
         (3, 8, [5, 7, 7], [1, 2, 2], [2, 3, 3], [6, 15, 13]), // fast stem, narrow frame: direct
         (3, 6, [5, 7, 7], [1, 2, 2], [2, 3, 3], [3, 5, 45]), // fast stem, two pixel blocks: direct
         (3, 5, [5, 7, 7], [2, 2, 2], [2, 3, 3], [7, 12, 12]), // I3D stem, 5 outputs: direct
-        (3, 64, [5, 7, 7], [1, 2, 2], [2, 3, 3], [4, 9, 10]), // I3D stem, 64 outputs: per-frame
+        (3, 64, [5, 7, 7], [1, 2, 2], [2, 3, 3], [4, 9, 10]), // 64 outputs: per-frame
+        (3, 12, [5, 7, 7], [2, 2, 2], [2, 3, 3], [7, 12, 12]), // I3D stem (stride 2 in time): per-frame
         (1, 8, [1, 3, 3], [1, 1, 1], [0, 1, 1], [1, 5, 29]), // one channel, stride 1: direct
         (8, 8, [1, 3, 3], [1, 1, 1], [0, 1, 1], [2, 6, 31]), // fast-pathway 3×3: direct
         (4, 7, [3, 3, 3], [1, 3, 2], [1, 0, 2], [3, 8, 23]), // window wider than padding: direct

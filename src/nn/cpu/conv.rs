@@ -15,8 +15,9 @@
 //!   channels to at most [`MAX_OUT`](super::direct::MAX_OUT) outputs (SlowFast's fast stem, with
 //!   Winograd F(4, 5) along time, and the fast pathway's 8-channel 3×3s), where the CPU has the
 //!   kernels' instructions: see [`super::direct`].
-//! * [`Algo::Frames`]: a temporal extent and a spatial window (3×3×3 inflated kernels, and the
-//!   5×7×7 stems where [`Algo::Direct`] is not available): see [`super::frames`].
+//! * [`Algo::Frames`]: a temporal extent and a spatial window (I3D's 5×7×7 stem, 3×3×3 inflated
+//!   kernels, and SlowFast's fast stem where [`Algo::Direct`] is not available): see
+//!   [`super::frames`].
 //! * [`Algo::Im2col`]: everything else (3×3, 7×7, strided 1×1). Each tile of output rows gathers
 //!   its `K` input values per row ([`super::im2col`]) into a scratch matrix, then one product.
 //!
@@ -110,7 +111,7 @@ impl CpuConv {
             Algo::Im2col
         };
         let weight = match algo {
-            Algo::Frames => super::frames::stack_taps(&weight, t.kernel, out_channels),
+            Algo::Frames => super::frames::stack_taps(&weight, t, out_channels),
             Algo::Direct => super::direct::prepare_weight(&weight, t, out_channels),
             Algo::Winograd => super::winograd::transform_weight(&weight, in_channels, out_channels),
             Algo::Temporal => super::temporal::transform_weight(&weight, in_channels, out_channels),

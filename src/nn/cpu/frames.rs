@@ -6,9 +6,11 @@
 //! times (SlowFast's fast stem: 1.2 GB per view), and a product per temporal tap has only `O`
 //! columns (8 in the fast stem), too narrow for the GEMM kernels. Instead each task owns a tile of
 //! output pixels and walks the *input* frames in order: it gathers a frame's spatial window once
-//! and multiplies it by all temporal taps at once, `P_t = cols_t · [W_0 | … | W_{kt−1}]`
-//! (`kt·O` columns). Output frame `t` is then the sum of column blocks `P_{t·s+j−p}[:, j]` over
-//! the taps `j`; a ring of `kt` products holds the frames still needed.
+//! and multiplies it by all the temporal taps that frame meets at once, `P_t = cols_t · [W_j | …]`.
+//! With temporal stride `s` frame `t` meets only the taps `j ≡ t + p (mod s)`, so the taps are
+//! stacked by that class (I3D's stem, stride 2: 3 or 2 taps a frame, not 5). Output frame `t` is
+//! then the sum of column blocks `P_{t·s+j−p}[:, j]` over the taps `j`; a ring of `kt` products
+//! holds the frames still needed.
 
 use std::ops::Range;
 
@@ -17,19 +19,27 @@ use super::conv::{CpuConv, Epilogue};
 use super::gemm::{MatRef, matmul};
 use super::im2col::gather_frame;
 use super::tiles::{run_tasks, tile_rows};
+use crate::nn::Axis;
 
-/// Rearranges the `[kt·S, O]` weight (S = kh·kw·C) into `[S, kt·O]`: tap `j` in columns
-/// `j·O..(j+1)·O`.
-pub(crate) fn stack_taps(weight: &[f32], kt: usize, o: usize) -> Vec<f32> {
+/// Rearranges the `[kt·S, O]` weight (S = kh·kw·C) into `[S, kt·O]`, the taps side by side in
+/// [`tap_order`].
+pub(crate) fn stack_taps(weight: &[f32], at: Axis, o: usize) -> Vec<f32> {
+    let kt = at.kernel;
     let s = weight.len() / (kt * o);
     let mut out = vec![0f32; weight.len()];
-    for j in 0..kt {
+    for (col, j) in tap_order(at).enumerate() {
         for r in 0..s {
             let src = &weight[(j * s + r) * o..(j * s + r + 1) * o];
-            out[(r * kt + j) * o..(r * kt + j + 1) * o].copy_from_slice(src);
+            out[(r * kt + col) * o..(r * kt + col + 1) * o].copy_from_slice(src);
         }
     }
     out
+}
+
+/// The taps grouped by their class `j mod s` (`s` the temporal stride), in order within each:
+/// an input frame meets exactly one class, a run of adjacent column blocks.
+fn tap_order(at: Axis) -> impl Iterator<Item = usize> {
+    (0..at.stride).flat_map(move |r| (r..at.kernel).step_by(at.stride))
 }
 
 /// One task: a sample, a tile of pixels, and those pixels' output rows in every frame.
@@ -57,7 +67,14 @@ pub(crate) fn forward(conv: &CpuConv, x: &[f32], d: Dims, od: Dims, out: &mut [f
             rest = tail;
         }
     }
-    let w = MatRef::dense(&conv.weight, spatial, kt * o);
+    // Class `r` of the taps: its first column block and its number of taps.
+    let classes: Vec<(usize, usize)> = (0..at.stride)
+        .scan(0, |first, r| {
+            let count = (r..kt).step_by(at.stride).count();
+            *first += count;
+            Some((*first - count, count))
+        })
+        .collect();
     let run = |(n, pixels, frames): Task, threads: usize| {
         let m = pixels.len();
         let mut cols = vec![0f32; m * spatial];
@@ -69,15 +86,24 @@ pub(crate) fn forward(conv: &CpuConv, x: &[f32], d: Dims, od: Dims, out: &mut [f
                 let Some(ti) = at.source(to, j, d.t) else {
                     continue;
                 };
+                // Frame `ti` meets the taps of class `j mod s`; tap `j` is block `j / s` of them.
+                let (first, count) = classes[j % at.stride];
                 let slot = ti % kt;
-                let p = &mut ring[slot * m * kt * o..(slot + 1) * m * kt * o];
+                let p = &mut ring[slot * m * kt * o..][..m * count * o];
                 if held[slot] != ti {
                     gather_frame(x, d, od, (ah, aw), (n, ti), pixels.clone(), &mut cols);
+                    let w = MatRef {
+                        data: &conv.weight[first * o..],
+                        rows: spatial,
+                        cols: count * o,
+                        stride: kt * o,
+                    };
                     matmul(p, MatRef::dense(&cols, m, spatial), w, false, threads);
                     held[slot] = ti;
                 }
-                for (y, p) in y.chunks_exact_mut(o).zip(p.chunks_exact(kt * o)) {
-                    y.iter_mut().zip(&p[j * o..(j + 1) * o]).for_each(|(y, p)| *y += p);
+                let q = j / at.stride;
+                for (y, p) in y.chunks_exact_mut(o).zip(p.chunks_exact(count * o)) {
+                    y.iter_mut().zip(&p[q * o..(q + 1) * o]).for_each(|(y, p)| *y += p);
                 }
             }
             let first = (n * od.t + to) * od.h * od.w + pixels.start;
