@@ -2,6 +2,8 @@
 //! matmul uses, called directly so convolutions can hand it strided views of their buffers and
 //! accumulate into an existing output without copies.
 
+use std::mem::MaybeUninit;
+
 use gemm::Parallelism;
 
 /// A row-major matrix view: `rows × cols` elements, row `i` starting at `data[i * stride]`.
@@ -28,23 +30,50 @@ impl<'a> MatRef<'a> {
 /// `dst[m×n] (+)= a[m×k] · b[k×n]`, with `dst` dense row-major (row stride `n`). Accumulates into
 /// `dst` when `accumulate`, overwrites it otherwise.
 pub(crate) fn matmul(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool, threads: usize) {
+    assert_eq!(dst.len(), a.rows * b.cols, "output size");
+    // SAFETY: `dst` is a unique borrow of exactly the m×n values the product writes.
+    unsafe { product(dst.as_mut_ptr(), a, b, accumulate, threads) }
+}
+
+/// `dst[m×n] = a[m×k] · b[k×n]` into memory that need not be initialised (a fresh output buffer:
+/// zeroing it first costs a pass over memory the product overwrites anyway). Returns `dst`,
+/// every value written.
+pub(crate) fn matmul_into<'d>(
+    dst: &'d mut [MaybeUninit<f32>],
+    a: MatRef,
+    b: MatRef,
+    threads: usize,
+) -> &'d mut [f32] {
+    assert_eq!(dst.len(), a.rows * b.cols, "output size");
+    assert!(a.cols > 0, "an empty inner dimension would leave the output unwritten");
+    // SAFETY: as in `matmul`; `f32` and `MaybeUninit<f32>` have the same layout.
+    unsafe { product(dst.as_mut_ptr().cast(), a, b, false, threads) };
+    // SAFETY: the product wrote all m×n values (it does not read them when not accumulating).
+    unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
+/// The product behind [`matmul`] and [`matmul_into`].
+///
+/// # Safety
+/// `dst` points to `a.rows × b.cols` writable `f32`s, initialised when `accumulate`, that
+/// overlap neither input.
+unsafe fn product(dst: *mut f32, a: MatRef, b: MatRef, accumulate: bool, threads: usize) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "inner dimensions");
-    assert_eq!(dst.len(), m * n, "output size");
     a.check();
     b.check();
     if m == 0 || n == 0 {
         return;
     }
     let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
-    // SAFETY: the asserts above keep every element the strides reach inside its slice; `dst` is a
-    // unique borrow, so it overlaps neither input.
+    // SAFETY: the asserts above keep every element the strides reach inside its slice; the
+    // caller vouches for `dst`.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,

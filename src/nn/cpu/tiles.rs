@@ -3,6 +3,7 @@
 //! Tiles never cross a sample boundary (kernels that shift rows by whole frames rely on it), and
 //! are sized so a tile's operands stay in the per-core cache while its epilogue runs.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use rayon::prelude::*;
@@ -19,10 +20,16 @@ pub(crate) fn tile_rows(k: usize, width: usize) -> usize {
 
 /// Runs `f(rows, out_tile, threads_inside)` over row tiles of `out` (`width` values a row),
 /// `sample_rows` rows a sample, `tile` rows at most a tile, through [`run_tasks`] (in parallel
-/// from two tiles a thread).
-pub(crate) fn for_each_tile<F>(out: &mut [f32], width: usize, sample_rows: usize, tile: usize, f: F)
-where
-    F: Fn(Range<usize>, &mut [f32], usize) + Sync,
+/// from two tiles a thread). The tiles cover `out` exactly, so an `f` that writes all of its tile
+/// initialises all of `out`.
+pub(crate) fn for_each_tile<F>(
+    out: &mut [MaybeUninit<f32>],
+    width: usize,
+    sample_rows: usize,
+    tile: usize,
+    f: F,
+) where
+    F: Fn(Range<usize>, &mut [MaybeUninit<f32>], usize) + Sync,
 {
     let rows = out.len() / width.max(1);
     let mut ranges = Vec::new();
