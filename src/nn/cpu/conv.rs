@@ -79,8 +79,8 @@ pub(crate) struct CpuConv {
     pub out_channels: usize,
     /// `[kt·kh·kw·C, O]`, row-major; for [`Algo::Frames`] `[kh·kw·C, kt·O]` instead, the temporal
     /// taps side by side (see [`super::frames`]); for [`Algo::Direct`] `[K, 8]`, the columns
-    /// padded with zeros (its 5 taps along time transformed into 8 where F(4, 5) applies); for [`Algo::Winograd`] the 36 transformed
-    /// `[C, O]` matrices, for [`Algo::Temporal`] the 6.
+    /// padded with zeros (its 5 taps along time transformed into 8 where F(4, 5) applies); for
+    /// [`Algo::Winograd`] the 36 transformed `[C, O]` matrices, for [`Algo::Temporal`] the 6.
     pub weight: Vec<f32>,
     pub algo: Algo,
 }
