@@ -13,9 +13,10 @@
 //! each a chain of 64 MiB heaps that it unmaps when they empty, trim threshold or not (`strace`
 //! shows a `munmap` of 64 MiB several times a forward): the forward passes, which run on rayon's
 //! threads, never reused the pages the load freed on the main thread, and a 256² SlowFast view on
-//! one thread faulted in 32 MB afresh every time (8 k faults a forward, none with one arena). One 224² view, six interleaved pairs of
-//! fresh processes: 0.37–0.43 s → 0.32–0.38 s per video, peak memory 572 → 498 MB. The arena's lock
-//! costs nothing measurable: the kernels allocate a few buffers per layer, not per value.
+//! one thread faulted in 32 MB afresh every time (8 k faults a forward, none with one arena). One
+//! 224² view, five interleaved pairs of fresh processes: 0.368–0.386 s → 0.337–0.364 s per video,
+//! peak memory 578 → 498 MB. The 30-view protocol, whose threads allocate side by side from the
+//! one arena, runs no slower (nine pairs).
 
 /// Tells the C allocator to keep freed memory for reuse (glibc on Linux; elsewhere a no-op).
 /// Process-wide: the `vidclass` binary calls it first thing; library users running many forwards
