@@ -18,9 +18,10 @@
 //! peak memory 578 → 498 MB. The 30-view protocol, whose threads allocate side by side from the
 //! one arena, runs no slower (nine pairs).
 
-/// Tells the C allocator to keep freed memory for reuse (glibc on Linux; elsewhere a no-op).
-/// Process-wide: the `vidclass` binary calls it first thing; library users running many forwards
-/// may call it too.
+/// Tells the C allocator to keep freed memory for reuse and to serve every thread from one heap
+/// (glibc on Linux; elsewhere a no-op). Process-wide: the `vidclass` binary calls it first thing;
+/// library users running many forwards may call it too, before they start threads (a thread that
+/// already has an arena of its own keeps it).
 pub fn reuse_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tunables; it is safe to call at any time.
