@@ -176,7 +176,8 @@ fn cpu_kernels_match_the_generic_path() {
         (1, 8, [1, 3, 3], [1, 1, 1], [0, 1, 1], [1, 5, 29]), // one channel, stride 1: direct
         (8, 8, [1, 3, 3], [1, 1, 1], [0, 1, 1], [2, 6, 31]), // fast-pathway 3×3: direct
         (4, 7, [3, 3, 3], [1, 3, 2], [1, 0, 2], [3, 8, 23]), // window wider than padding: direct
-        (6, 5, [3, 3, 3], [1, 1, 1], [1, 1, 1], [4, 6, 7]),  // 3×3×3 inflation: per-frame
+        (6, 5, [3, 3, 3], [1, 1, 1], [1, 1, 1], [4, 6, 7]),  // narrow 3×3×3 inflation: direct
+        (6, 9, [3, 3, 3], [1, 1, 1], [1, 1, 1], [4, 6, 7]),  // 3×3×3 inflation: per-frame
         (5, 6, [1, 3, 3], [1, 2, 2], [0, 1, 1], [2, 9, 8]),  // strided 3×3: im2col
         (8, 6, [1, 1, 1], [2, 2, 2], [0, 0, 0], [4, 6, 7]),  // strided 1×1: im2col
     ];
