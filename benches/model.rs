@@ -7,8 +7,9 @@
 //! VIDCLASS_BENCH_PYTHON=/work/venv/bin/python cargo bench --bench model   # + tools/bench_mmaction2.py
 //! ```
 //! Other knobs:
-//! * `VIDCLASS_BENCH_RUNS`: runs per tool and model, default 1; the run with the median total is
-//!   printed, with every run's total;
+//! * `VIDCLASS_BENCH_RUNS`: runs per tool and model, default 1, the tools taking turns; the run
+//!   with the median total is printed, with every run's total, and with mmaction2 the ratio of the
+//!   two tools' totals in each turn and its median;
 //! * `VIDCLASS_BENCH_MODELS`: comma list of card names;
 //! * `VIDCLASS_FULLWIDTH`: folder of the `full_*.pth` checkpoints, default `/work/fullwidth`;
 //! * `VIDCLASS_BENCH_VIDEO`: a video to use instead of the generated 10 s 640×360 H.264 pattern;
@@ -65,25 +66,31 @@ fn main() {
     let runs: usize = env("VIDCLASS_BENCH_RUNS", "1").parse().expect("VIDCLASS_BENCH_RUNS is a number");
     let device: DeviceChoice = env("VIDCLASS_BENCH_DEVICE", "cpu").parse().unwrap();
     assert_ne!(device, DeviceChoice::Auto, "VIDCLASS_BENCH_DEVICE: name the device, cpu or cuda[:N]");
-    for protocol in env("VIDCLASS_BENCH_PROTOCOLS", "fast").split(',') {
+    let protocols = env("VIDCLASS_BENCH_PROTOCOLS", "fast");
+    for protocol in protocols.split(',') {
         for (card, file) in MODELS.iter().filter(|(card, _)| wanted.split(',').any(|w| w == *card)) {
             let weights = dir.join(file);
+            let (weights, video) = (&weights, video.as_path());
             let exe = std::env::current_exe().unwrap();
-            report_median(runs, || {
-                Command::new(&exe).arg("--one").arg(card).arg(&weights).arg(protocol).arg(&video).output()
-            });
+            let mut tools: Vec<Box<dyn Fn() -> Command + '_>> = vec![Box::new(|| {
+                let mut vidclass = Command::new(&exe);
+                vidclass.arg("--one").arg(card).arg(weights).arg(protocol).arg(video);
+                vidclass
+            })];
             if let Some(python) = &python {
                 let config = ModelCard::builtin(card).unwrap().config;
                 let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/bench_mmaction2.py");
-                report_median(runs, || {
-                    Command::new(python)
+                tools.push(Box::new(move || {
+                    let mut mmaction2 = Command::new(python);
+                    mmaction2
                         .arg(&script)
                         .args([video.as_os_str(), config.as_ref(), weights.as_os_str(), protocol.as_ref()])
                         .args(["--threads", &threads.to_string()])
-                        .args(["--device", &mmaction2_device(&device)])
-                        .output()
-                });
+                        .args(["--device", &mmaction2_device(&device)]);
+                    mmaction2
+                }));
             }
+            report(runs, &tools, card, protocol);
         }
     }
 }
@@ -96,29 +103,43 @@ fn mmaction2_device(device: &DeviceChoice) -> String {
     }
 }
 
-/// Runs a child `runs` times and prints the result line of the run with the median `total_s`
-/// (the machine is shared, so single runs swing), or the error output of a failed run.
-fn report_median(runs: usize, run: impl Fn() -> std::io::Result<std::process::Output>) {
-    let mut lines = Vec::new();
-    for _ in 0..runs.max(1) {
-        let out = run().expect("the benchmark child starts");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if !out.status.success() {
-            print!("{stdout}");
-            eprint!("{}", String::from_utf8_lossy(&out.stderr));
-            return;
+/// Runs each tool's child `runs` times, the tools taking turns (vidclass, mmaction2, vidclass,
+/// ...) so that a slow phase of this shared machine lands on both alike, and prints per tool the
+/// result line of its run with the median `total_s` with every run's total; with two tools, also
+/// the ratio of their totals in each turn and the median of those ratios. A failed run prints
+/// its output and ends the tool's turns.
+fn report(runs: usize, tools: &[Box<dyn Fn() -> Command + '_>], card: &str, protocol: &str) {
+    let mut totals: Vec<Vec<(f64, String)>> = vec![Vec::new(); tools.len()];
+    'turns: for _ in 0..runs.max(1) {
+        for (tool, totals) in tools.iter().zip(&mut totals) {
+            let out = tool().output().expect("the benchmark child starts");
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            if !out.status.success() {
+                print!("{stdout}");
+                eprint!("{}", String::from_utf8_lossy(&out.stderr));
+                break 'turns;
+            }
+            let line = stdout.lines().find(|l| l.starts_with("tool=")).unwrap_or_default().to_owned();
+            totals.push((field(&line, "total_s").unwrap_or(f64::INFINITY), line));
         }
-        let line = stdout.lines().find(|l| l.starts_with("tool=")).unwrap_or_default().to_owned();
-        let total = field(&line, "total_s").unwrap_or(f64::INFINITY);
-        lines.push((total, line));
     }
-    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (_, median) = &lines[lines.len() / 2];
-    if lines.len() > 1 {
-        let totals: Vec<String> = lines.iter().map(|(t, _)| format!("{t:.3}")).collect();
-        println!("{median} runs_total_s={}", totals.join(","));
-    } else {
-        println!("{median}");
+    for runs in &totals {
+        let mut sorted = runs.clone();
+        sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let Some((_, median)) = sorted.get(sorted.len() / 2) else { continue };
+        let all: Vec<String> = runs.iter().map(|(t, _)| format!("{t:.3}")).collect();
+        println!("{median} runs_total_s={}", all.join(","));
+    }
+    if let [ours, theirs] = &totals[..] {
+        let mut ratios: Vec<f64> = ours.iter().zip(theirs).map(|(a, b)| a.0 / b.0).collect();
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
+        ratios.sort_by(f64::total_cmp);
+        if let Some(median) = ratios.get(ratios.len() / 2) {
+            println!(
+                "ratio model={card} protocol={protocol} vidclass/mmaction2={median:.3} per_turn={}",
+                each.join(",")
+            );
+        }
     }
 }
 
