@@ -26,9 +26,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use candle_core::Device;
+use vidclass::classify::forward_views;
 use vidclass::device::DeviceChoice;
 use vidclass::inputs::Input;
 use vidclass::prepare::{ViewProtocol, prepare};
@@ -211,22 +212,28 @@ fn run_video(
     let prepared = prepare(&opened, views).unwrap();
     let decode_s = t_video.elapsed().as_secs_f64();
     let n = prepared.views.len();
-    let layout = card.architecture.input_layout();
-    let batch = vidclass::classify::views_per_pass(layout, n, device);
-    let (mut preprocess_s, mut backbone_s) = (0.0, 0.0);
-    let mut logits = Vec::new();
+    let (mut input_time, mut network_time) = (Duration::ZERO, Duration::ZERO);
     let macs0 = vidclass::nn::counters::direct_macs();
-    for start in (0..n).step_by(batch) {
-        let t = Instant::now();
-        let input =
-            prepared.views.tensor(start..n.min(start + batch), &card.normalize, layout, device).unwrap();
-        device.synchronize().unwrap();
-        preprocess_s += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        logits.push(model.forward(&input).unwrap().logits);
-        device.synchronize().unwrap();
-        backbone_s += t.elapsed().as_secs_f64();
-    }
+    let t = Instant::now();
+    let outputs = forward_views(
+        model,
+        &prepared.views,
+        (&card.normalize, card.architecture.input_layout()),
+        device,
+        |pass| {
+            input_time += pass.input_time;
+            network_time += pass.network_time;
+        },
+    )
+    .unwrap();
+    device.synchronize().unwrap();
+    // The passes overlap on a CPU (one view per thread): share their wall time out in proportion
+    // to the time they spent building inputs and in the network. (On a GPU, whose passes run
+    // asynchronously, that split is rough; the total is exact.)
+    let passes_s = t.elapsed().as_secs_f64();
+    let preprocess_s = passes_s * input_time.as_secs_f64() / (input_time + network_time).as_secs_f64();
+    let backbone_s = passes_s - preprocess_s;
+    let logits: Vec<_> = outputs.into_iter().map(|o| o.logits).collect();
     let t = Instant::now();
     let scores = average_views(&candle_core::Tensor::cat(&logits, 0).unwrap(), card.averaging).unwrap();
     let head_s = t.elapsed().as_secs_f64();

@@ -7,14 +7,16 @@
 //! not hold 30 views' activations at once; TSN's segments must meet in one pass because its head
 //! averages their features.
 
+use std::ops::Range;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
-use crate::model::{Averaging, Recognizer, average_views};
+use crate::model::{Averaging, ModelOutput, Recognizer, average_views, lanes};
 use crate::prepare::{PreparedInput, ViewProtocol, prepare};
-use crate::transform::{Layout, Normalize};
+use crate::transform::{Layout, Normalize, Views};
 use crate::video::Video;
 use crate::zoo::ModelCard;
 
@@ -29,6 +31,50 @@ pub fn views_per_pass(layout: Layout, views: usize, device: &Device) -> usize {
         _ if !device.is_cpu() => views.min(GPU_VIEWS_PER_PASS),
         _ => rayon::current_num_threads(),
     }
+}
+
+/// One forward pass of [`forward_views`]: how many views it covered, and how long building their
+/// input tensor and running the network took.
+#[derive(Clone, Copy, Debug)]
+pub struct Pass {
+    pub views: usize,
+    pub input_time: Duration,
+    pub network_time: Duration,
+}
+
+/// Runs `views`, normalised and laid out as `input` says, through `recognizer` on `device`, in
+/// passes of [`views_per_pass`] views, and returns the passes' outputs in view order, calling
+/// `pass_done` after each.
+///
+/// On a CPU, where 3-D views run one per thread, the passes are queued rather than run in turn:
+/// each thread takes the next view as soon as it is done with one instead of waiting for the
+/// other threads' views of its batch (see [`crate::model::lanes`]). Views that do not fill every
+/// thread (the one view of `--views fast`, the last few of an uneven protocol) run together in
+/// one last pass, which gives them all the threads.
+pub fn forward_views(
+    recognizer: &Recognizer,
+    views: &Views,
+    (normalize, layout): (&Normalize, Layout),
+    device: &Device,
+    mut pass_done: impl FnMut(&Pass),
+) -> Result<Vec<ModelOutput>> {
+    let per_pass = views_per_pass(layout, views.len(), device).max(1);
+    let forward = |range: Range<usize>| -> Result<(ModelOutput, Pass)> {
+        let start = Instant::now();
+        let tensor = views.tensor(range.clone(), normalize, layout, device)?;
+        let input_time = start.elapsed();
+        let output = recognizer.forward(&tensor)?;
+        Ok((output, Pass { views: range.len(), input_time, network_time: start.elapsed() - input_time }))
+    };
+    let queued =
+        if layout == Layout::Ncthw && device.is_cpu() { views.len() / per_pass * per_pass } else { 0 };
+    let mut outputs = lanes::queue(queued, |i| forward(i..i + 1), |(_, pass)| pass_done(pass))?;
+    for start in (queued..views.len()).step_by(per_pass) {
+        let pass = forward(start..(start + per_pass).min(views.len()))?;
+        pass_done(&pass.1);
+        outputs.push(pass);
+    }
+    Ok(outputs.into_iter().map(|(output, _)| output).collect())
 }
 
 /// 3-D views per forward pass on a GPU: a published 10 × 3 protocol in one batch, as mmaction2
@@ -127,17 +173,15 @@ impl Classifier {
         input: &PreparedInput,
         mut views_done: impl FnMut(usize),
     ) -> Result<Classification> {
-        let views = &input.views;
-        let per_pass = views_per_pass(self.layout, views.len(), &self.device);
-        let (mut logits, mut features) = (Vec::new(), Vec::new());
-        for start in (0..views.len()).step_by(per_pass.max(1)) {
-            let range = start..(start + per_pass).min(views.len());
-            let tensor = views.tensor(range.clone(), &self.normalize, self.layout, &self.device)?;
-            let output = self.recognizer.forward(&tensor)?;
-            logits.push(output.logits);
-            features.push(output.features);
-            views_done(range.len());
-        }
+        let outputs = forward_views(
+            &self.recognizer,
+            &input.views,
+            (&self.normalize, self.layout),
+            &self.device,
+            |pass| views_done(pass.views),
+        )?;
+        let (logits, features): (Vec<_>, Vec<_>) =
+            outputs.into_iter().map(|o| (o.logits, o.features)).unzip();
         let logits = Tensor::cat(&logits, 0)?;
         let features = Tensor::cat(&features, 0)?;
         let scores = average_views(&logits, self.averaging)?;

@@ -10,7 +10,7 @@ mod checkpoint;
 mod config;
 mod conv_module;
 mod head;
-mod lanes;
+pub(crate) mod lanes;
 mod resnet2d;
 mod resnet3d;
 mod slowfast;
