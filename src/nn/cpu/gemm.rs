@@ -65,6 +65,10 @@ unsafe fn product(dst: *mut f32, a: MatRef, b: MatRef, accumulate: bool, threads
     if m == 0 || n == 0 {
         return;
     }
+    if threads == 1 && super::few_rows::applies(m, n) {
+        // SAFETY: as below.
+        return unsafe { super::few_rows::product(dst, a, b, accumulate) };
+    }
     let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
     // SAFETY: the asserts above keep every element the strides reach inside its slice; the
     // caller vouches for `dst`.

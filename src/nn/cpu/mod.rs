@@ -12,6 +12,7 @@
 
 pub(crate) mod conv;
 mod direct;
+mod few_rows;
 mod frames;
 mod gemm;
 mod im2col;
@@ -97,6 +98,15 @@ pub(super) fn with_scratch<R>(sizes: [usize; 2], f: impl FnOnce(&mut [f32], &mut
     let result = f(&mut a[..sizes[0]], &mut b[..sizes[1]]);
     SCRATCH.set((a, b));
     result
+}
+
+/// True when this CPU has AVX2 and FMA, which the hand-written inner loops ([`direct`],
+/// [`few_rows`]) use.
+pub(crate) fn avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// Rayon's thread count, which the kernels split their work over.

@@ -35,10 +35,7 @@ pub(crate) const MAX_IN: usize = 8;
 
 /// True when this CPU has the kernels' instructions.
 pub(crate) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+    super::avx2_fma()
 }
 
 /// The weight the kernels read, from the `[K, O]` matrix (rows in (t, h, w, c) order): columns
