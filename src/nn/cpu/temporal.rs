@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use super::Dims;
 use super::conv::Epilogue;
 use super::tiles::run_tasks;
-use super::winograd::{G, LANES, at, bt, copy_lanes, products};
+use super::winograd::{G, LANES, at, bt, copy_lanes, products, spaced};
 
 /// Fewest output channels for which this beats the direct products. The transforms cost per input
 /// channel, the products per channel pair, so narrow layers (the fast pathway's 8–32 outputs) lose:
@@ -117,7 +117,7 @@ fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue,
     let (c, hw) = (d.c, d.h * d.w);
     let Block { t0, mut segments } = b;
     let rows: usize = segments.iter().map(|s| s.r).sum();
-    let (lv, lm) = (rows * c, rows * o);
+    let (lv, lm) = (spaced(rows * c), spaced(rows * o));
     super::with_scratch([6 * lv, 6 * lm], |v, m| {
         let mut offset = 0;
         for seg in &segments {
