@@ -181,7 +181,8 @@ mod forward {
     }
 
     /// Output row `yo` of the (up to) four output frames `ys`: each transformed frame's spatial
-    /// convolution, added into every output frame with its coefficient in [`A`].
+    /// convolution (the frames `stride` values apart in `v`), added into every output frame with
+    /// its coefficient in [`A`].
     #[target_feature(enable = "avx2,fma")]
     fn row(
         v: &[f32],
