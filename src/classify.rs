@@ -61,9 +61,9 @@ pub fn forward_views(
     let per_pass = views_per_pass(layout, views.len(), device).max(1);
     let forward = |range: Range<usize>| -> Result<(ModelOutput, Pass)> {
         let start = Instant::now();
-        let tensor = views.tensor(range.clone(), normalize, layout, device)?;
+        let clips = views.channels_last(range.clone(), normalize, device)?;
         let input_time = start.elapsed();
-        let output = recognizer.forward(&tensor)?;
+        let output = recognizer.forward_channels_last(&clips)?;
         Ok((output, Pass { views: range.len(), input_time, network_time: start.elapsed() - input_time }))
     };
     let queued =

@@ -94,19 +94,37 @@ impl Recognizer {
     /// `[V, 3, H, W]` for TSN, where all V images are the segments of **one** video and their
     /// features are averaged before the classifier (one row of logits).
     pub fn forward(&self, input: &Tensor) -> Result<ModelOutput> {
+        let clips = match &self.backbone {
+            Backbone::Tsn(_) => {
+                expect_rank(input, 4, "[V, 3, H, W]")?;
+                // [V, 3, H, W] → one-frame clips [V, 1, H, W, 3].
+                crate::nn::channels_last(&input.unsqueeze(2)?)?
+            }
+            _ => {
+                expect_rank(input, 5, "[V, 3, T, H, W]")?;
+                crate::nn::channels_last(input)?
+            }
+        };
+        self.forward_channels_last(&clips)
+    }
+
+    /// [`Self::forward`] on views already channels-last, `[V, T, H, W, 3]`, as
+    /// [`Views::channels_last`](crate::transform::Views::channels_last) makes them; for TSN every
+    /// one of the V·T frames is a segment of one video.
+    pub fn forward_channels_last(&self, clips: &Tensor) -> Result<ModelOutput> {
+        expect_rank(clips, 5, "[V, T, H, W, 3]")?;
         // Pooled features per view, computed in lanes (see `lanes`) and joined in view order.
         let pooled = |x: &Tensor, f: &(dyn Fn(&Tensor) -> Result<Tensor> + Sync)| -> Result<Tensor> {
             Ok(Tensor::cat(&lanes::in_lanes(x, f)?, 0)?)
         };
         let features = match &self.backbone {
             Backbone::Tsn(net) => {
-                expect_rank(input, 4, "[V, 3, H, W]")?;
-                // [V, 3, H, W] → one-frame clips [V, 1, H, W, 3].
-                let clips = crate::nn::channels_last(&input.unsqueeze(2)?)?;
-                head::tsn_consensus(&pooled(&clips, &|x| head::pool(&net.forward(x)?))?)?
+                let (v, t, h, w, c) = clips.dims5()?;
+                let images = clips.reshape((v * t, 1, h, w, c))?;
+                head::tsn_consensus(&pooled(&images, &|x| head::pool(&net.forward(x)?))?)?
             }
-            Backbone::ResNet3d(net) => pooled(&channels_last(input)?, &|x| head::pool(&net.forward(x)?))?,
-            Backbone::SlowFast(net) => pooled(&channels_last(input)?, &|x| {
+            Backbone::ResNet3d(net) => pooled(clips, &|x| head::pool(&net.forward(x)?))?,
+            Backbone::SlowFast(net) => pooled(clips, &|x| {
                 let (slow, fast) = net.forward(x)?;
                 head::slowfast_features(&slow, &fast)
             })?,
@@ -121,12 +139,6 @@ fn expect_rank(x: &Tensor, rank: usize, what: &str) -> Result<()> {
         return Err(candle_core::Error::Msg(msg).into());
     }
     Ok(())
-}
-
-/// `[V, C, T, H, W]` → `[V, T, H, W, C]`.
-fn channels_last(x: &Tensor) -> Result<Tensor> {
-    expect_rank(x, 5, "[V, 3, T, H, W]")?;
-    crate::nn::channels_last(x)
 }
 
 /// How the views of one video are combined (mmaction2's `average_clips`).
