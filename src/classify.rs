@@ -42,9 +42,9 @@ pub struct Pass {
     pub network_time: Duration,
 }
 
-/// Runs `views`, normalised and laid out as `input` says, through `recognizer` on `device`, in
-/// passes of [`views_per_pass`] views, and returns the passes' outputs in view order, calling
-/// `pass_done` after each.
+/// Runs `views`, normalised with `normalize`, through `recognizer` on `device` in passes of
+/// [`views_per_pass`] views for the card's `layout`, and returns the passes' outputs in view
+/// order, calling `pass_done` after each.
 ///
 /// On a CPU, where 3-D views run one per thread, the passes are queued rather than run in turn:
 /// each thread takes the next view as soon as it is done with one instead of waiting for the

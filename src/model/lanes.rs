@@ -13,7 +13,7 @@
 //!
 //! A long protocol (30 views) goes through [`queue`] rather than batch after batch: each lane takes
 //! the next view as soon as it finishes one, so no lane waits at the end of every batch for a
-//! slower one (on this shared machine one vCPU often runs a view 5–10 % slower than the other).
+//! slower one (on a shared machine one vCPU may run a view several per cent slower than the other).
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -54,7 +54,10 @@ pub(crate) fn queue<T: Send>(
             scope.spawn(move || {
                 let pool = match lane_pool(threads / lanes) {
                     Ok(pool) => pool,
-                    Err(e) => return drop(sender.send((0, Err(e)))),
+                    Err(e) => {
+                        let _ = sender.send((0, Err(e)));
+                        return;
+                    }
                 };
                 pool.install(|| {
                     loop {

@@ -169,7 +169,7 @@ impl Views {
         let mut data: Vec<f32> = Vec::with_capacity(len);
         data.spare_capacity_mut()[..len].par_chunks_mut(per_view.max(1)).zip(views).for_each(
             |(block, view)| {
-                for (out, frame) in block.chunks_mut(h * w * 3).zip(view) {
+                for (out, frame) in block.chunks_mut((h * w * 3).max(1)).zip(view) {
                     for (out, rgb) in out.chunks_exact_mut(3).zip(frame.data.chunks_exact(3)) {
                         for ((out, &value), table) in out.iter_mut().zip(rgb).zip(&table) {
                             out.write(table[value as usize]);

@@ -66,7 +66,7 @@ unsafe fn product(dst: *mut f32, a: MatRef, b: MatRef, accumulate: bool, threads
         return;
     }
     if threads == 1 && super::few_rows::applies(m, n) {
-        // SAFETY: as below.
+        // SAFETY: the caller vouches for `dst`; `a` and `b` were checked above.
         return unsafe { super::few_rows::product(dst, a, b, accumulate) };
     }
     let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
