@@ -109,13 +109,7 @@ mod forward {
                     Some(t) if t < d.t => &x[(n * d.t + t) * frame..][..frame],
                     _ => &zeros,
                 });
-                let mut per_frame: Vec<_> =
-                    v.chunks_mut(stride).map(|f| f[..frame].chunks_mut(TRANSFORM_PIECE)).collect();
-                let pieces: Vec<Vec<&mut [f32]>> = (0..frame.div_ceil(TRANSFORM_PIECE))
-                    .map(|_| {
-                        per_frame.iter_mut().map(|f| f.next().expect("as many pieces a frame")).collect()
-                    })
-                    .collect();
+                let pieces = across(v.chunks_mut(stride).map(|f| &mut f[..frame]), TRANSFORM_PIECE);
                 pieces.into_par_iter().enumerate().for_each(|(p, mut vs)| {
                     let start = p * TRANSFORM_PIECE;
                     let input = input.map(|f| &f[start..start + vs[0].len()]);
@@ -124,11 +118,7 @@ mod forward {
                 });
                 let frames = (od.t - t0).min(4);
                 let quad = &mut out[(n * od.t + t0) * out_frame..(n * od.t + t0 + frames) * out_frame];
-                let mut per_frame: Vec<_> =
-                    quad.chunks_mut(out_frame).map(|f| f.chunks_mut(od.w * o)).collect();
-                let rows: Vec<Vec<&mut [f32]>> = (0..od.h)
-                    .map(|_| per_frame.iter_mut().map(|f| f.next().expect("od.h rows a frame")).collect())
-                    .collect();
+                let rows = across(quad.chunks_mut(out_frame), od.w * o);
                 rows.into_par_iter().enumerate().for_each(|(yo, mut ys)| {
                     // SAFETY: as above.
                     unsafe { row(&v, stride, weight, (ah, aw), (d, od), yo, &mut ys) };
@@ -139,6 +129,16 @@ mod forward {
                 });
             }
         }
+    }
+
+    /// For each `i`, the `i`-th chunk of `piece` values of every one of `frames` (all of one
+    /// length): one task's share of all the frames at once.
+    fn across<'a>(frames: impl Iterator<Item = &'a mut [f32]>, piece: usize) -> Vec<Vec<&'a mut [f32]>> {
+        let mut chunks: Vec<_> = frames.map(|f| f.chunks_mut(piece)).collect();
+        let count = chunks.first().map_or(0, |c| c.len());
+        (0..count)
+            .map(|_| chunks.iter_mut().map(|c| c.next().expect("frames of one length")).collect())
+            .collect()
     }
 
     /// Values of a frame the input transform takes per task: 32 KiB of each of the eight input
@@ -156,7 +156,7 @@ mod forward {
         };
         let len = vs[0].len();
         assert!(d.iter().all(|d| d.len() == len) && vs.len() == 8 && vs.iter().all(|v| v.len() == len));
-        let outs: Vec<*mut f32> = vs.iter_mut().map(|v| v.as_mut_ptr()).collect();
+        let outs: [*mut f32; 8] = std::array::from_fn(|xi| vs[xi].as_mut_ptr());
         let full = len / 8 * 8;
         for i in (0..full).step_by(8) {
             // SAFETY: `i + 8 ≤ len`, the length of every input and output (asserted above).
