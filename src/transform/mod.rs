@@ -120,8 +120,7 @@ impl Views {
         device: &Device,
     ) -> Result<Tensor> {
         let views = &self.frames[range];
-        let t = views.first().map_or(0, |v| v.len());
-        let (h, w) = views.first().and_then(|v| v.first()).map_or((0, 0), |f| (f.height, f.width));
+        let (t, h, w) = clip_shape(views);
         let plane = h * w;
         let mut data = vec![0f32; views.len() * 3 * t * plane];
         let table = normalize.table();
@@ -157,8 +156,7 @@ impl Views {
         device: &Device,
     ) -> Result<Tensor> {
         let views = &self.frames[range];
-        let t = views.first().map_or(0, |v| v.len());
-        let (h, w) = views.first().and_then(|v| v.first()).map_or((0, 0), |f| (f.height, f.width));
+        let (t, h, w) = clip_shape(views);
         let per_view = t * h * w * 3;
         for frame in views.iter().flatten() {
             assert_eq!(frame.data.len(), h * w * 3, "the frames of views differ in size");
@@ -183,6 +181,14 @@ impl Views {
         unsafe { data.set_len(len) };
         Ok(Tensor::from_vec(data, (views.len(), t, h, w, 3), device)?)
     }
+}
+
+/// Frames a view and their height and width, read from the first view's first frame (zeros when
+/// there is none).
+fn clip_shape(views: &[Vec<RgbFrame>]) -> (usize, usize, usize) {
+    let t = views.first().map_or(0, |v| v.len());
+    let (h, w) = views.first().and_then(|v| v.first()).map_or((0, 0), |f| (f.height, f.width));
+    (t, h, w)
 }
 
 fn apply_window(frame: &RgbFrame, window: &CropWindow) -> RgbFrame {
