@@ -55,19 +55,31 @@ impl Axis {
 /// For each tap along `dim`, the tensor of the slices every output position reads at that tap
 /// (`len` → `out_len` along `dim`), in tap order. Out-of-range reads give `fill`.
 pub(crate) fn gather_taps(x: &Tensor, dim: usize, axis: Axis, fill: f64) -> Result<Vec<Tensor>> {
+    gather(x, dim, axis, fill, false)
+}
+
+/// [`gather_taps`] where every tap reads a tensor of its own: `stacked` holds them along its first
+/// axis (`[kernel, …]`), and tap `j` gathers from `stacked[j]` along that tensor's `dim`.
+pub(crate) fn gather_own_taps(stacked: &Tensor, dim: usize, axis: Axis, fill: f64) -> Result<Vec<Tensor>> {
+    gather(stacked, dim, axis, fill, true)
+}
+
+fn gather(x: &Tensor, dim: usize, axis: Axis, fill: f64, stacked: bool) -> Result<Vec<Tensor>> {
+    let tap_source = |src: &Tensor, j: usize| if stacked { src.get(j) } else { Ok(src.clone()) };
     if axis.is_identity() {
-        return Ok(vec![x.clone()]);
+        return Ok(vec![tap_source(x, 0)?]);
     }
-    let len = x.dim(dim)?;
+    let src_dim = dim + usize::from(stacked);
+    let len = x.dim(src_dim)?;
     let out = axis.out_len(len)?;
     // Source index of output `o` at tap `j`, or `len` (the fill slice) where it falls in the padding.
     let source = |o: usize, j: usize| axis.source(o, j, len).unwrap_or(len) as u32;
     let padded = (0..axis.kernel).any(|j| (0..out).any(|o| source(o, j) == len as u32));
     let src = if padded {
         let mut shape = x.dims().to_vec();
-        shape[dim] = 1;
+        shape[src_dim] = 1;
         let fill = Tensor::full(fill as f32, shape, x.device())?.to_dtype(x.dtype())?;
-        Tensor::cat(&[x, &fill], dim)?
+        Tensor::cat(&[x, &fill], src_dim)?
     } else {
         x.clone()
     };
@@ -75,10 +87,10 @@ pub(crate) fn gather_taps(x: &Tensor, dim: usize, axis: Axis, fill: f64) -> Resu
         .map(|j| {
             let idx: Vec<u32> = (0..out).map(|o| source(o, j)).collect();
             if !padded && out == len && idx.iter().enumerate().all(|(o, &i)| i as usize == o) {
-                return Ok(x.clone());
+                return Ok(tap_source(x, j)?);
             }
             let idx = Tensor::new(idx, x.device())?;
-            Ok(src.index_select(&idx, dim)?)
+            Ok(tap_source(&src, j)?.index_select(&idx, dim)?)
         })
         .collect()
 }
