@@ -36,6 +36,12 @@ use crate::Result;
 /// thread numbering of candle's CUDA im2col kernel.
 const UNFOLD_LIMIT: usize = 1 << 30;
 
+/// The most stacked tap outputs (`T·kt·O·H'·W'` a sample) the taps-into-outputs plan holds at
+/// once: 2²⁸ (1 GiB of f32). They are copied twice more (reordered, then padded along time), so
+/// SlowFast's 30 views (2.5 GiB of them) run in three groups of samples rather than needing
+/// 7.5 GiB of GPU memory for the stem alone.
+const STACKED_LIMIT: usize = 1 << 28;
+
 #[derive(Clone, Debug)]
 enum Plan {
     /// Weight `[O, kt·kh·kw·C]`, taps in (t, h, w) order with channels innermost.
@@ -74,8 +80,8 @@ impl Spatial {
         let (_, _, kh, kw) = self.weight.dims4()?;
         let axis = |kernel| Axis { kernel, stride: self.stride, padding, dilation: self.dilation };
         let unfolded_per_frame = axis(kh).out_len(h)? * axis(kw).out_len(w)? * c * kh * kw;
-        let conv = |x: &Tensor| x.conv2d(&self.weight, padding, self.stride, self.dilation, 1);
-        in_frame_chunks(&x, unfolded_per_frame, UNFOLD_LIMIT, conv)
+        let conv = |x: &Tensor| Ok(x.conv2d(&self.weight, padding, self.stride, self.dilation, 1)?);
+        in_chunks(&x, unfolded_per_frame, UNFOLD_LIMIT, conv)
     }
 }
 
@@ -137,7 +143,7 @@ impl GenericConv {
 
     /// Applies the convolution to frame-major `x: [N, T, C, H, W]`, giving `[N, T', O, H', W']`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (n, t, c, h, w) = x.dims5()?;
+        let (n, t, _, h, w) = x.dims5()?;
         let [t_axis, h_axis, w_axis] = self.axes;
         let o = self.out_channels;
         let y = match &self.plan {
@@ -160,15 +166,11 @@ impl GenericConv {
                 y.reshape((n * t_out, o, ho * wo))?
             }
             Plan::TapsIntoOutputs(spatial) => {
-                let z = spatial.forward(&x.reshape((n * t, c, h, w))?)?;
-                let (_, _, ho, wo) = z.dims4()?;
-                // Tap-major, so that each tap's outputs are one contiguous tensor to gather from.
-                let kt = t_axis.kernel;
-                let z = z.reshape((n, t, kt, o, ho * wo))?.permute((2, 0, 1, 3, 4))?.contiguous()?;
-                let taps = gather_own_taps(&z, 1, t_axis, 0.0)?;
-                let sum = taps[1..].iter().try_fold(taps[0].clone(), |acc, tap| acc + tap)?;
-                let t_out = sum.dim(1)?;
-                sum.reshape((n * t_out, o, ho * wo))?
+                let stacked_per_sample = t * t_axis.kernel * o * h_axis.out_len(h)? * w_axis.out_len(w)?;
+                let taps_summed = |x: &Tensor| self.taps_summed(spatial, x);
+                let y = in_chunks(x, stacked_per_sample, STACKED_LIMIT, taps_summed)?;
+                let (_, t_out, _, pixels) = y.dims4()?;
+                y.reshape((n * t_out, o, pixels))?
             }
         };
         let y = match &self.bias {
@@ -178,25 +180,39 @@ impl GenericConv {
         let frames = y.dim(0)?;
         Ok(y.reshape((n, frames / n, o, h_axis.out_len(h)?, w_axis.out_len(w)?))?)
     }
+
+    /// The taps-into-outputs plan on `x: [N, T, C, H, W]`, giving `[N, T', O, H'·W']`.
+    fn taps_summed(&self, spatial: &Spatial, x: &Tensor) -> Result<Tensor> {
+        let (n, t, c, h, w) = x.dims5()?;
+        let t_axis = self.axes[0];
+        let (kt, o) = (t_axis.kernel, self.out_channels);
+        let z = spatial.forward(&x.reshape((n * t, c, h, w))?)?;
+        let (_, _, ho, wo) = z.dims4()?;
+        // Tap-major, so that each tap's outputs are one contiguous tensor to gather from.
+        let z = z.reshape((n, t, kt, o, ho * wo))?.permute((2, 0, 1, 3, 4))?.contiguous()?;
+        let taps = gather_own_taps(&z, 1, t_axis, 0.0)?;
+        Ok(taps[1..].iter().try_fold(taps[0].clone(), |acc, tap| acc + tap)?)
+    }
 }
 
-/// Runs `conv` over the frames (dim 0) of `x` in chunks of as many frames as unfold to at most
-/// `limit` elements (at least one frame), and concatenates the results.
-fn in_frame_chunks(
+/// Runs `conv` over the items along dim 0 of `x` (frames or samples) in chunks of as many items as
+/// take at most `limit` elements of working memory, `per_item` each (at least one item), and
+/// concatenates the results.
+fn in_chunks(
     x: &Tensor,
-    unfolded_per_frame: usize,
+    per_item: usize,
     limit: usize,
-    conv: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
+    conv: impl Fn(&Tensor) -> Result<Tensor>,
 ) -> Result<Tensor> {
     let frames = x.dim(0)?;
-    let chunk = (limit / unfolded_per_frame.max(1)).max(1);
+    let chunk = (limit / per_item.max(1)).max(1);
     if frames <= chunk {
-        return Ok(conv(x)?);
+        return conv(x);
     }
     let parts = (0..frames)
         .step_by(chunk)
         .map(|start| conv(&x.narrow(0, start, chunk.min(frames - start))?))
-        .collect::<candle_core::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     Ok(Tensor::cat(&parts, 0)?)
 }
 
@@ -214,7 +230,7 @@ mod tests {
 
     use candle_core::{Device, Tensor};
 
-    use super::{Axis, GenericConv, Plan, in_frame_chunks};
+    use super::{Axis, GenericConv, Plan, in_chunks};
 
     #[test]
     fn chunked_conv2d_equals_one_call() {
@@ -228,9 +244,9 @@ mod tests {
             let made = Cell::new(0);
             let conv = |x: &Tensor| {
                 made.set(made.get() + 1);
-                x.conv2d(&w, 1, 2, 1, 1)
+                Ok(x.conv2d(&w, 1, 2, 1, 1)?)
             };
-            let chunked = in_frame_chunks(&x, per_frame, limit, conv).unwrap();
+            let chunked = in_chunks(&x, per_frame, limit, conv).unwrap();
             assert_eq!((chunked.dims(), made.get()), (whole.dims(), calls), "limit {limit}");
             let diff: f32 =
                 (&chunked - &whole).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
@@ -260,13 +276,21 @@ mod tests {
                 Axis { kernel: kh, stride: ss, padding: ph, dilation: ds },
                 Axis { kernel: kw, stride: ss, padding: pw, dilation: ds },
             ];
-            let run =
-                |plan: Plan| GenericConv { axes, out_channels: o, plan, bias: None }.forward(&x).unwrap();
-            let a = run(Plan::taps_into_channels(&weight, axes).unwrap());
-            let b = run(Plan::taps_into_outputs(&weight, axes).unwrap());
+            let conv = |plan: Plan| GenericConv { axes, out_channels: o, plan, bias: None };
+            let a = conv(Plan::taps_into_channels(&weight, axes).unwrap()).forward(&x).unwrap();
+            let into_outputs = conv(Plan::taps_into_outputs(&weight, axes).unwrap());
+            let b = into_outputs.forward(&x).unwrap();
             assert_eq!(a.dims(), b.dims(), "case {i}");
             let diff: f64 = (&a - &b).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
             assert!(diff < 1e-12, "case {i}: max diff {diff}");
+            // One sample at a time, as a batch beyond STACKED_LIMIT runs, gives the same values.
+            let Plan::TapsIntoOutputs(spatial) = &into_outputs.plan else { unreachable!() };
+            let whole = into_outputs.taps_summed(spatial, &x).unwrap();
+            let taps_summed = |x: &Tensor| into_outputs.taps_summed(spatial, x);
+            let by_sample = in_chunks(&x, 1, 1, taps_summed).unwrap();
+            let diff: f64 =
+                (&whole - &by_sample).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+            assert_eq!(diff, 0.0, "case {i}: by sample");
         }
     }
 }
