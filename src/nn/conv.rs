@@ -85,8 +85,8 @@ impl Conv3d {
             dilation: params.dilation[i],
         });
         let imp = if cpu::applies(weight) {
-            let w = weight.flatten_all()?.to_vec1::<f32>()?;
-            let matrix = weight_matrix(&w, out_channels, in_channels, kt * kh * kw);
+            let matrix =
+                cpu::with_slice(weight, |w| weight_matrix(w, out_channels, in_channels, kt * kh * kw))?;
             let bias = bias.map(|b| b.to_dtype(DType::F32)?.to_vec1::<f32>()).transpose()?;
             Imp::Cpu(Arc::new(CpuConv::new(matrix, axes, in_channels, out_channels)), bias.map(Arc::from))
         } else {
