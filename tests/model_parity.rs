@@ -166,7 +166,7 @@ fn wrong_fusion_kernel_names_the_lateral() {
 fn leftover_tensor_is_named_as_unexpected() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("extra.safetensors");
-    let mut tensors = Checkpoint::load(&fixture("tsn_r18.pth")).unwrap().into_tensors();
+    let mut tensors = Checkpoint::load(&fixture("tsn_r18.pth")).unwrap().tensors().clone();
     tensors.insert(
         "backbone.layer5.0.conv1.conv.weight".into(),
         Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
@@ -203,12 +203,11 @@ fn pth_tensors_read_as_pytorch_stored_them() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pth_layouts");
     let ckpt = Checkpoint::load(&dir.join("bare.pth")).unwrap();
     let expected = candle_core::safetensors::load(dir.join("expected.safetensors"), &Device::Cpu).unwrap();
-    let tensors = ckpt.into_tensors();
-    assert_eq!(tensors.len(), expected.len());
+    assert_eq!(ckpt.tensors().len(), expected.len());
     let values =
         |t: &Tensor| t.to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     for (name, want) in &expected {
-        let got = &tensors[name];
+        let got = &ckpt.tensors()[name];
         assert_eq!(got.dims(), want.dims(), "{name}");
         assert_eq!(values(got), values(want), "{name}");
     }

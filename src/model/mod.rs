@@ -176,8 +176,8 @@ pub fn average_views(logits: &Tensor, how: Averaging) -> Result<Vec<f32>> {
 pub fn convert_checkpoint(input: &Path, output: &Path, f16: bool) -> Result<()> {
     let ckpt = Checkpoint::load(input)?;
     let dtype = if f16 { DType::F16 } else { DType::F32 };
-    let tensors: HashMap<String, Tensor> =
-        ckpt.into_tensors().into_iter().map(|(k, t)| Ok((k, t.to_dtype(dtype)?))).collect::<Result<_>>()?;
+    let tensors: HashMap<&str, Tensor> =
+        ckpt.tensors().iter().map(|(k, t)| Ok((k.as_str(), t.to_dtype(dtype)?))).collect::<Result<_>>()?;
     candle_core::safetensors::save(&tensors, output)
         .map_err(|e| Error::Checkpoint { path: output.to_owned(), cause: e.to_string() })
 }
