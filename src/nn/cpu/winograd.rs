@@ -44,7 +44,8 @@ pub(super) fn copy_lanes(dst: &mut [f32], src: &[f32]) {
 /// of 4 KiB apart, so the transforms' 36 streams (one per matrix) all map to the same cache sets
 /// and evict each other. One layer alone, one thread, best of 40: 32 → 32 channels at 32×16²
 /// 1.33 → 1.11–1.19 ms, 128 → 128 at 4×32² 4.86–4.99 → 4.44 ms; no change at 16² and 8², nor
-/// for the six matrices along time ([`super::temporal`]), which share this layout.
+/// for the six matrices along time ([`super::temporal`]), which share this layout, as do the fast
+/// stem's eight transformed frames ([`super::direct`]).
 pub(super) fn spaced(len: usize) -> usize {
     len + 16
 }

@@ -84,6 +84,7 @@ mod forward {
     use crate::nn::Axis;
     use crate::nn::cpu::Dims;
     use crate::nn::cpu::conv::Epilogue;
+    use crate::nn::cpu::winograd::spaced;
 
     /// Convolves `x` into `out`, which must hold zeros (the output transform adds into it), four
     /// output frames at a time: their eight transformed input frames, then one task per output
@@ -97,9 +98,10 @@ mod forward {
         epilogue: &Epilogue,
     ) {
         let (frame, out_frame, o) = (d.h * d.w * d.c, od.h * od.w * od.c, od.c);
-        // The transformed frames lie a cache line more than a frame apart: a frame is a multiple
-        // of 4 KiB for most sizes, and the input transform writes all eight side by side.
-        let stride = frame + 16;
+        // The transformed frames lie a cache line more than a frame apart, like Winograd's
+        // matrices: a frame is a multiple of 4 KiB for most sizes, and the input transform writes
+        // all eight side by side.
+        let stride = spaced(frame);
         let mut v = vec![0f32; 8 * stride];
         let zeros = vec![0f32; frame];
         for n in 0..d.n {
