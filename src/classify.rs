@@ -28,9 +28,14 @@ use crate::zoo::ModelCard;
 pub fn views_per_pass(layout: Layout, views: usize, device: &Device) -> usize {
     match layout {
         Layout::Nchw => views,
-        _ if !device.is_cpu() => views.min(GPU_VIEWS_PER_PASS),
-        _ => rayon::current_num_threads(),
+        _ if view_per_thread(layout, device) => rayon::current_num_threads(),
+        _ => views.min(GPU_VIEWS_PER_PASS),
     }
+}
+
+/// True where views run one per thread: 3-D models on the CPU.
+fn view_per_thread(layout: Layout, device: &Device) -> bool {
+    layout == Layout::Ncthw && device.is_cpu()
 }
 
 /// One forward pass of [`forward_views`]: how many views it covered, and how long building their
@@ -66,8 +71,7 @@ pub fn forward_views(
         let output = recognizer.forward_channels_last(&clips)?;
         Ok((output, Pass { views: range.len(), input_time, network_time: start.elapsed() - input_time }))
     };
-    let queued =
-        if layout == Layout::Ncthw && device.is_cpu() { views.len() / per_pass * per_pass } else { 0 };
+    let queued = if view_per_thread(layout, device) { views.len() / per_pass * per_pass } else { 0 };
     let mut outputs = lanes::queue(queued, |i| forward(i..i + 1), |(_, pass)| pass_done(pass))?;
     for start in (queued..views.len()).step_by(per_pass) {
         let pass = forward(start..(start + per_pass).min(views.len()))?;
