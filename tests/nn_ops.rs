@@ -154,7 +154,7 @@ fn folded_batch_norm_matches_conv_then_bn() {
 }
 
 /// Every CPU algorithm (Winograd in space and in time, shifted temporal taps, the direct narrow
-/// stem, per-frame windows, im2col) against the generic path in f64, on odd sizes and channel
+/// stem, the polyphase stem, per-frame windows, im2col) against the generic path in f64, on odd sizes and channel
 /// counts that do not fill the SIMD lanes.
 #[test]
 fn cpu_kernels_match_the_generic_path() {
@@ -172,7 +172,11 @@ fn cpu_kernels_match_the_generic_path() {
         (3, 6, [5, 7, 7], [1, 2, 2], [2, 3, 3], [3, 5, 45]), // fast stem, two pixel blocks: direct
         (3, 5, [5, 7, 7], [2, 2, 2], [2, 3, 3], [7, 12, 12]), // I3D stem, 5 outputs: direct
         (3, 64, [5, 7, 7], [1, 2, 2], [2, 3, 3], [4, 9, 10]), // 64 outputs: per-frame
-        (3, 12, [5, 7, 7], [2, 2, 2], [2, 3, 3], [7, 12, 12]), // I3D stem (stride 2 in time): per-frame
+        (3, 12, [5, 7, 7], [2, 2, 2], [2, 3, 3], [7, 12, 12]), // I3D stem (stride 2 in time): polyphase
+        (3, 64, [5, 7, 7], [2, 2, 2], [2, 3, 3], [13, 9, 10]), // polyphase, two tiles of 4 frames
+        (3, 10, [5, 7, 7], [2, 2, 2], [2, 3, 3], [1, 9, 9]), // polyphase, one frame, no odd phase
+        (2, 9, [5, 3, 3], [2, 1, 1], [2, 1, 1], [10, 5, 6]), // polyphase, another spatial window
+        (3, 12, [3, 7, 7], [2, 2, 2], [1, 3, 3], [7, 12, 12]), // stride 2 in time, 3 taps: per-frame
         (1, 8, [1, 3, 3], [1, 1, 1], [0, 1, 1], [1, 5, 29]), // one channel, stride 1: direct
         (8, 8, [1, 3, 3], [1, 1, 1], [0, 1, 1], [2, 6, 31]), // fast-pathway 3×3: direct
         (4, 7, [3, 3, 3], [1, 3, 2], [1, 0, 2], [3, 8, 23]), // window wider than padding: direct

@@ -15,7 +15,10 @@
 //!   channels to at most [`MAX_OUT`](super::direct::MAX_OUT) outputs (SlowFast's fast stem, with
 //!   Winograd F(4, 5) along time, and the fast pathway's 8-channel 3×3s), where the CPU has the
 //!   kernels' instructions: see [`super::direct`].
-//! * [`Algo::Frames`]: a temporal extent and a spatial window (I3D's 5×7×7 stem, 3×3×3 inflated
+//! * [`Algo::Polyphase`]: a 5-tap kernel along time with stride 2 and padding 2 and a spatial
+//!   window (I3D's 5×7×7 stem): Winograd F(4, 3) on the even and the odd input frames, see
+//!   [`super::polyphase`].
+//! * [`Algo::Frames`]: other kernels with a temporal extent and a spatial window (3×3×3 inflated
 //!   kernels, and SlowFast's fast stem where [`Algo::Direct`] is not available): see
 //!   [`super::frames`].
 //! * [`Algo::Im2col`]: everything else (3×3, 7×7, strided 1×1). Each tile of output rows gathers
@@ -67,6 +70,7 @@ pub(crate) enum Algo {
     Temporal,
     Winograd,
     Direct,
+    Polyphase,
     Frames,
     Im2col,
 }
@@ -80,7 +84,8 @@ pub(crate) struct CpuConv {
     /// `[kt·kh·kw·C, O]`, row-major; for [`Algo::Frames`] `[kh·kw·C, kt·O]` instead, the temporal
     /// taps side by side (see [`super::frames`]); for [`Algo::Direct`] `[K, 8]`, the columns
     /// padded with zeros (its 5 taps along time transformed into 8 where F(4, 5) applies); for
-    /// [`Algo::Winograd`] the 36 transformed `[C, O]` matrices, for [`Algo::Temporal`] the 6.
+    /// [`Algo::Winograd`] the 36 transformed `[C, O]` matrices, for [`Algo::Temporal`] the 6, for
+    /// [`Algo::Polyphase`] the 11 `[kh·kw·C, O]`.
     pub weight: Vec<f32>,
     pub algo: Algo,
 }
@@ -106,12 +111,15 @@ impl CpuConv {
             Algo::Direct
         } else if winograd {
             Algo::Winograd
+        } else if window && super::polyphase::applies(t) {
+            Algo::Polyphase
         } else if t.kernel > 1 && window && t.dilation == 1 {
             Algo::Frames
         } else {
             Algo::Im2col
         };
         let weight = match algo {
+            Algo::Polyphase => super::polyphase::transform_weight(&weight),
             Algo::Frames => super::frames::stack_taps(&weight, t, out_channels),
             Algo::Direct => super::direct::prepare_weight(&weight, t, out_channels),
             Algo::Winograd => super::winograd::transform_weight(&weight, in_channels, out_channels),
@@ -138,6 +146,12 @@ impl CpuConv {
             Algo::Direct => {
                 zeroed(len, |out| super::direct::forward(&self.weight, self.axes, x, (d, od), out, epilogue))
             }
+            // SAFETY: the polyphase kernel writes every output value.
+            Algo::Polyphase => unsafe {
+                written(len, |out| {
+                    super::polyphase::forward(&self.weight, self.axes, x, (d, od), out, epilogue)
+                })
+            },
             Algo::Frames => zeroed(len, |out| super::frames::forward(self, x, d, od, out, epilogue)),
             Algo::Winograd => {
                 zeroed(len, |out| super::winograd::forward(&self.weight, x, d, width, out, epilogue))
@@ -155,22 +169,22 @@ impl CpuConv {
     fn tiled(&self, x: &[f32], (d, od): (Dims, Dims), epilogue: &Epilogue) -> Vec<f32> {
         let width = self.out_channels;
         let (len, k) = (od.rows() * width, self.weight.len() / width);
-        let mut out = Vec::with_capacity(len);
-        let tiles = &mut out.spare_capacity_mut()[..len];
-        for_each_tile(tiles, width, od.sample_rows(), tile_rows(k, width), |rows, y, threads| {
-            let y = match self.algo {
-                Algo::Shifted => self.shifted_tile(x, d, rows.clone(), y, threads),
-                _ => super::with_scratch([rows.len() * k, 0], |cols, _| {
-                    gather(x, d, od, self.axes, rows.clone(), cols);
-                    let w = MatRef::dense(&self.weight, k, width);
-                    matmul_into(y, MatRef::dense(cols, rows.len(), k), w, threads)
-                }),
-            };
-            epilogue.apply(y, rows, width);
-        });
-        // SAFETY: the tiles cover all `len` values, and each tile came back written.
-        unsafe { out.set_len(len) };
-        out
+        // SAFETY: the tiles cover all `len` values, and each tile comes back written.
+        unsafe {
+            written(len, |tiles| {
+                for_each_tile(tiles, width, od.sample_rows(), tile_rows(k, width), |rows, y, threads| {
+                    let y = match self.algo {
+                        Algo::Shifted => self.shifted_tile(x, d, rows.clone(), y, threads),
+                        _ => super::with_scratch([rows.len() * k, 0], |cols, _| {
+                            gather(x, d, od, self.axes, rows.clone(), cols);
+                            let w = MatRef::dense(&self.weight, k, width);
+                            matmul_into(y, MatRef::dense(cols, rows.len(), k), w, threads)
+                        }),
+                    };
+                    epilogue.apply(y, rows, width);
+                })
+            })
+        }
     }
 
     /// Output rows `rows` (within one sample) of a (k,1,1) stride-1 "same" convolution into `y`,
@@ -211,6 +225,19 @@ impl CpuConv {
         }
         y
     }
+}
+
+/// A buffer of `len` values that `fill` writes, uninitialised before (for kernels that overwrite
+/// their whole output, which need not be zeroed first).
+///
+/// # Safety
+/// `fill` must write every one of the `len` values.
+unsafe fn written(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut out = Vec::with_capacity(len);
+    fill(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` wrote all `len` values (the caller's promise).
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// A zeroed buffer of `len` values, filled by `fill` (kernels that add into their output, or

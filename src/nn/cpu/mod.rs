@@ -16,6 +16,7 @@ mod few_rows;
 mod frames;
 mod gemm;
 mod im2col;
+mod polyphase;
 pub(crate) mod pool;
 mod temporal;
 mod tiles;

@@ -165,7 +165,7 @@ fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue,
 /// is [`LANES`], known at compile time, so the copies become single vector moves (with a run-time
 /// length the compiler turns them into `memcpy` calls).
 #[inline(always)]
-fn input_group<const FULL: bool>(
+pub(super) fn input_group<const FULL: bool>(
     input: &[Option<&[f32]>; 6],
     v: &mut [f32],
     (i, lanes): (usize, usize),
