@@ -1,6 +1,6 @@
-//! Kernels with both a temporal extent and a spatial window (I3D's (5,7,7) stem, 3×3×3 inflation,
-//! and SlowFast's fast stem where the CPU lacks [`super::direct`]'s instructions), computed frame
-//! by frame.
+//! Kernels with both a temporal extent and a spatial window (3×3×3 inflation, and SlowFast's fast
+//! stem where the CPU lacks [`super::direct`]'s instructions), computed frame by frame. I3D's
+//! (5,7,7) stem, stride 2 in time, takes [`super::polyphase`] instead.
 //!
 //! Gathering the full `kt·kh·kw·C` window per output row would copy every input frame `kt`
 //! times (SlowFast's fast stem: 1.2 GB per view), and a product per temporal tap has only `O`
@@ -8,7 +8,7 @@
 //! output pixels and walks the *input* frames in order: it gathers a frame's spatial window once
 //! and multiplies it by all the temporal taps that frame meets at once, `P_t = cols_t · [W_j | …]`.
 //! With temporal stride `s` frame `t` meets only the taps `j ≡ t + p (mod s)`, so the taps are
-//! stacked by that class (I3D's stem, stride 2: 3 or 2 taps a frame, not 5). Output frame `t` is
+//! stacked by that class (a stride-2 kernel of 5 taps: 3 or 2 taps a frame, not 5). Output frame `t` is
 //! then the sum of column blocks `P_{t·s+j−p}[:, j]` over the taps `j`; a ring of `kt` products
 //! holds the frames still needed.
 
