@@ -153,12 +153,14 @@ impl CpuConv {
                 })
             },
             Algo::Frames => zeroed(len, |out| super::frames::forward(self, x, d, od, out, epilogue)),
-            Algo::Winograd => {
-                zeroed(len, |out| super::winograd::forward(&self.weight, x, d, width, out, epilogue))
-            }
-            Algo::Temporal => {
-                zeroed(len, |out| super::temporal::forward(&self.weight, x, d, width, out, epilogue))
-            }
+            // SAFETY: both Winograd kernels write every output value.
+            Algo::Winograd => unsafe {
+                written(len, |out| super::winograd::forward(&self.weight, x, d, width, out, epilogue))
+            },
+            // SAFETY: as above.
+            Algo::Temporal => unsafe {
+                written(len, |out| super::temporal::forward(&self.weight, x, d, width, out, epilogue))
+            },
         };
         Ok((out, od))
     }

@@ -49,7 +49,7 @@ pub(crate) fn matmul_into<'d>(
     unsafe { product(dst.as_mut_ptr().cast(), a, b, false, threads) };
     // SAFETY: not accumulating, the product writes all m×n values without reading them (zeros
     // for an empty inner dimension).
-    unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) }
+    unsafe { super::assume_written(dst) }
 }
 
 /// The product behind [`matmul`] and [`matmul_into`].

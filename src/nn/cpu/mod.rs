@@ -101,6 +101,16 @@ pub(super) fn with_scratch<R>(sizes: [usize; 2], f: impl FnOnce(&mut [f32], &mut
     result
 }
 
+/// `y`, every value of which has been written, as initialised values.
+///
+/// # Safety
+/// Every value of `y` must have been written.
+pub(super) unsafe fn assume_written(y: &mut [std::mem::MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: `f32` and `MaybeUninit<f32>` have the same layout; the values are initialised (the
+    // caller's promise).
+    unsafe { &mut *(y as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
+}
+
 /// True when this CPU has AVX2 and FMA, which the hand-written inner loops ([`direct`],
 /// [`few_rows`]) use.
 pub(crate) fn avx2_fma() -> bool {

@@ -135,10 +135,9 @@ pub(crate) fn forward(
             }
         });
         for (k, y) in frames.into_iter().enumerate() {
-            // SAFETY: `output_group` wrote every value of the frame's rows above.
-            let y = unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) };
             let row = (n * od.t + 4 * q + k) * od.h * od.w + pixels.start;
-            epilogue.apply(y, row..row + m, o);
+            // SAFETY: `output_group` wrote every value of the frame's rows above.
+            epilogue.apply(unsafe { super::assume_written(y) }, row..row + m, o);
         }
     };
     run_tasks(tasks, 2 * super::threads(), run);
@@ -198,4 +197,3 @@ fn output_group<const FULL: bool>(
         }
     }
 }
-

@@ -16,12 +16,14 @@
 //! Rounding: the transforms mix values with factors up to 8 (and 1/24 in `G`), so results differ
 //! from the direct products by a few f32 ulps of the largest term, far inside model parity.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::Dims;
 use super::conv::Epilogue;
 use super::tiles::run_tasks;
-use super::winograd::{G, LANES, at, bt, copy_lanes, products, spaced};
+use super::winograd::{G, LANES, at, bt, copy_lanes, products, spaced, write_lanes};
 
 /// Fewest output channels for which this beats the direct products. The transforms cost per input
 /// channel, the products per channel pair, so narrow layers (the fast pathway's 8–32 outputs) lose:
@@ -48,7 +50,7 @@ struct Segment<'a> {
     n: usize,
     p0: usize,
     r: usize,
-    frames: Vec<&'a mut [f32]>,
+    frames: Vec<&'a mut [MaybeUninit<f32>]>,
 }
 
 /// One block: output frames `t0..t0 + 4` (fewer at the clip's end) of a run of rows, which may
@@ -59,8 +61,16 @@ struct Block<'a> {
     segments: Vec<Segment<'a>>,
 }
 
-/// Convolves `x` (dims `d`) with the transformed weight `u` into `out` (same dims, `o` channels).
-pub(crate) fn forward(u: &[f32], x: &[f32], d: Dims, o: usize, out: &mut [f32], epilogue: &Epilogue) {
+/// Convolves `x` (dims `d`) with the transformed weight `u` into `out` (same dims, `o` channels),
+/// writing every value.
+pub(crate) fn forward(
+    u: &[f32],
+    x: &[f32],
+    d: Dims,
+    o: usize,
+    out: &mut [MaybeUninit<f32>],
+    epilogue: &Epilogue,
+) {
     let (c, hw) = (d.c, d.h * d.w);
     let total = d.n * hw;
     if total == 0 || d.t == 0 || o == 0 {
@@ -78,7 +88,7 @@ pub(crate) fn forward(u: &[f32], x: &[f32], d: Dims, o: usize, out: &mut [f32], 
     // first(n)..=last(n).
     let first = |n: usize| n * hw / size;
     let last = |n: usize| ((n + 1) * hw - 1) / size;
-    let mut slots: Vec<Vec<Option<&mut [f32]>>> = Vec::with_capacity(d.n * d.t);
+    let mut slots: Vec<Vec<Option<&mut [MaybeUninit<f32>]>>> = Vec::with_capacity(d.n * d.t);
     for (f, mut rest) in out.chunks_mut(hw * o).enumerate() {
         let n = f / d.t;
         let mut frame = Vec::new();
@@ -155,7 +165,8 @@ fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue,
     for seg in &mut segments {
         for (a, y) in seg.frames.iter_mut().enumerate() {
             let row = (seg.n * d.t + t0 + a) * hw + seg.p0;
-            epilogue.apply(y, row..row + seg.r, o);
+            // SAFETY: the output transform above wrote all of the segment's rows in each frame.
+            epilogue.apply(unsafe { super::assume_written(y) }, row..row + seg.r, o);
         }
     }
 }
@@ -190,7 +201,7 @@ pub(super) fn input_group<const FULL: bool>(
 #[inline(always)]
 fn output_group<const FULL: bool>(
     m: &[f32],
-    frames: &mut [&mut [f32]],
+    frames: &mut [&mut [MaybeUninit<f32>]],
     (i, lanes): (usize, usize),
     lm: usize,
     offset: usize,
@@ -203,6 +214,6 @@ fn output_group<const FULL: bool>(
         s
     });
     for (y, vals) in frames.iter_mut().zip(at(&s)) {
-        copy_lanes(&mut y[i..i + lanes], &vals[..lanes]);
+        write_lanes(&mut y[i..i + lanes], &vals[..lanes]);
     }
 }

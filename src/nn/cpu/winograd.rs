@@ -14,6 +14,7 @@
 //! result differs from direct convolution by a few f32 ulps of the largest input term — about
 //! 1e-6 relative per layer, well inside the model parity tolerance (1e-4 of the logit scale).
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use rayon::prelude::*;
@@ -36,6 +37,17 @@ pub(super) fn copy_lanes(dst: &mut [f32], src: &[f32]) {
     match (<&mut [f32; LANES]>::try_from(&mut *dst), <&[f32; LANES]>::try_from(src)) {
         (Ok(d), Ok(s)) => *d = *s,
         _ => dst.copy_from_slice(src),
+    }
+}
+
+/// [`copy_lanes`] into memory that need not be initialised (a fresh output buffer).
+#[inline(always)]
+pub(super) fn write_lanes(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
+    match (<&mut [MaybeUninit<f32>; LANES]>::try_from(&mut *dst), <&[f32; LANES]>::try_from(src)) {
+        (Ok(d), Ok(s)) => *d = s.map(MaybeUninit::new),
+        _ => dst.iter_mut().zip(src).for_each(|(d, &s)| {
+            d.write(s);
+        }),
     }
 }
 
@@ -134,8 +146,15 @@ pub(crate) fn transform_weight(weight: &[f32], c: usize, o: usize) -> Vec<f32> {
 }
 
 /// Convolves `x` (dims `d`) with the transformed weight `u` into `out` (same frame size, `o`
-/// channels).
-pub(crate) fn forward(u: &[f32], x: &[f32], d: Dims, o: usize, out: &mut [f32], epilogue: &Epilogue) {
+/// channels), writing every value.
+pub(crate) fn forward(
+    u: &[f32],
+    x: &[f32],
+    d: Dims,
+    o: usize,
+    out: &mut [MaybeUninit<f32>],
+    epilogue: &Epilogue,
+) {
     let c = d.c;
     let (tiles_y, tiles_x) = (d.h.div_ceil(4), d.w.div_ceil(4));
     let tile_rows = d.n * d.t * tiles_y;
@@ -157,10 +176,12 @@ pub(crate) fn forward(u: &[f32], x: &[f32], d: Dims, o: usize, out: &mut [f32], 
         rest = tail;
     }
     let geometry = Geometry { d, o, tiles_y, tiles_x };
-    let run = |(g, y): (Range<usize>, &mut [f32]), threads: usize| {
+    let run = |(g, y): (Range<usize>, &mut [MaybeUninit<f32>]), threads: usize| {
         let rows = first_row(g.start)..first_row(g.start) + y.len() / o;
         geometry.block(u, x, g, y, threads);
-        epilogue.apply(y, rows, o);
+        // SAFETY: the block's output transform wrote every pixel of its rows: each lies in one of
+        // its tiles.
+        epilogue.apply(unsafe { super::assume_written(y) }, rows, o);
     };
     run_tasks(blocks, 2 * super::threads(), run);
 }
@@ -173,8 +194,8 @@ struct Geometry {
 }
 
 impl Geometry {
-    /// Tile-rows `g` into `y`, the contiguous output rows they cover.
-    fn block(&self, u: &[f32], x: &[f32], g: Range<usize>, y: &mut [f32], threads: usize) {
+    /// Tile-rows `g` into `y`, the contiguous output rows they cover, every value written.
+    fn block(&self, u: &[f32], x: &[f32], g: Range<usize>, y: &mut [MaybeUninit<f32>], threads: usize) {
         if self.d.c.is_multiple_of(LANES) && self.o.is_multiple_of(LANES) {
             self.block_lanes::<true>(u, x, g, y, threads)
         } else {
@@ -191,7 +212,7 @@ impl Geometry {
         u: &[f32],
         x: &[f32],
         g: Range<usize>,
-        y: &mut [f32],
+        y: &mut [MaybeUninit<f32>],
         threads: usize,
     ) {
         let Geometry { d, o, tiles_y, tiles_x } = *self;
@@ -263,7 +284,7 @@ impl Geometry {
                                 break;
                             }
                             let dst = ((img * d.h + yo) * d.w + xo - origin) * o + o0;
-                            copy_lanes(&mut y[dst..dst + lanes], &vals[..lanes]);
+                            write_lanes(&mut y[dst..dst + lanes], &vals[..lanes]);
                         }
                     }
                 }
