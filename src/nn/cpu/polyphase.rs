@@ -114,7 +114,7 @@ pub(crate) fn forward(
     }
     // One transformed input frame, as the gather reads it.
     let frame_dims = Dims { n: 1, t: 1, ..d };
-    let run = |task: Task, _threads: usize| {
+    let run = |task: Task, threads: usize| {
         let Task { n, q, pixels, mut frames } = task;
         let m = pixels.len();
         let lm = spaced(m * o);
@@ -124,7 +124,8 @@ pub(crate) fn forward(
                 let v = &v[((n * quads + q) * FRAMES + xi) * lv..];
                 gather_frame(v, frame_dims, od, (ah, aw), (0, 0), pixels.clone(), cols);
                 let w = MatRef::dense(&u[xi * spatial * o..][..spatial * o], spatial, o);
-                matmul(&mut products[xi * lm..][..m * o], MatRef::dense(cols, m, spatial), w, false, 1);
+                let cols = MatRef::dense(cols, m, spatial);
+                matmul(&mut products[xi * lm..][..m * o], cols, w, false, threads);
             }
             let (len, full) = (m * o, m * o / LANES * LANES);
             for i in (0..full).step_by(LANES) {
