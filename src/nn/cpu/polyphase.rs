@@ -13,7 +13,9 @@
 //! The input transform mixes whole raw input frames (RGB for the stem), which is cheap next to
 //! the products; then, as in [`super::frames`], each task owns a tile of output pixels, gathers
 //! the spatial windows of each transformed frame once and multiplies them by that frame's
-//! transformed kernel, and the output transform sums the eleven products into four output frames.
+//! transformed kernel. Both phases share F(4, 3)'s output transform, which is linear, so the odd
+//! phase's five products add into the even phase's six and one transform of the sums gives the
+//! four output frames.
 //!
 //! Rounding: the transforms mix values with factors up to 5 (8 in `Aᵀ`, 1/24 in `G`), as the
 //! other Winograd layers do, a few f32 ulps of the largest term, far inside model parity.
@@ -27,9 +29,9 @@ use super::Dims;
 use super::conv::Epilogue;
 use super::gemm::{MatRef, matmul};
 use super::im2col::gather_frame;
-use super::temporal::input_group;
+use super::temporal::{input_group, output_group};
 use super::tiles::run_tasks;
-use super::winograd::{G, LANES, at, copy_lanes, spaced};
+use super::winograd::{G, LANES, spaced};
 use crate::nn::Axis;
 
 /// Transformed frames (and kernels) per four output frames: six of the even phase, five of the
@@ -90,7 +92,8 @@ pub(crate) fn forward(
     let quads = od.t.div_ceil(4);
     let v = transform_input(x, d, quads);
     let lv = spaced(d.h * d.w * d.c);
-    // Pixels per task: the eleven products' outputs and one gathered matrix in about 512 KiB.
+    // Pixels per task: 154 for the stem (147 values a window, 64 outputs), the fastest of 64, 154,
+    // 256 and 512 measured; the six sums and one gathered matrix then take about 300 KiB.
     let tile = ((1 << 17) / (PRODUCTS * o + spatial)).clamp(64, 1024).min(pixels.max(1));
     let tiles: Vec<Range<usize>> = (0..pixels).step_by(tile).map(|s| s..(s + tile).min(pixels)).collect();
     let mut tasks: Vec<Task> = (0..od.n * quads)
@@ -118,21 +121,23 @@ pub(crate) fn forward(
         let Task { n, q, pixels, mut frames } = task;
         let m = pixels.len();
         let lm = spaced(m * o);
-        super::with_scratch([m * spatial, PRODUCTS * lm], |cols, products| {
+        super::with_scratch([m * spatial, EVEN * lm], |cols, sums| {
             for xi in 0..PRODUCTS {
-                // The odd phase's unused sixth frame is the last, so product ξ reads frame ξ.
+                // The odd phase's unused sixth frame is the last, so product ξ reads frame ξ; the
+                // odd phase's ξ-th product adds into the even phase's.
                 let v = &v[((n * quads + q) * FRAMES + xi) * lv..];
                 gather_frame(v, frame_dims, od, (ah, aw), (0, 0), pixels.clone(), cols);
                 let w = MatRef::dense(&u[xi * spatial * o..][..spatial * o], spatial, o);
                 let cols = MatRef::dense(cols, m, spatial);
-                matmul(&mut products[xi * lm..][..m * o], cols, w, false, threads);
+                let sum = &mut sums[xi % EVEN * lm..][..m * o];
+                matmul(sum, cols, w, xi >= EVEN, threads);
             }
             let (len, full) = (m * o, m * o / LANES * LANES);
             for i in (0..full).step_by(LANES) {
-                output_group::<true>(products, &mut frames, (i, LANES), lm);
+                output_group::<true>(sums, &mut frames, (i, LANES), lm, 0);
             }
             if full < len {
-                output_group::<false>(products, &mut frames, (full, len - full), lm);
+                output_group::<false>(sums, &mut frames, (full, len - full), lm, 0);
             }
         });
         for (k, y) in frames.into_iter().enumerate() {
@@ -169,32 +174,4 @@ fn transform_input(x: &[f32], d: Dims, quads: usize) -> Vec<f32> {
         }
     });
     v
-}
-
-/// Output transform of the `lanes` values at `i` of the eleven products (`lm` values apart) into
-/// the task's output frames: both phases' `Aᵀ M`, summed. `FULL`: `lanes` is [`LANES`], known at
-/// compile time, so the copies become single vector moves.
-#[inline(always)]
-fn output_group<const FULL: bool>(
-    products: &[f32],
-    frames: &mut [&mut [MaybeUninit<f32>]],
-    (i, lanes): (usize, usize),
-    lm: usize,
-) {
-    let lanes = if FULL { LANES } else { lanes };
-    let load = |xi: usize| {
-        let mut s = [0f32; LANES];
-        if xi < PRODUCTS {
-            copy_lanes(&mut s[..lanes], &products[xi * lm + i..][..lanes]);
-        }
-        s
-    };
-    let even = at(&std::array::from_fn(load));
-    // The odd phase's sixth product is zero: index PRODUCTS loads nothing.
-    let odd = at(&std::array::from_fn(|xi| load(EVEN + xi)));
-    for ((y, e), o) in frames.iter_mut().zip(even).zip(odd) {
-        for (y, (e, o)) in y[i..i + lanes].iter_mut().zip(e.iter().zip(o)) {
-            y.write(e + o);
-        }
-    }
 }

@@ -199,7 +199,7 @@ pub(super) fn input_group<const FULL: bool>(
 /// Output transform of the `lanes` values at `i` of a segment (at `offset` in the six `M`
 /// matrices, `lm` values apart) into its output frames; `FULL` as in [`input_group`].
 #[inline(always)]
-fn output_group<const FULL: bool>(
+pub(super) fn output_group<const FULL: bool>(
     m: &[f32],
     frames: &mut [&mut [MaybeUninit<f32>]],
     (i, lanes): (usize, usize),
