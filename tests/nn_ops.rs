@@ -155,7 +155,8 @@ fn folded_batch_norm_matches_conv_then_bn() {
 
 /// Every CPU algorithm (Winograd in space and in time, shifted temporal taps, the direct narrow
 /// stem, the polyphase stem, per-frame windows, im2col) against the generic path in f64, on odd sizes and channel
-/// counts that do not fill the SIMD lanes.
+/// counts that do not fill the SIMD lanes, and with output widths that take the panel kernel where the CPU has
+/// AVX-512.
 #[test]
 fn cpu_kernels_match_the_generic_path() {
     // (in channels, out channels, kernel, stride, padding, input [T, H, W])
@@ -168,6 +169,10 @@ fn cpu_kernels_match_the_generic_path() {
         (6, 7, [3, 1, 1], [1, 1, 1], [1, 0, 0], [5, 3, 4]),  // shifted temporal taps
         (5, 3, [5, 1, 1], [1, 1, 1], [2, 0, 0], [6, 2, 3]),  // shifted, five taps
         (9, 4, [1, 1, 1], [1, 1, 1], [0, 0, 0], [3, 5, 5]),  // plain product
+        (9, 64, [1, 1, 1], [1, 1, 1], [0, 0, 0], [3, 5, 5]), // plain product, 32-column panels
+        (6, 32, [3, 1, 1], [1, 1, 1], [1, 0, 0], [5, 3, 4]), // shifted taps, panels
+        (8, 64, [1, 1, 1], [2, 2, 2], [0, 0, 0], [4, 6, 7]), // strided 1×1 (im2col), panels
+        (5, 32, [1, 3, 3], [1, 1, 1], [0, 1, 1], [2, 7, 9]), // Winograd, panels
         (3, 8, [5, 7, 7], [1, 2, 2], [2, 3, 3], [6, 15, 13]), // fast stem, narrow frame: direct
         (3, 6, [5, 7, 7], [1, 2, 2], [2, 3, 3], [3, 5, 45]), // fast stem, two pixel blocks: direct
         (3, 5, [5, 7, 7], [2, 2, 2], [2, 3, 3], [7, 12, 12]), // I3D stem, 5 outputs: direct

@@ -30,7 +30,7 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use super::Dims;
-use super::gemm::{MatRef, matmul, matmul_into};
+use super::gemm::{MatRef, Matrices, matmul, matmul_finished, matmul_into};
 use super::im2col::gather;
 use super::tiles::{for_each_tile, tile_rows};
 use crate::nn::Axis;
@@ -75,23 +75,50 @@ pub(crate) enum Algo {
     Im2col,
 }
 
-/// A convolution's geometry and its `[K, O]` weight matrix.
+/// A convolution's weight in the layout its algorithm reads.
+#[derive(Clone, Debug)]
+pub(crate) enum Weights {
+    /// The matrices of its products, `[C, O]` or `[K, O]`: for [`Algo::Shifted`] one a temporal
+    /// tap, for [`Algo::Im2col`] the whole `[kt·kh·kw·C, O]`, for [`Algo::Winograd`] the 36
+    /// transformed `[C, O]`, for [`Algo::Temporal`] the 6, for [`Algo::Polyphase`] the 11
+    /// `[kh·kw·C, O]`.
+    Products(Matrices),
+    /// For [`Algo::Frames`] `[kh·kw·C, kt·O]`, the temporal taps side by side (see
+    /// [`super::frames`]); for [`Algo::Direct`] `[K, 8]`, the columns padded with zeros (its 5
+    /// taps along time transformed into 8 where F(4, 5) applies).
+    Raw(Vec<f32>),
+}
+
+impl Weights {
+    /// The product matrices of the algorithms that have them.
+    pub fn products(&self) -> &Matrices {
+        match self {
+            Weights::Products(m) => m,
+            Weights::Raw(_) => unreachable!("this algorithm keeps a raw weight"),
+        }
+    }
+
+    /// The raw weight of [`Algo::Frames`] and [`Algo::Direct`].
+    pub fn raw(&self) -> &[f32] {
+        match self {
+            Weights::Raw(w) => w,
+            Weights::Products(_) => unreachable!("this algorithm keeps product matrices"),
+        }
+    }
+}
+
+/// A convolution's geometry and its weight.
 #[derive(Clone, Debug)]
 pub(crate) struct CpuConv {
     pub axes: [Axis; 3],
     pub in_channels: usize,
     pub out_channels: usize,
-    /// `[kt·kh·kw·C, O]`, row-major; for [`Algo::Frames`] `[kh·kw·C, kt·O]` instead, the temporal
-    /// taps side by side (see [`super::frames`]); for [`Algo::Direct`] `[K, 8]`, the columns
-    /// padded with zeros (its 5 taps along time transformed into 8 where F(4, 5) applies); for
-    /// [`Algo::Winograd`] the 36 transformed `[C, O]` matrices, for [`Algo::Temporal`] the 6, for
-    /// [`Algo::Polyphase`] the 11 `[kh·kw·C, O]`.
-    pub weight: Vec<f32>,
+    pub weight: Weights,
     pub algo: Algo,
 }
 
 impl CpuConv {
-    /// `weight` is the `[K, O]` matrix described in the module docs.
+    /// `weight` is the `[kt·kh·kw·C, O]` matrix, rows in (t, h, w, c) order.
     pub fn new(weight: Vec<f32>, axes: [Axis; 3], in_channels: usize, out_channels: usize) -> Self {
         let [t, h, w] = axes;
         let unit = |a: Axis| a.stride == 1 && a.dilation == 1;
@@ -118,13 +145,23 @@ impl CpuConv {
         } else {
             Algo::Im2col
         };
+        let (c, o) = (in_channels, out_channels);
+        // The products' matrices and the rows of each.
+        let products = |matrices: Vec<f32>, k: usize| {
+            let count = matrices.len() / (k * o).max(1);
+            Weights::Products(Matrices::new(matrices, count, k, o))
+        };
         let weight = match algo {
-            Algo::Polyphase => super::polyphase::transform_weight(&weight),
-            Algo::Frames => super::frames::stack_taps(&weight, t, out_channels),
-            Algo::Direct => super::direct::prepare_weight(&weight, t, out_channels),
-            Algo::Winograd => super::winograd::transform_weight(&weight, in_channels, out_channels),
-            Algo::Temporal => super::temporal::transform_weight(&weight, in_channels, out_channels),
-            _ => weight,
+            Algo::Polyphase => products(super::polyphase::transform_weight(&weight), h.kernel * w.kernel * c),
+            Algo::Frames => Weights::Raw(super::frames::stack_taps(&weight, t, o)),
+            Algo::Direct => Weights::Raw(super::direct::prepare_weight(&weight, t, o)),
+            Algo::Winograd => products(super::winograd::transform_weight(&weight, c, o), c),
+            Algo::Temporal => products(super::temporal::transform_weight(&weight, c, o), c),
+            Algo::Shifted => products(weight, c),
+            Algo::Im2col => {
+                let k = weight.len() / o.max(1);
+                products(weight, k)
+            }
         };
         CpuConv { axes, in_channels, out_channels, weight, algo }
     }
@@ -143,23 +180,27 @@ impl CpuConv {
         let len = od.rows() * width;
         let out = match self.algo {
             Algo::Shifted | Algo::Im2col => self.tiled(x, (d, od), epilogue),
-            Algo::Direct => {
-                zeroed(len, |out| super::direct::forward(&self.weight, self.axes, x, (d, od), out, epilogue))
-            }
+            Algo::Direct => zeroed(len, |out| {
+                super::direct::forward(self.weight.raw(), self.axes, x, (d, od), out, epilogue)
+            }),
             // SAFETY: the polyphase kernel writes every output value.
             Algo::Polyphase => unsafe {
                 written(len, |out| {
-                    super::polyphase::forward(&self.weight, self.axes, x, (d, od), out, epilogue)
+                    super::polyphase::forward(self.weight.products(), self.axes, x, (d, od), out, epilogue)
                 })
             },
             Algo::Frames => zeroed(len, |out| super::frames::forward(self, x, d, od, out, epilogue)),
             // SAFETY: both Winograd kernels write every output value.
             Algo::Winograd => unsafe {
-                written(len, |out| super::winograd::forward(&self.weight, x, d, width, out, epilogue))
+                written(len, |out| {
+                    super::winograd::forward(self.weight.products(), x, d, width, out, epilogue)
+                })
             },
             // SAFETY: as above.
             Algo::Temporal => unsafe {
-                written(len, |out| super::temporal::forward(&self.weight, x, d, width, out, epilogue))
+                written(len, |out| {
+                    super::temporal::forward(self.weight.products(), x, d, width, out, epilogue)
+                })
             },
         };
         Ok((out, od))
@@ -170,32 +211,32 @@ impl CpuConv {
     /// the 30-view protocol).
     fn tiled(&self, x: &[f32], (d, od): (Dims, Dims), epilogue: &Epilogue) -> Vec<f32> {
         let width = self.out_channels;
-        let (len, k) = (od.rows() * width, self.weight.len() / width);
+        let k = self.in_channels * self.axes.iter().map(|a| a.kernel).product::<usize>();
+        let len = od.rows() * width;
         // SAFETY: the tiles cover all `len` values, and each tile comes back written.
         unsafe {
             written(len, |tiles| {
                 for_each_tile(tiles, width, od.sample_rows(), tile_rows(k, width), |rows, y, threads| {
-                    let y = match self.algo {
-                        Algo::Shifted => self.shifted_tile(x, d, rows.clone(), y, threads),
+                    match self.algo {
+                        Algo::Shifted => self.shifted_tile(x, d, (rows, epilogue), y, threads),
                         _ => super::with_scratch([rows.len() * k, 0], |cols, _| {
                             gather(x, d, od, self.axes, rows.clone(), cols);
-                            let w = MatRef::dense(&self.weight, k, width);
-                            matmul_into(y, MatRef::dense(cols, rows.len(), k), w, threads)
+                            let cols = MatRef::dense(cols, rows.len(), k);
+                            matmul_finished(y, cols, self.weight.products().get(0), (epilogue, rows), threads)
                         }),
                     };
-                    epilogue.apply(y, rows, width);
                 })
             })
         }
     }
 
     /// Output rows `rows` (within one sample) of a (k,1,1) stride-1 "same" convolution into `y`,
-    /// returned written.
+    /// finished by `epilogue` and returned written.
     fn shifted_tile<'y>(
         &self,
         x: &[f32],
         d: Dims,
-        rows: Range<usize>,
+        (rows, epilogue): (Range<usize>, &Epilogue),
         y: &'y mut [MaybeUninit<f32>],
         threads: usize,
     ) -> &'y mut [f32] {
@@ -215,16 +256,20 @@ impl CpuConv {
                 (a, (lo - l0) as usize * o..(hi - l0) as usize * o)
             })
         };
-        let w = |j: usize| MatRef::dense(&self.weight[j * c * o..(j + 1) * c * o], c, o);
+        let w = |j: usize| self.weight.products().get(j);
         // The centre tap covers every row, so it writes the tile; the others add where they reach.
         let (a, centre) = tap(at.padding).expect("tiles are not empty");
         assert_eq!(centre, 0..y.len(), "the centre tap covers the tile");
+        if at.kernel == 1 {
+            return matmul_finished(y, a, w(0), (epilogue, rows), threads);
+        }
         let y = matmul_into(y, a, w(at.padding), threads);
         for j in (0..at.kernel).filter(|&j| j != at.padding) {
             if let Some((a, reach)) = tap(j) {
                 matmul(&mut y[reach], a, w(j), true, threads);
             }
         }
+        epilogue.apply(y, rows, o);
         y
     }
 }

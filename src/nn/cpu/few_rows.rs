@@ -10,7 +10,8 @@
 //! With 64 rows the `gemm` crate is faster again (81 against 53 GFLOP/s), so [`applies`] stops at
 //! [`MAX_ROWS`].
 //!
-//! AVX2 and FMA only; other CPUs keep the `gemm` crate.
+//! AVX2 and FMA only; other CPUs keep the `gemm` crate. Where the CPU has AVX-512, products with
+//! whole 32-column panels take [`super::panels`] instead, whatever their rows.
 
 use super::gemm::MatRef;
 

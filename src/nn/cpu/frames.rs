@@ -16,7 +16,7 @@ use std::ops::Range;
 
 use super::Dims;
 use super::conv::{CpuConv, Epilogue};
-use super::gemm::{MatRef, matmul};
+use super::gemm::{MatRef, Weight, matmul};
 use super::im2col::gather_frame;
 use super::tiles::{run_tasks, tile_rows};
 use crate::nn::Axis;
@@ -93,12 +93,12 @@ pub(crate) fn forward(conv: &CpuConv, x: &[f32], d: Dims, od: Dims, out: &mut [f
                 if held[slot] != ti {
                     gather_frame(x, d, od, (ah, aw), (n, ti), pixels.clone(), &mut cols);
                     let w = MatRef {
-                        data: &conv.weight[first * o..],
+                        data: &conv.weight.raw()[first * o..],
                         rows: spatial,
                         cols: count * o,
                         stride: kt * o,
                     };
-                    matmul(p, MatRef::dense(&cols, m, spatial), w, false, threads);
+                    matmul(p, MatRef::dense(&cols, m, spatial), Weight::Dense(w), false, threads);
                     held[slot] = ti;
                 }
                 let q = j / at.stride;

@@ -1,10 +1,15 @@
-//! Row-major matrix products on `f32` slices through the `gemm` crate, the kernel candle's own
-//! matmul uses, called directly so convolutions can hand it strided views of their buffers and
-//! accumulate into an existing output without copies.
+//! Row-major matrix products on `f32` slices: through the panel kernel ([`super::panels`]) where
+//! the CPU has AVX-512, otherwise through the `gemm` crate, the kernel candle's own matmul uses,
+//! called directly so convolutions can hand it strided views of their buffers and accumulate
+//! into an existing output without copies.
 
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 use gemm::Parallelism;
+
+use super::conv::Epilogue;
+use super::panels::{self, Finish, PanelRef, Panels};
 
 /// A row-major matrix view: `rows × cols` elements, row `i` starting at `data[i * stride]`.
 #[derive(Clone, Copy)]
@@ -27,37 +32,119 @@ impl<'a> MatRef<'a> {
     }
 }
 
-/// `dst[m×n] (+)= a[m×k] · b[k×n]`, with `dst` dense row-major (row stride `n`). Accumulates into
-/// `dst` when `accumulate`, overwrites it otherwise.
-pub(crate) fn matmul(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool, threads: usize) {
-    assert_eq!(dst.len(), a.rows * b.cols, "output size");
-    // SAFETY: `dst` is a unique borrow of exactly the m×n values the product writes.
-    unsafe { product(dst.as_mut_ptr(), a, b, accumulate, threads) }
+/// A layer's weight matrices, `count` of `[k, n]`: in panels where the panel kernel applies,
+/// row-major otherwise.
+#[derive(Clone, Debug)]
+pub(crate) enum Matrices {
+    Dense { data: Vec<f32>, k: usize, n: usize },
+    Panels(Panels),
 }
 
-/// `dst[m×n] = a[m×k] · b[k×n]` into memory that need not be initialised (a fresh output buffer:
+impl Matrices {
+    /// `count` row-major `[k, n]` matrices laid end to end in `dense`.
+    pub fn new(dense: Vec<f32>, count: usize, k: usize, n: usize) -> Self {
+        assert_eq!(dense.len(), count * k * n, "weight size");
+        if panels::applies(n) {
+            Matrices::Panels(Panels::pack(&dense, count, k, n))
+        } else {
+            Matrices::Dense { data: dense, k, n }
+        }
+    }
+
+    /// Matrix `i`.
+    pub fn get(&self, i: usize) -> Weight<'_> {
+        match self {
+            Matrices::Dense { data, k, n } => {
+                Weight::Dense(MatRef::dense(&data[i * k * n..][..k * n], *k, *n))
+            }
+            Matrices::Panels(p) => Weight::Panels(p.matrix(i)),
+        }
+    }
+}
+
+/// The right-hand side of a product: a weight matrix in either layout.
+#[derive(Clone, Copy)]
+pub(crate) enum Weight<'a> {
+    Dense(MatRef<'a>),
+    Panels(PanelRef<'a>),
+}
+
+impl Weight<'_> {
+    fn cols(&self) -> usize {
+        match self {
+            Weight::Dense(b) => b.cols,
+            Weight::Panels(p) => p.n,
+        }
+    }
+}
+
+/// `dst[m×n] (+)= a[m×k] · w[k×n]`, with `dst` dense row-major (row stride `n`). Accumulates into
+/// `dst` when `accumulate`, overwrites it otherwise.
+pub(crate) fn matmul(dst: &mut [f32], a: MatRef, w: Weight, accumulate: bool, threads: usize) {
+    assert_eq!(dst.len(), a.rows * w.cols(), "output size");
+    let finish = if accumulate { Finish::Add } else { Finish::Write };
+    // SAFETY: `dst` is a unique borrow of exactly the m×n values the product writes.
+    unsafe { product(dst.as_mut_ptr(), a, w, finish, threads) }
+}
+
+/// `dst[m×n] = a[m×k] · w[k×n]` into memory that need not be initialised (a fresh output buffer:
 /// zeroing it first costs a pass over memory the product overwrites anyway). Returns `dst`,
 /// every value written.
 pub(crate) fn matmul_into<'d>(
     dst: &'d mut [MaybeUninit<f32>],
     a: MatRef,
-    b: MatRef,
+    w: Weight,
     threads: usize,
 ) -> &'d mut [f32] {
-    assert_eq!(dst.len(), a.rows * b.cols, "output size");
+    assert_eq!(dst.len(), a.rows * w.cols(), "output size");
     // SAFETY: as in `matmul`; `f32` and `MaybeUninit<f32>` have the same layout.
-    unsafe { product(dst.as_mut_ptr().cast(), a, b, false, threads) };
+    unsafe { product(dst.as_mut_ptr().cast(), a, w, Finish::Write, threads) };
     // SAFETY: not accumulating, the product writes all m×n values without reading them (zeros
     // for an empty inner dimension).
     unsafe { super::assume_written(dst) }
 }
 
-/// The product behind [`matmul`] and [`matmul_into`].
+/// [`matmul_into`] finished by `epilogue`, `dst` holding rows `rows` of the layer's output. The
+/// panel kernel applies it to each block as it leaves the registers; otherwise it runs over
+/// `dst` after the product.
+pub(crate) fn matmul_finished<'d>(
+    dst: &'d mut [MaybeUninit<f32>],
+    a: MatRef,
+    w: Weight,
+    (epilogue, rows): (&Epilogue, Range<usize>),
+    threads: usize,
+) -> &'d mut [f32] {
+    let n = w.cols();
+    assert_eq!((dst.len(), rows.len()), (a.rows * n, a.rows), "output size");
+    if let Weight::Panels(_) = w {
+        // SAFETY: as in `matmul_into`: not accumulating, every value is written.
+        unsafe {
+            product(dst.as_mut_ptr().cast(), a, w, Finish::Epilogue(epilogue, rows.start), threads);
+            return super::assume_written(dst);
+        }
+    }
+    let y = matmul_into(dst, a, w, threads);
+    epilogue.apply(y, rows, n);
+    y
+}
+
+/// The product behind [`matmul`], [`matmul_into`] and [`matmul_finished`]; [`Finish::Epilogue`]
+/// only with panels.
 ///
 /// # Safety
-/// `dst` points to `a.rows × b.cols` writable `f32`s, initialised when `accumulate`, that
+/// `dst` points to `a.rows × w.cols()` writable `f32`s, initialised for [`Finish::Add`], that
 /// overlap neither input.
-unsafe fn product(dst: *mut f32, a: MatRef, b: MatRef, accumulate: bool, threads: usize) {
+unsafe fn product(dst: *mut f32, a: MatRef, w: Weight, finish: Finish, threads: usize) {
+    let b = match w {
+        // SAFETY: the caller vouches for `dst`; panels exist only where the CPU runs them.
+        Weight::Panels(p) => return unsafe { panels::product(dst, a, p, finish, threads) },
+        Weight::Dense(b) => b,
+    };
+    let accumulate = match finish {
+        Finish::Write => false,
+        Finish::Add => true,
+        Finish::Epilogue(..) => unreachable!("the epilogue is fused only by the panel kernel"),
+    };
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "inner dimensions");
     a.check();

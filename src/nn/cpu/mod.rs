@@ -3,9 +3,11 @@
 //! In that layout every output position of a convolution is one row of a matrix with `C`
 //! contiguous columns, so a 1×1×1 convolution is one matrix product over `N·T·H·W` rows with no
 //! copy at all, a (k,1,1) temporal kernel is k products over row ranges shifted by whole frames, and
-//! any other kernel is a product over rows gathered by [`im2col`](conv). The products go straight to
-//! the `gemm` crate ([`gemm`]), and the folded-BatchNorm bias, the residual addition and the ReLU
-//! are applied to each tile of output rows while it is still in cache ([`conv::Epilogue`]).
+//! any other kernel is a product over rows gathered by [`im2col`](conv). The products run on
+//! weights packed at load for an AVX-512 kernel ([`panels`]) where the CPU has it, and through the
+//! `gemm` crate otherwise ([`gemm`]); the folded-BatchNorm bias, the residual addition and the ReLU
+//! are applied to each block or tile of output rows while it is still in registers or in cache
+//! ([`conv::Epilogue`]).
 //!
 //! The layers in [`crate::nn`] use these kernels when their weights live on the CPU as `f32` and
 //! fall back to candle's generic operations otherwise (other devices or dtypes).
@@ -16,6 +18,7 @@ mod few_rows;
 mod frames;
 mod gemm;
 mod im2col;
+mod panels;
 mod polyphase;
 pub(crate) mod pool;
 mod temporal;

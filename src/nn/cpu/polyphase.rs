@@ -27,7 +27,7 @@ use rayon::prelude::*;
 
 use super::Dims;
 use super::conv::Epilogue;
-use super::gemm::{MatRef, matmul};
+use super::gemm::{MatRef, Matrices, matmul};
 use super::im2col::gather_frame;
 use super::temporal::{input_group, output_group};
 use super::tiles::run_tasks;
@@ -79,7 +79,7 @@ struct Task<'a> {
 /// Convolves `x` (dims `d`) into `out` (dims `od`), writing every value, with the weight from
 /// [`transform_weight`]; `axes` along time must be one that [`applies`].
 pub(crate) fn forward(
-    u: &[f32],
+    u: &Matrices,
     [_, ah, aw]: [Axis; 3],
     x: &[f32],
     (d, od): (Dims, Dims),
@@ -127,10 +127,9 @@ pub(crate) fn forward(
                 // odd phase's ξ-th product adds into the even phase's.
                 let v = &v[((n * quads + q) * FRAMES + xi) * lv..];
                 gather_frame(v, frame_dims, od, (ah, aw), (0, 0), pixels.clone(), cols);
-                let w = MatRef::dense(&u[xi * spatial * o..][..spatial * o], spatial, o);
                 let cols = MatRef::dense(cols, m, spatial);
                 let sum = &mut sums[xi % EVEN * lm..][..m * o];
-                matmul(sum, cols, w, xi >= EVEN, threads);
+                matmul(sum, cols, u.get(xi), xi >= EVEN, threads);
             }
             let (len, full) = (m * o, m * o / LANES * LANES);
             for i in (0..full).step_by(LANES) {

@@ -22,6 +22,7 @@ use rayon::prelude::*;
 
 use super::Dims;
 use super::conv::Epilogue;
+use super::gemm::Matrices;
 use super::tiles::run_tasks;
 use super::winograd::{G, LANES, at, bt, copy_lanes, products, spaced, write_lanes};
 
@@ -64,7 +65,7 @@ struct Block<'a> {
 /// Convolves `x` (dims `d`) with the transformed weight `u` into `out` (same dims, `o` channels),
 /// writing every value.
 pub(crate) fn forward(
-    u: &[f32],
+    u: &Matrices,
     x: &[f32],
     d: Dims,
     o: usize,
@@ -123,7 +124,7 @@ pub(crate) fn forward(
 }
 
 /// Input transform, products and output transform of one block.
-fn block(u: &[f32], x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue, threads: usize) {
+fn block(u: &Matrices, x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilogue, threads: usize) {
     let (c, hw) = (d.c, d.h * d.w);
     let Block { t0, mut segments } = b;
     let rows: usize = segments.iter().map(|s| s.r).sum();

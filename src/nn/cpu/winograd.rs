@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use super::Dims;
 use super::conv::Epilogue;
-use super::gemm::{MatRef, matmul};
+use super::gemm::{MatRef, Matrices, matmul};
 use super::tiles::run_tasks;
 
 /// Channels processed together by the transforms (one or two SIMD registers).
@@ -69,15 +69,14 @@ pub(super) fn spaced(len: usize) -> usize {
 /// single-threaded, rather than splitting each small product.
 pub(super) fn products(
     v: &[f32],
-    u: &[f32],
+    u: &Matrices,
     m: &mut [f32],
     (rows, c, o): (usize, usize, usize),
     threads: usize,
 ) {
     let product = |(xi, m): (usize, &mut [f32])| {
         let a = MatRef::dense(&v[xi * spaced(rows * c)..][..rows * c], rows, c);
-        let b = MatRef::dense(&u[xi * c * o..(xi + 1) * c * o], c, o);
-        matmul(&mut m[..rows * o], a, b, false, 1);
+        matmul(&mut m[..rows * o], a, u.get(xi), false, 1);
     };
     if threads > 1 {
         m.par_chunks_mut(spaced(rows * o)).enumerate().for_each(product);
@@ -148,7 +147,7 @@ pub(crate) fn transform_weight(weight: &[f32], c: usize, o: usize) -> Vec<f32> {
 /// Convolves `x` (dims `d`) with the transformed weight `u` into `out` (same frame size, `o`
 /// channels), writing every value.
 pub(crate) fn forward(
-    u: &[f32],
+    u: &Matrices,
     x: &[f32],
     d: Dims,
     o: usize,
@@ -195,7 +194,7 @@ struct Geometry {
 
 impl Geometry {
     /// Tile-rows `g` into `y`, the contiguous output rows they cover, every value written.
-    fn block(&self, u: &[f32], x: &[f32], g: Range<usize>, y: &mut [MaybeUninit<f32>], threads: usize) {
+    fn block(&self, u: &Matrices, x: &[f32], g: Range<usize>, y: &mut [MaybeUninit<f32>], threads: usize) {
         if self.d.c.is_multiple_of(LANES) && self.o.is_multiple_of(LANES) {
             self.block_lanes::<true>(u, x, g, y, threads)
         } else {
@@ -209,7 +208,7 @@ impl Geometry {
     /// into a `memcpy` call per group, which took a sixth of a 64-channel layer's time.
     fn block_lanes<const FULL: bool>(
         &self,
-        u: &[f32],
+        u: &Matrices,
         x: &[f32],
         g: Range<usize>,
         y: &mut [MaybeUninit<f32>],
