@@ -105,8 +105,11 @@ pub(crate) fn matmul_into<'d>(
 }
 
 /// [`matmul_into`] finished by `epilogue`, `dst` holding rows `rows` of the layer's output. The
-/// panel kernel applies it to each block as it leaves the registers; otherwise it runs over
-/// `dst` after the product.
+/// panel kernel applies a bias and ReLU to each block as it leaves the registers; a residual is
+/// added in a pass over `dst` after the product, like the whole epilogue with the `gemm` crate.
+/// Read inside the kernel, the residual's rows arrive in scattered pieces, one panel's width at a
+/// time, and the product waits on them: one layer alone, one thread, 4×56² 64 → 256 channels
+/// 6.9 ms fused against 5.8 ms in a pass after (4×28², 128 → 512: 5.3 against 4.7).
 pub(crate) fn matmul_finished<'d>(
     dst: &'d mut [MaybeUninit<f32>],
     a: MatRef,
@@ -116,10 +119,11 @@ pub(crate) fn matmul_finished<'d>(
 ) -> &'d mut [f32] {
     let n = w.cols();
     assert_eq!((dst.len(), rows.len()), (a.rows * n, a.rows), "output size");
-    if let Weight::Panels(_) = w {
+    if let (Weight::Panels(_), None) = (w, epilogue.residual) {
+        let finish = Finish::Bias { bias: epilogue.bias, relu: epilogue.relu };
         // SAFETY: as in `matmul_into`: not accumulating, every value is written.
         unsafe {
-            product(dst.as_mut_ptr().cast(), a, w, Finish::Epilogue(epilogue, rows.start), threads);
+            product(dst.as_mut_ptr().cast(), a, w, finish, threads);
             return super::assume_written(dst);
         }
     }
@@ -128,7 +132,7 @@ pub(crate) fn matmul_finished<'d>(
     y
 }
 
-/// The product behind [`matmul`], [`matmul_into`] and [`matmul_finished`]; [`Finish::Epilogue`]
+/// The product behind [`matmul`], [`matmul_into`] and [`matmul_finished`]; [`Finish::Bias`]
 /// only with panels.
 ///
 /// # Safety
@@ -143,7 +147,7 @@ unsafe fn product(dst: *mut f32, a: MatRef, w: Weight, finish: Finish, threads: 
     let accumulate = match finish {
         Finish::Write => false,
         Finish::Add => true,
-        Finish::Epilogue(..) => unreachable!("the epilogue is fused only by the panel kernel"),
+        Finish::Bias { .. } => unreachable!("the bias is fused only by the panel kernel"),
     };
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "inner dimensions");

@@ -1,8 +1,8 @@
 //! Matrix products with weights laid out once, at load, for an AVX-512 kernel, and the
-//! convolution's epilogue applied as each block of results leaves the registers.
+//! convolution's bias and ReLU applied as each block of results leaves the registers.
 //!
 //! The `gemm` crate copies ("packs") the weight into its own layout on every call and writes its
-//! result before the [`Epilogue`] reads it back. A convolution's weight never changes, so here it
+//! result before the epilogue (bias, residual, ReLU) reads it back. A convolution's weight never changes, so here it
 //! is packed once: `[K, N]` becomes panels of [`WIDTH`] columns, each panel's `K` rows of
 //! [`WIDTH`] values one after the other. The kernel keeps a block of 12 rows × 32 columns in 24
 //! of the 32 AVX-512 registers; every step along `K` loads one row of the panel (two registers)
@@ -15,13 +15,13 @@
 //! Winograd product of a 14² frame): 75 → 99; 196 rows, 4608 → 512: 97 → 108. AVX-512 runs as
 //! two 256-bit halves on Zen 4, so the peak is that of AVX2; the gain is in what surrounds the
 //! multiply-adds: no packing pass, half the instructions per multiply-add, a larger block in
-//! registers, and no second pass over the output.
+//! registers, and no second pass over the output where there is no residual to add (see
+//! [`super::gemm::matmul_finished`]).
 //!
 //! CPUs without AVX-512 keep the `gemm` crate on the plain `[K, N]` weights ([`super::gemm`]).
 
 use rayon::prelude::*;
 
-use super::conv::Epilogue;
 use super::gemm::MatRef;
 
 /// Columns per panel: two AVX-512 registers.
@@ -88,9 +88,9 @@ pub(crate) enum Finish<'a> {
     Write,
     /// Added to what the output holds.
     Add,
-    /// Written through the epilogue, the output's rows being rows `first..` of the layer's
-    /// output (where the residual is read).
-    Epilogue(&'a Epilogue<'a>, usize),
+    /// Written with the bias added (if any), then negatives zeroed if `relu`: an epilogue
+    /// without residual.
+    Bias { bias: Option<&'a [f32]>, relu: bool },
 }
 
 /// `dst[m×n] = finish(a[m×k] · w[k×n])`, `dst` dense row-major, on `threads` threads.
@@ -103,9 +103,8 @@ pub(crate) unsafe fn product(dst: *mut f32, a: MatRef, w: PanelRef, finish: Fini
     assert_eq!(a.cols, w.k, "inner dimensions");
     assert!(a.rows == 0 || (a.rows - 1) * a.stride + a.cols <= a.data.len(), "input rows");
     assert!(applies(w.n), "the panel kernel does not apply");
-    if let Finish::Epilogue(e, first) = finish {
-        let end = (first + a.rows) * w.n;
-        assert!(e.bias.is_none_or(|b| b.len() == w.n) && e.residual.is_none_or(|r| r.len() >= end));
+    if let Finish::Bias { bias: Some(b), .. } = finish {
+        assert_eq!(b.len(), w.n, "bias size");
     }
     #[cfg(target_arch = "x86_64")]
     {
@@ -232,8 +231,8 @@ mod kernel {
             // SAFETY: every row was written just above.
             let sums = unsafe { sums.assume_init() };
             for (h, &sum) in sums.iter().enumerate() {
-                // SAFETY: columns `col..col + 16` lie inside row `i + r` of `dst` and of the
-                // residual, and inside the bias (`product` checked their lengths).
+                // SAFETY: columns `col..col + 16` lie inside row `i + r` of `dst` and inside the
+                // bias (`product` checked its length).
                 unsafe { finish_half(dst, sum, finish, (i + r, p * WIDTH + 16 * h), w.n) };
             }
         }
@@ -244,7 +243,7 @@ mod kernel {
     /// `finish`.
     ///
     /// # Safety
-    /// Those columns lie inside `dst` and, where `finish` reads them, the residual and bias.
+    /// Those columns lie inside `dst` and, where `finish` reads it, the bias.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn finish_half(dst: *mut f32, sum: __m512, finish: Finish, (row, col): (usize, usize), n: usize) {
@@ -254,15 +253,12 @@ mod kernel {
             let v = match finish {
                 Finish::Write => sum,
                 Finish::Add => _mm512_add_ps(sum, _mm512_loadu_ps(y)),
-                Finish::Epilogue(e, first) => {
-                    let mut v = sum;
-                    if let Some(b) = e.bias {
-                        v = _mm512_add_ps(v, _mm512_loadu_ps(b.as_ptr().add(col)));
-                    }
-                    if let Some(res) = e.residual {
-                        v = _mm512_add_ps(v, _mm512_loadu_ps(res.as_ptr().add((first + row) * n + col)));
-                    }
-                    if e.relu { _mm512_max_ps(v, _mm512_setzero_ps()) } else { v }
+                Finish::Bias { bias, relu } => {
+                    let v = match bias {
+                        Some(b) => _mm512_add_ps(sum, _mm512_loadu_ps(b.as_ptr().add(col))),
+                        None => sum,
+                    };
+                    if relu { _mm512_max_ps(v, _mm512_setzero_ps()) } else { v }
                 }
             };
             _mm512_storeu_ps(y, v);
@@ -273,7 +269,6 @@ mod kernel {
 #[cfg(test)]
 mod tests {
     use super::{Finish, MatRef, Panels, WIDTH, applies, product};
-    use crate::nn::cpu::conv::Epilogue;
 
     /// Pseudo-random values in [-1, 1) from a fixed seed.
     fn values(len: usize, seed: u64) -> Vec<f32> {
@@ -302,18 +297,17 @@ mod tests {
             let a_ref = MatRef { data: &a, rows: m, cols: k, stride: a_stride };
             let weights = values(2 * k * n, 2);
             let packed = Panels::pack(&weights, 2, k, n);
-            let (initial, bias, residual) = (values(m * n, 3), values(n, 4), values((m + 3) * n, 5));
+            let (initial, bias) = (values(m * n, 3), values(n, 4));
             let dot = |i: usize, j: usize| -> f64 {
                 (0..k).map(|l| a[i * a_stride + l] as f64 * weights[(k + l) * n + j] as f64).sum()
             };
-            let epilogues = [
-                Epilogue { bias: Some(&bias), residual: Some(&residual), relu: true },
-                Epilogue { bias: None, residual: Some(&residual), relu: false },
-                Epilogue { bias: Some(&bias), residual: None, relu: true },
+            let finishes = [
+                Finish::Write,
+                Finish::Add,
+                Finish::Bias { bias: Some(&bias), relu: true },
+                Finish::Bias { bias: Some(&bias), relu: false },
+                Finish::Bias { bias: None, relu: true },
             ];
-            let finishes = [Finish::Write, Finish::Add]
-                .into_iter()
-                .chain(epilogues.iter().map(|e| Finish::Epilogue(e, 3)));
             for finish in finishes {
                 for threads in [1, 2] {
                     let mut y = initial.clone();
@@ -326,11 +320,9 @@ mod tests {
                         let want = match finish {
                             Finish::Write => dot(i, j),
                             Finish::Add => dot(i, j) + initial[idx] as f64,
-                            Finish::Epilogue(e, first) => {
-                                let b = e.bias.map_or(0.0, |b| b[j] as f64);
-                                let r = e.residual.map_or(0.0, |r| r[(first + i) * n + j] as f64);
-                                let y = dot(i, j) + b + r;
-                                if e.relu { y.max(0.0) } else { y }
+                            Finish::Bias { bias, relu } => {
+                                let y = dot(i, j) + bias.map_or(0.0, |b| b[j] as f64);
+                                if relu { y.max(0.0) } else { y }
                             }
                         };
                         assert!(
