@@ -45,7 +45,7 @@ impl Matrices {
     pub fn new(dense: Vec<f32>, count: usize, k: usize, n: usize) -> Self {
         assert_eq!(dense.len(), count * k * n, "weight size");
         if panels::applies(n) {
-            Matrices::Panels(Panels::pack(&dense, count, k, n))
+            Matrices::Panels(Panels::pack(dense, count, k, n))
         } else {
             Matrices::Dense { data: dense, k, n }
         }

@@ -50,20 +50,22 @@ pub(crate) struct Panels {
 }
 
 impl Panels {
-    /// Packs `count` dense row-major `[k, n]` matrices laid end to end in `dense`; only where
-    /// [`applies`].
-    pub fn pack(dense: &[f32], count: usize, k: usize, n: usize) -> Self {
+    /// Packs `count` dense row-major `[k, n]` matrices laid end to end in `dense`, in place
+    /// (a packed matrix fills exactly the space of the dense one, so the load holds one copy of
+    /// the weights and one matrix more); only where [`applies`].
+    pub fn pack(mut dense: Vec<f32>, count: usize, k: usize, n: usize) -> Self {
         assert!(applies(n), "the panel kernel does not apply");
         assert_eq!(dense.len(), count * k * n, "weight size");
-        let mut data = vec![0f32; count * k * n];
-        data.par_chunks_mut(k * WIDTH).enumerate().for_each(|(p, panel)| {
-            let (matrix, j) = (p / (n / WIDTH), p % (n / WIDTH) * WIDTH);
-            for (row, dst) in panel.chunks_exact_mut(WIDTH).enumerate() {
-                let src = (matrix * k + row) * n + j;
-                dst.copy_from_slice(&dense[src..src + WIDTH]);
-            }
-        });
-        Panels { data, k, n }
+        let mut rows = vec![0f32; k * n];
+        for matrix in dense.chunks_exact_mut(k * n) {
+            rows.copy_from_slice(matrix);
+            matrix.par_chunks_mut(k * WIDTH).enumerate().for_each(|(p, panel)| {
+                for (row, dst) in panel.chunks_exact_mut(WIDTH).enumerate() {
+                    dst.copy_from_slice(&rows[row * n + p * WIDTH..][..WIDTH]);
+                }
+            });
+        }
+        Panels { data: dense, k, n }
     }
 
     /// Matrix `i`.
@@ -296,7 +298,7 @@ mod tests {
             let a = values(m * a_stride, 1);
             let a_ref = MatRef { data: &a, rows: m, cols: k, stride: a_stride };
             let weights = values(2 * k * n, 2);
-            let packed = Panels::pack(&weights, 2, k, n);
+            let packed = Panels::pack(weights.clone(), 2, k, n);
             let (initial, bias) = (values(m * n, 3), values(n, 4));
             let dot = |i: usize, j: usize| -> f64 {
                 (0..k).map(|l| a[i * a_stride + l] as f64 * weights[(k + l) * n + j] as f64).sum()
