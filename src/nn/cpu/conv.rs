@@ -1,7 +1,8 @@
 //! 3-D convolution on channels-last `f32` activations as tiled matrix products.
 //!
-//! The weight is kept as one `[K, O]` matrix, `K = kt·kh·kw·C` in (t, h, w, c) order, so every
-//! algorithm reads its taps as row blocks of it:
+//! The weight arrives as one `[K, O]` matrix, `K = kt·kh·kw·C` in (t, h, w, c) order, and is
+//! kept in the layout its algorithm reads ([`Weights`]): the matrices of its products, packed for
+//! the panel kernel where it applies ([`super::gemm::Matrices`]), or a layout of its own:
 //! * [`Algo::Shifted`]: (k,1,1) kernels with stride 1 and "same" padding, 1×1×1 included. Output
 //!   frame `t` is `Σ_j X[t + j − p] · W_j`; in channels-last memory the rows of frames
 //!   `t + j − p` are the output rows shifted by whole frames, so each tap is one product straight
@@ -24,7 +25,9 @@
 //! * [`Algo::Im2col`]: everything else (3×3, 7×7, strided 1×1). Each tile of output rows gathers
 //!   its `K` input values per row ([`super::im2col`]) into a scratch matrix, then one product.
 //!
-//! All finish each tile with the [`Epilogue`] (bias, residual, ReLU) while it is in cache.
+//! All finish each tile with the [`Epilogue`] (bias, residual, ReLU) while it is in cache; where
+//! the panel kernel runs a tile's only product and there is no residual, it applies the bias and
+//! ReLU itself as the results leave its registers.
 
 use std::mem::MaybeUninit;
 use std::ops::Range;
