@@ -127,3 +127,15 @@ pub(crate) fn avx2_fma() -> bool {
 pub(crate) fn threads() -> usize {
     rayon::current_num_threads()
 }
+
+/// Pseudo-random values in [-1, 1) from a fixed seed, for the kernels' unit tests.
+#[cfg(test)]
+fn test_values(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..len)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}

@@ -271,17 +271,7 @@ mod kernel {
 #[cfg(test)]
 mod tests {
     use super::{Finish, MatRef, Panels, WIDTH, applies, product};
-
-    /// Pseudo-random values in [-1, 1) from a fixed seed.
-    fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..len)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
+    use crate::nn::cpu::test_values as values;
 
     /// Every finish, on one and two threads (split by panels, and by rows where there are fewer
     /// panels than threads), with rows left over after the blocks of 12, a strided input and the
