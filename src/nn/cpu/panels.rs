@@ -159,6 +159,10 @@ mod kernel {
     /// Rows `rows` × panels `panels` of the product into `dst` (row stride `w.n`). Rows go in
     /// runs that keep their `k` inputs within about 256 KiB (the per-core cache), and each run
     /// meets every panel in turn.
+    ///
+    /// # Safety
+    /// As for [`super::product`], whose checks the operands have passed, with `rows` and
+    /// `panels` inside them; the CPU has AVX-512F.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn panels(
         dst: *mut f32,
@@ -198,6 +202,9 @@ mod kernel {
     }
 
     /// Rows `i..i + R` × panel `p`; returns `R`.
+    ///
+    /// # Safety
+    /// As for [`panels`], with those rows and that panel inside the operands.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn block<const R: usize>(
