@@ -31,7 +31,7 @@ pub(crate) const WIDTH: usize = 32;
 /// Narrower outputs (the fast pathway's 8 and 16 channels) keep the `gemm` crate: a panel of
 /// 32 columns would spend most of its multiply-adds on zeros.
 pub(crate) fn applies(n: usize) -> bool {
-    n.is_multiple_of(WIDTH) && avx512()
+    n > 0 && n.is_multiple_of(WIDTH) && avx512()
 }
 
 fn avx512() -> bool {
@@ -56,6 +56,9 @@ impl Panels {
     pub fn pack(mut dense: Vec<f32>, count: usize, k: usize, n: usize) -> Self {
         assert!(applies(n), "the panel kernel does not apply");
         assert_eq!(dense.len(), count * k * n, "weight size");
+        if k == 0 {
+            return Panels { data: dense, k, n };
+        }
         let mut rows = vec![0f32; k * n];
         for matrix in dense.chunks_exact_mut(k * n) {
             rows.copy_from_slice(matrix);
@@ -332,6 +335,8 @@ mod tests {
                 }
             }
         }
-        assert!(!applies(48) && !applies(16));
+        assert!(!applies(48) && !applies(16) && !applies(0));
+        // A matrix with no rows packs to nothing (no chunks of zero length).
+        assert_eq!(Panels::pack(Vec::new(), 3, 0, 64).matrix(2).k, 0);
     }
 }
