@@ -28,10 +28,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use vidclass::classify::forward_views;
 use vidclass::device::DeviceChoice;
 use vidclass::inputs::Input;
+use vidclass::nn::{Conv3d, Conv3dParams};
 use vidclass::prepare::{ViewProtocol, prepare};
 use vidclass::video::{DecodeOptions, FfmpegLog, Video};
 use vidclass::{ModelCard, Recognizer, average_views};
@@ -59,6 +60,11 @@ fn main() {
         std::thread::available_parallelism().unwrap()
     );
     println!("sgemm 2048x2048x2048 (gemm crate, {threads} threads): {:.1} GFLOP/s", sgemm_peak(2048));
+    println!(
+        "1x1x1 convolution 512 -> 512 over 4096 rows (vidclass's product kernel, {threads} threads): \
+         {:.1} GFLOP/s",
+        pointwise_conv_peak()
+    );
     let video = bench_video();
     println!("video: {}", video.display());
     let dir = PathBuf::from(env("VIDCLASS_FULLWIDTH", "/work/fullwidth"));
@@ -235,7 +241,7 @@ fn run_video(
     let backbone_s = passes_s - preprocess_s;
     let logits: Vec<_> = outputs.into_iter().map(|o| o.logits).collect();
     let t = Instant::now();
-    let scores = average_views(&candle_core::Tensor::cat(&logits, 0).unwrap(), card.averaging).unwrap();
+    let scores = average_views(&Tensor::cat(&logits, 0).unwrap(), card.averaging).unwrap();
     let head_s = t.elapsed().as_secs_f64();
     let total_s = t_video.elapsed().as_secs_f64();
     let flops = 2.0 * (vidclass::nn::counters::direct_macs() - macs0) as f64;
@@ -280,6 +286,24 @@ fn sgemm_peak(n: usize) -> f64 {
     }
     assert_eq!(c[0], n as f32 * 0.5);
     2.0 * (n * n * n) as f64 / best / 1e9
+}
+
+/// The rate of the products the network runs (vidclass's panel kernel where the CPU has AVX-512,
+/// the `gemm` crate otherwise), measured through the public convolution on a layer of the size of
+/// SlowFast's res5 1×1×1s: best of five.
+fn pointwise_conv_peak() -> f64 {
+    let (rows, channels) = (4 * 32 * 32, 512);
+    let weight = Tensor::randn(0f32, 0.05, (channels, channels, 1, 1, 1), &Device::Cpu).unwrap();
+    let conv = Conv3d::new(&weight, None, Conv3dParams::default()).unwrap();
+    let x = Tensor::randn(0f32, 1.0, (1, 4, 32, 32, channels), &Device::Cpu).unwrap();
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let y = conv.forward(&x).unwrap();
+        best = best.min(t.elapsed().as_secs_f64());
+        assert_eq!(y.dims(), [1, 4, 32, 32, channels]);
+    }
+    2.0 * (rows * channels * channels) as f64 / best / 1e9
 }
 
 /// `VIDCLASS_BENCH_VIDEO`, or a 10 s 640×360 30 fps H.264 test pattern made once with ffmpeg.
