@@ -154,9 +154,9 @@ fn folded_batch_norm_matches_conv_then_bn() {
 }
 
 /// Every CPU algorithm (Winograd in space and in time, shifted temporal taps, the direct narrow
-/// stem, the polyphase stem, per-frame windows, im2col) against the generic path in f64, on odd sizes and channel
-/// counts that do not fill the SIMD lanes, and with output widths that take the panel kernel where the CPU has
-/// AVX-512.
+/// stem, the polyphase stem, per-frame windows, im2col) against the generic path in f64, on odd
+/// sizes and channel counts that do not fill the SIMD lanes, and with output widths that take the
+/// panel kernel where the CPU has AVX-512.
 #[test]
 fn cpu_kernels_match_the_generic_path() {
     // (in channels, out channels, kernel, stride, padding, input [T, H, W])
