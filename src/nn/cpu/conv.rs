@@ -26,8 +26,9 @@
 //!   its `K` input values per row ([`super::im2col`]) into a scratch matrix, then one product.
 //!
 //! All finish each tile with the [`Epilogue`] (bias, residual, ReLU) while it is in cache; where
-//! the panel kernel runs a tile's only product and there is no residual, it applies the bias and
-//! ReLU itself as the results leave its registers.
+//! the panel kernel runs a tile's only product, it applies the bias and ReLU itself as the
+//! results leave its registers, and the residual too where the product's inner dimension is
+//! tiny ([`super::gemm::matmul_finished`]).
 
 use std::mem::MaybeUninit;
 use std::ops::Range;

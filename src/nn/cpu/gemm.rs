@@ -104,12 +104,20 @@ pub(crate) fn matmul_into<'d>(
     unsafe { super::assume_written(dst) }
 }
 
+/// The largest inner dimension for which the panel kernel adds a residual itself (see
+/// [`matmul_finished`]).
+const FUSED_RESIDUAL_MAX_K: usize = 8;
+
 /// [`matmul_into`] finished by `epilogue`, `dst` holding rows `rows` of the layer's output. The
-/// panel kernel applies a bias and ReLU to each block as it leaves the registers; a residual is
-/// added in a pass over `dst` after the product, like the whole epilogue with the `gemm` crate.
-/// Read inside the kernel, the residual's rows arrive in scattered pieces, one panel's width at a
-/// time, and the product waits on them: one layer alone, one thread, 4×56² 64 → 256 channels
-/// 6.9 ms fused against 5.8 ms in a pass after (4×28², 128 → 512: 5.3 against 4.7).
+/// panel kernel applies a bias and ReLU to each block as it leaves the registers. A residual it
+/// adds too only where the inner dimension is tiny; elsewhere the residual is added in a pass
+/// over `dst` after the product, like the whole epilogue with the `gemm` crate. Read inside the
+/// kernel, the residual's rows arrive in scattered pieces, one panel's width at a time, and the
+/// product waits on them: one layer alone, one thread, 4×56² 64 → 256 channels 6.9 ms fused
+/// against 5.8 ms in a pass after (4×28², 128 → 512: 5.3 against 4.7; 32×32², 16 → 64: 1.7
+/// against 1.5). With 8 inputs a row (SlowFast's fast pathway, the last 1×1×1 of each res2
+/// block) the product is little more than its stores, and the pass after doubled the layer's
+/// traffic: 32×64², 8 → 32, 1.4 ms fused against 2.5 ms.
 pub(crate) fn matmul_finished<'d>(
     dst: &'d mut [MaybeUninit<f32>],
     a: MatRef,
@@ -119,8 +127,13 @@ pub(crate) fn matmul_finished<'d>(
 ) -> &'d mut [f32] {
     let n = w.cols();
     assert_eq!((dst.len(), rows.len()), (a.rows * n, a.rows), "output size");
-    if let (Weight::Panels(_), None) = (w, epilogue.residual) {
-        let finish = Finish::Bias { bias: epilogue.bias, relu: epilogue.relu };
+    let fuse_residual = epilogue.residual.is_none() || a.cols <= FUSED_RESIDUAL_MAX_K;
+    if let (Weight::Panels(_), true) = (w, fuse_residual) {
+        let (bias, relu) = (epilogue.bias, epilogue.relu);
+        let finish = match epilogue.residual {
+            Some(r) => Finish::Residual { bias, residual: &r[rows.start * n..rows.end * n], relu },
+            None => Finish::Bias { bias, relu },
+        };
         // SAFETY: as in `matmul_into`: not accumulating, every value is written.
         unsafe {
             product(dst.as_mut_ptr().cast(), a, w, finish, threads);
@@ -147,7 +160,9 @@ unsafe fn product(dst: *mut f32, a: MatRef, w: Weight, finish: Finish, threads: 
     let accumulate = match finish {
         Finish::Write => false,
         Finish::Add => true,
-        Finish::Bias { .. } => unreachable!("the bias is fused only by the panel kernel"),
+        Finish::Bias { .. } | Finish::Residual { .. } => {
+            unreachable!("the epilogue is fused only by the panel kernel")
+        }
     };
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "inner dimensions");

@@ -15,8 +15,8 @@
 //! Winograd product of a 14² frame): 75 → 99; 196 rows, 4608 → 512: 97 → 108. AVX-512 runs as
 //! two 256-bit halves on Zen 4, so the peak is that of AVX2; the gain is in what surrounds the
 //! multiply-adds: no packing pass, half the instructions per multiply-add, a larger block in
-//! registers, and no second pass over the output where there is no residual to add (see
-//! [`super::gemm::matmul_finished`]).
+//! registers, and no second pass over the output where there is no residual to add, or where
+//! the kernel adds it too (see [`super::gemm::matmul_finished`]).
 //!
 //! CPUs without AVX-512 keep the `gemm` crate on the plain `[K, N]` weights ([`super::gemm`]).
 
@@ -96,6 +96,9 @@ pub(crate) enum Finish<'a> {
     /// Written with the bias added (if any), then negatives zeroed if `relu`: an epilogue
     /// without residual.
     Bias { bias: Option<&'a [f32]>, relu: bool },
+    /// As [`Finish::Bias`] with `residual` added too, row `r` of the product taking row `r` of
+    /// the residual (`w.n` values a row).
+    Residual { bias: Option<&'a [f32]>, residual: &'a [f32], relu: bool },
 }
 
 /// `dst[m×n] = finish(a[m×k] · w[k×n])`, `dst` dense row-major, on `threads` threads.
@@ -108,8 +111,11 @@ pub(crate) unsafe fn product(dst: *mut f32, a: MatRef, w: PanelRef, finish: Fini
     assert_eq!(a.cols, w.k, "inner dimensions");
     assert!(a.rows == 0 || (a.rows - 1) * a.stride + a.cols <= a.data.len(), "input rows");
     assert!(applies(w.n), "the panel kernel does not apply");
-    if let Finish::Bias { bias: Some(b), .. } = finish {
+    if let Finish::Bias { bias: Some(b), .. } | Finish::Residual { bias: Some(b), .. } = finish {
         assert_eq!(b.len(), w.n, "bias size");
+    }
+    if let Finish::Residual { residual, .. } = finish {
+        assert_eq!(residual.len(), a.rows * w.n, "residual size");
     }
     #[cfg(target_arch = "x86_64")]
     {
@@ -265,16 +271,29 @@ mod kernel {
             let v = match finish {
                 Finish::Write => sum,
                 Finish::Add => _mm512_add_ps(sum, _mm512_loadu_ps(y)),
-                Finish::Bias { bias, relu } => {
-                    let v = match bias {
-                        Some(b) => _mm512_add_ps(sum, _mm512_loadu_ps(b.as_ptr().add(col))),
-                        None => sum,
-                    };
-                    if relu { _mm512_max_ps(v, _mm512_setzero_ps()) } else { v }
+                Finish::Bias { bias, relu } => biased(sum, bias, col, relu),
+                Finish::Residual { bias, residual, relu } => {
+                    let r = _mm512_loadu_ps(residual.as_ptr().add(row * n + col));
+                    biased(_mm512_add_ps(sum, r), bias, col, relu)
                 }
             };
             _mm512_storeu_ps(y, v);
         }
+    }
+
+    /// `max(v + bias[col..col + 16], 0)`, each part where asked.
+    ///
+    /// # Safety
+    /// The bias, if any, holds those columns; the CPU has AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn biased(v: __m512, bias: Option<&[f32]>, col: usize, relu: bool) -> __m512 {
+        let v = match bias {
+            // SAFETY: the caller's promise.
+            Some(b) => _mm512_add_ps(v, unsafe { _mm512_loadu_ps(b.as_ptr().add(col)) }),
+            None => v,
+        };
+        if relu { _mm512_max_ps(v, _mm512_setzero_ps()) } else { v }
     }
 }
 
@@ -303,12 +322,15 @@ mod tests {
             let dot = |i: usize, j: usize| -> f64 {
                 (0..k).map(|l| a[i * a_stride + l] as f64 * weights[(k + l) * n + j] as f64).sum()
             };
+            let residual = values(m * n, 5);
             let finishes = [
                 Finish::Write,
                 Finish::Add,
                 Finish::Bias { bias: Some(&bias), relu: true },
                 Finish::Bias { bias: Some(&bias), relu: false },
                 Finish::Bias { bias: None, relu: true },
+                Finish::Residual { bias: Some(&bias), residual: &residual, relu: true },
+                Finish::Residual { bias: None, residual: &residual, relu: false },
             ];
             for finish in finishes {
                 for threads in [1, 2] {
@@ -324,6 +346,10 @@ mod tests {
                             Finish::Add => dot(i, j) + initial[idx] as f64,
                             Finish::Bias { bias, relu } => {
                                 let y = dot(i, j) + bias.map_or(0.0, |b| b[j] as f64);
+                                if relu { y.max(0.0) } else { y }
+                            }
+                            Finish::Residual { bias, residual, relu } => {
+                                let y = dot(i, j) + bias.map_or(0.0, |b| b[j] as f64) + residual[idx] as f64;
                                 if relu { y.max(0.0) } else { y }
                             }
                         };
