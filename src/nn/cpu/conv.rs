@@ -162,10 +162,7 @@ impl CpuConv {
             Algo::Winograd => products(super::winograd::transform_weight(&weight, c, o), c),
             Algo::Temporal => products(super::temporal::transform_weight(&weight, c, o), c),
             Algo::Shifted => products(weight, c),
-            Algo::Im2col => {
-                let k = weight.len() / o.max(1);
-                products(weight, k)
-            }
+            Algo::Im2col => products(weight, window_len(axes, c)),
         };
         CpuConv { axes, in_channels, out_channels, weight, algo }
     }
@@ -215,7 +212,7 @@ impl CpuConv {
     /// the 30-view protocol).
     fn tiled(&self, x: &[f32], (d, od): (Dims, Dims), epilogue: &Epilogue) -> Vec<f32> {
         let width = self.out_channels;
-        let k = self.in_channels * self.axes.iter().map(|a| a.kernel).product::<usize>();
+        let k = window_len(self.axes, self.in_channels);
         let len = od.rows() * width;
         // SAFETY: the tiles cover all `len` values, and each tile comes back written.
         unsafe {
@@ -276,6 +273,11 @@ impl CpuConv {
         epilogue.apply(y, rows, o);
         y
     }
+}
+
+/// Values one output position's window reads, `K = kt·kh·kw·C`.
+fn window_len(axes: [Axis; 3], channels: usize) -> usize {
+    channels * axes.iter().map(|a| a.kernel).product::<usize>()
 }
 
 /// A buffer of `len` values that `fill` writes, uninitialised before (for kernels that overwrite

@@ -29,9 +29,9 @@ use super::Dims;
 use super::conv::Epilogue;
 use super::gemm::{MatRef, Matrices, matmul};
 use super::im2col::gather_frame;
-use super::temporal::{input_group, output_group};
+use super::temporal::{input_transform, output_transform};
 use super::tiles::run_tasks;
-use super::winograd::{G, LANES, spaced};
+use super::winograd::{G, spaced};
 use crate::nn::Axis;
 
 /// Transformed frames (and kernels) per four output frames: six of the even phase, five of the
@@ -131,17 +131,11 @@ pub(crate) fn forward(
                 let sum = &mut sums[xi % EVEN * lm..][..m * o];
                 matmul(sum, cols, u.get(xi), xi >= EVEN, threads);
             }
-            let (len, full) = (m * o, m * o / LANES * LANES);
-            for i in (0..full).step_by(LANES) {
-                output_group::<true>(sums, &mut frames, (i, LANES), lm, 0);
-            }
-            if full < len {
-                output_group::<false>(sums, &mut frames, (full, len - full), lm, 0);
-            }
+            output_transform(sums, &mut frames, m * o, lm, 0);
         });
         for (k, y) in frames.into_iter().enumerate() {
             let row = (n * od.t + 4 * q + k) * od.h * od.w + pixels.start;
-            // SAFETY: `output_group` wrote every value of the frame's rows above.
+            // SAFETY: `output_transform` wrote every value of the frame's rows above.
             epilogue.apply(unsafe { super::assume_written(y) }, row..row + m, o);
         }
     };
@@ -163,13 +157,7 @@ fn transform_input(x: &[f32], d: Dims, quads: usize) -> Vec<f32> {
                 (t < d.t).then(|| &x[(n * d.t + t) * len..][..len])
             });
             let offset = phase * EVEN * lv;
-            let full = len / LANES * LANES;
-            for i in (0..full).step_by(LANES) {
-                input_group::<true>(&input, v, (i, LANES), lv, offset);
-            }
-            if full < len {
-                input_group::<false>(&input, v, (full, len - full), lv, offset);
-            }
+            input_transform(&input, v, len, lv, offset);
         }
     });
     v

@@ -139,13 +139,7 @@ fn block(u: &Matrices, x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilog
                 let start = ((seg.n * d.t + t) * hw + seg.p0) * c;
                 Some(&x[start..start + len])
             });
-            let full = len / LANES * LANES;
-            for i in (0..full).step_by(LANES) {
-                input_group::<true>(&input, v, (i, LANES), lv, offset);
-            }
-            if full < len {
-                input_group::<false>(&input, v, (full, len - full), lv, offset);
-            }
+            input_transform(&input, v, len, lv, offset);
             offset += len;
         }
         // Six products; the 7² frames of res5 make one block, which has every thread to itself.
@@ -153,13 +147,7 @@ fn block(u: &Matrices, x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilog
         let mut offset = 0;
         for seg in &mut segments {
             let len = seg.r * o;
-            let full = len / LANES * LANES;
-            for i in (0..full).step_by(LANES) {
-                output_group::<true>(m, &mut seg.frames, (i, LANES), lm, offset);
-            }
-            if full < len {
-                output_group::<false>(m, &mut seg.frames, (full, len - full), lm, offset);
-            }
+            output_transform(m, &mut seg.frames, len, lm, offset);
             offset += len;
         }
     });
@@ -172,12 +160,49 @@ fn block(u: &Matrices, x: &[f32], d: Dims, o: usize, b: Block, epilogue: &Epilog
     }
 }
 
+/// Input transform of the `len` values of a segment's six input frames (`None`: zero padding)
+/// into the six `V` matrices (`lv` values apart, the segment at `offset`), a group of [`LANES`]
+/// at a time.
+pub(super) fn input_transform(
+    input: &[Option<&[f32]>; 6],
+    v: &mut [f32],
+    len: usize,
+    lv: usize,
+    offset: usize,
+) {
+    let full = len / LANES * LANES;
+    for i in (0..full).step_by(LANES) {
+        input_group::<true>(input, v, (i, LANES), lv, offset);
+    }
+    if full < len {
+        input_group::<false>(input, v, (full, len - full), lv, offset);
+    }
+}
+
+/// Output transform of the `len` values of a segment (at `offset` in the six `M` matrices, `lm`
+/// values apart) into its output frames, a group of [`LANES`] at a time.
+pub(super) fn output_transform(
+    m: &[f32],
+    frames: &mut [&mut [MaybeUninit<f32>]],
+    len: usize,
+    lm: usize,
+    offset: usize,
+) {
+    let full = len / LANES * LANES;
+    for i in (0..full).step_by(LANES) {
+        output_group::<true>(m, frames, (i, LANES), lm, offset);
+    }
+    if full < len {
+        output_group::<false>(m, frames, (full, len - full), lm, offset);
+    }
+}
+
 /// Input transform of the `lanes` values at `i` of a segment's six input frames (`None`: zero
 /// padding) into the six `V` matrices (`lv` values apart, the segment at `offset`). `FULL`: `lanes`
 /// is [`LANES`], known at compile time, so the copies become single vector moves (with a run-time
 /// length the compiler turns them into `memcpy` calls).
 #[inline(always)]
-pub(super) fn input_group<const FULL: bool>(
+fn input_group<const FULL: bool>(
     input: &[Option<&[f32]>; 6],
     v: &mut [f32],
     (i, lanes): (usize, usize),
@@ -200,7 +225,7 @@ pub(super) fn input_group<const FULL: bool>(
 /// Output transform of the `lanes` values at `i` of a segment (at `offset` in the six `M`
 /// matrices, `lm` values apart) into its output frames; `FULL` as in [`input_group`].
 #[inline(always)]
-pub(super) fn output_group<const FULL: bool>(
+fn output_group<const FULL: bool>(
     m: &[f32],
     frames: &mut [&mut [MaybeUninit<f32>]],
     (i, lanes): (usize, usize),
