@@ -114,10 +114,10 @@ const FUSED_RESIDUAL_MAX_K: usize = 8;
 /// over `dst` after the product, like the whole epilogue with the `gemm` crate. Read inside the
 /// kernel, the residual's rows arrive in scattered pieces, one panel's width at a time, and the
 /// product waits on them: one layer alone, one thread, 4×56² 64 → 256 channels 6.9 ms fused
-/// against 5.8 ms in a pass after (4×28², 128 → 512: 5.3 against 4.7; 32×32², 16 → 64: 1.7
+/// against 5.8 ms in a pass after (4×28², 128 → 512: 5.3 against 4.7; 32×32², 16 → 64: 1.3–1.8
 /// against 1.5). With 8 inputs a row (SlowFast's fast pathway, the last 1×1×1 of each res2
 /// block) the product is little more than its stores, and the pass after doubled the layer's
-/// traffic: 32×64², 8 → 32, 1.4 ms fused against 2.5 ms.
+/// traffic: 32×64², 8 → 32, 1.4–1.9 ms fused against 2.4–2.6 ms.
 pub(crate) fn matmul_finished<'d>(
     dst: &'d mut [MaybeUninit<f32>],
     a: MatRef,
