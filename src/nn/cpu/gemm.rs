@@ -129,10 +129,10 @@ pub(crate) fn matmul_finished<'d>(
     assert_eq!((dst.len(), rows.len()), (a.rows * n, a.rows), "output size");
     let fuse_residual = epilogue.residual.is_none() || a.cols <= FUSED_RESIDUAL_MAX_K;
     if let (Weight::Panels(_), true) = (w, fuse_residual) {
-        let (bias, relu) = (epilogue.bias, epilogue.relu);
-        let finish = match epilogue.residual {
-            Some(r) => Finish::Residual { bias, residual: &r[rows.start * n..rows.end * n], relu },
-            None => Finish::Bias { bias, relu },
+        let finish = Finish::Epilogue {
+            bias: epilogue.bias,
+            residual: epilogue.residual.map(|r| &r[rows.start * n..rows.end * n]),
+            relu: epilogue.relu,
         };
         // SAFETY: as in `matmul_into`: not accumulating, every value is written.
         unsafe {
@@ -145,7 +145,7 @@ pub(crate) fn matmul_finished<'d>(
     y
 }
 
-/// The product behind [`matmul`], [`matmul_into`] and [`matmul_finished`]; [`Finish::Bias`]
+/// The product behind [`matmul`], [`matmul_into`] and [`matmul_finished`]; [`Finish::Epilogue`]
 /// only with panels.
 ///
 /// # Safety
@@ -160,9 +160,7 @@ unsafe fn product(dst: *mut f32, a: MatRef, w: Weight, finish: Finish, threads: 
     let accumulate = match finish {
         Finish::Write => false,
         Finish::Add => true,
-        Finish::Bias { .. } | Finish::Residual { .. } => {
-            unreachable!("the epilogue is fused only by the panel kernel")
-        }
+        Finish::Epilogue { .. } => unreachable!("the epilogue is fused only by the panel kernel"),
     };
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "inner dimensions");

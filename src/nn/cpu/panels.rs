@@ -93,12 +93,9 @@ pub(crate) enum Finish<'a> {
     Write,
     /// Added to what the output holds.
     Add,
-    /// Written with the bias added (if any), then negatives zeroed if `relu`: an epilogue
-    /// without residual.
-    Bias { bias: Option<&'a [f32]>, relu: bool },
-    /// As [`Finish::Bias`] with `residual` added too, row `r` of the product taking row `r` of
-    /// the residual (`w.n` values a row).
-    Residual { bias: Option<&'a [f32]>, residual: &'a [f32], relu: bool },
+    /// Written with the bias and the residual added (each if any; row `r` of the product takes
+    /// row `r` of the residual, `w.n` values a row), then negatives zeroed if `relu`.
+    Epilogue { bias: Option<&'a [f32]>, residual: Option<&'a [f32]>, relu: bool },
 }
 
 /// `dst[m×n] = finish(a[m×k] · w[k×n])`, `dst` dense row-major, on `threads` threads.
@@ -111,11 +108,9 @@ pub(crate) unsafe fn product(dst: *mut f32, a: MatRef, w: PanelRef, finish: Fini
     assert_eq!(a.cols, w.k, "inner dimensions");
     assert!(a.rows == 0 || (a.rows - 1) * a.stride + a.cols <= a.data.len(), "input rows");
     assert!(applies(w.n), "the panel kernel does not apply");
-    if let Finish::Bias { bias: Some(b), .. } | Finish::Residual { bias: Some(b), .. } = finish {
-        assert_eq!(b.len(), w.n, "bias size");
-    }
-    if let Finish::Residual { residual, .. } = finish {
-        assert_eq!(residual.len(), a.rows * w.n, "residual size");
+    if let Finish::Epilogue { bias, residual, .. } = finish {
+        assert!(bias.is_none_or(|b| b.len() == w.n), "bias size");
+        assert!(residual.is_none_or(|r| r.len() == a.rows * w.n), "residual size");
     }
     #[cfg(target_arch = "x86_64")]
     {
@@ -249,8 +244,8 @@ mod kernel {
             // SAFETY: every row was written just above.
             let sums = unsafe { sums.assume_init() };
             for (h, &sum) in sums.iter().enumerate() {
-                // SAFETY: columns `col..col + 16` lie inside row `i + r` of `dst` and inside the
-                // bias (`product` checked its length).
+                // SAFETY: columns `col..col + 16` lie inside row `i + r` of `dst` and of the
+                // residual, and inside the bias (`product` checked their lengths).
                 unsafe { finish_half(dst, sum, finish, (i + r, p * WIDTH + 16 * h), w.n) };
             }
         }
@@ -261,7 +256,8 @@ mod kernel {
     /// `finish`.
     ///
     /// # Safety
-    /// Those columns lie inside `dst` and, where `finish` reads it, the bias.
+    /// Those columns lie inside `dst` and, where `finish` reads them, the bias and that row of
+    /// the residual.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn finish_half(dst: *mut f32, sum: __m512, finish: Finish, (row, col): (usize, usize), n: usize) {
@@ -271,29 +267,19 @@ mod kernel {
             let v = match finish {
                 Finish::Write => sum,
                 Finish::Add => _mm512_add_ps(sum, _mm512_loadu_ps(y)),
-                Finish::Bias { bias, relu } => biased(sum, bias, col, relu),
-                Finish::Residual { bias, residual, relu } => {
-                    let r = _mm512_loadu_ps(residual.as_ptr().add(row * n + col));
-                    biased(_mm512_add_ps(sum, r), bias, col, relu)
+                Finish::Epilogue { bias, residual, relu } => {
+                    let mut v = sum;
+                    if let Some(b) = bias {
+                        v = _mm512_add_ps(v, _mm512_loadu_ps(b.as_ptr().add(col)));
+                    }
+                    if let Some(r) = residual {
+                        v = _mm512_add_ps(v, _mm512_loadu_ps(r.as_ptr().add(row * n + col)));
+                    }
+                    if relu { _mm512_max_ps(v, _mm512_setzero_ps()) } else { v }
                 }
             };
             _mm512_storeu_ps(y, v);
         }
-    }
-
-    /// `max(v + bias[col..col + 16], 0)`, each part where asked.
-    ///
-    /// # Safety
-    /// The bias, if any, holds those columns; the CPU has AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn biased(v: __m512, bias: Option<&[f32]>, col: usize, relu: bool) -> __m512 {
-        let v = match bias {
-            // SAFETY: the caller's promise.
-            Some(b) => _mm512_add_ps(v, unsafe { _mm512_loadu_ps(b.as_ptr().add(col)) }),
-            None => v,
-        };
-        if relu { _mm512_max_ps(v, _mm512_setzero_ps()) } else { v }
     }
 }
 
@@ -326,11 +312,11 @@ mod tests {
             let finishes = [
                 Finish::Write,
                 Finish::Add,
-                Finish::Bias { bias: Some(&bias), relu: true },
-                Finish::Bias { bias: Some(&bias), relu: false },
-                Finish::Bias { bias: None, relu: true },
-                Finish::Residual { bias: Some(&bias), residual: &residual, relu: true },
-                Finish::Residual { bias: None, residual: &residual, relu: false },
+                Finish::Epilogue { bias: Some(&bias), residual: None, relu: true },
+                Finish::Epilogue { bias: Some(&bias), residual: None, relu: false },
+                Finish::Epilogue { bias: None, residual: None, relu: true },
+                Finish::Epilogue { bias: Some(&bias), residual: Some(&residual), relu: true },
+                Finish::Epilogue { bias: None, residual: Some(&residual), relu: false },
             ];
             for finish in finishes {
                 for threads in [1, 2] {
@@ -344,12 +330,10 @@ mod tests {
                         let want = match finish {
                             Finish::Write => dot(i, j),
                             Finish::Add => dot(i, j) + initial[idx] as f64,
-                            Finish::Bias { bias, relu } => {
-                                let y = dot(i, j) + bias.map_or(0.0, |b| b[j] as f64);
-                                if relu { y.max(0.0) } else { y }
-                            }
-                            Finish::Residual { bias, residual, relu } => {
-                                let y = dot(i, j) + bias.map_or(0.0, |b| b[j] as f64) + residual[idx] as f64;
+                            Finish::Epilogue { bias, residual, relu } => {
+                                let y = dot(i, j)
+                                    + bias.map_or(0.0, |b| b[j] as f64)
+                                    + residual.map_or(0.0, |r| r[idx] as f64);
                                 if relu { y.max(0.0) } else { y }
                             }
                         };
