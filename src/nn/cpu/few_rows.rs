@@ -10,8 +10,9 @@
 //! With 64 rows the `gemm` crate is faster again (81 against 53 GFLOP/s), so [`applies`] stops at
 //! [`MAX_ROWS`].
 //!
-//! AVX2 and FMA only; other CPUs keep the `gemm` crate. Where the CPU has AVX-512, products with
-//! whole 32-column panels take [`super::panels`] instead, whatever their rows.
+//! AVX2 and FMA only; other CPUs keep the `gemm` crate. Where the CPU has AVX-512, products whose
+//! outputs fill whole panels (16 columns or a multiple) take [`super::panels`] instead, whatever
+//! their rows, so this kernel serves CPUs with AVX2 but not AVX-512.
 
 use super::gemm::MatRef;
 

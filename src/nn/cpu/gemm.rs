@@ -1,7 +1,7 @@
 //! Row-major matrix products on `f32` slices: through the panel kernel ([`super::panels`]) where
-//! it applies (AVX-512, outputs of whole 32-column panels), otherwise through the `gemm` crate,
-//! the kernel candle's own matmul uses, called directly so convolutions can hand it strided views
-//! of their buffers and accumulate into an existing output without copies.
+//! it applies (AVX-512, outputs of whole panels of 32 or 16 columns), otherwise through the `gemm`
+//! crate, the kernel candle's own matmul uses, called directly so convolutions can hand it strided
+//! views of their buffers and accumulate into an existing output without copies.
 
 use std::mem::MaybeUninit;
 use std::ops::Range;

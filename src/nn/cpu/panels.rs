@@ -7,7 +7,8 @@
 //! [`WIDTH`] values one after the other. The kernel keeps a block of 12 rows × 32 columns in 24
 //! of the 32 AVX-512 registers; every step along `K` loads one row of the panel (two registers)
 //! and broadcasts one value of each of the 12 input rows. The activations are read where they lie
-//! (any row stride), not copied.
+//! (any row stride), not copied. Outputs of 16 channels, or an odd number of 16 (the fast
+//! pathway's), take panels of [`NARROW`] columns, one register a row.
 //!
 //! Measured on Zen 4, one thread, each product alone with the weight and input cold, against the
 //! `gemm` crate followed by the epilogue (bias and ReLU) on each tile of rows in cache: 784 rows,
@@ -27,11 +28,22 @@ use super::gemm::MatRef;
 /// Columns per panel: two AVX-512 registers.
 pub(crate) const WIDTH: usize = 32;
 
+/// Columns per panel where the output is a whole number of registers but not of [`WIDTH`] (the
+/// fast pathway's 16 channels): one register. The `gemm` crate ran those products at 30–58
+/// GFLOP/s; here, one layer alone, one thread, min of 40 in five alternating rounds, the strided
+/// 3×3 16 → 16 at 32×64² takes 0.83–0.88 of its time, the temporal 32 → 16 at 32×64² 0.95, the
+/// 64 → 16 at 32×32² and the Winograd 16 → 16 0.96–1.03.
+const NARROW: usize = 16;
+
 /// True when products with `n` columns take the kernel: whole panels, on a CPU with AVX-512F.
-/// Narrower outputs (the fast pathway's 8 and 16 channels) keep the `gemm` crate: a panel of
-/// 32 columns would spend most of its multiply-adds on zeros.
+/// The narrowest outputs (the fast pathway's 8 channels) keep the `gemm` crate.
 pub(crate) fn applies(n: usize) -> bool {
-    n > 0 && n.is_multiple_of(WIDTH) && avx512()
+    n > 0 && n.is_multiple_of(NARROW) && avx512()
+}
+
+/// The panel width for products with `n` columns.
+fn panel_width(n: usize) -> usize {
+    if n.is_multiple_of(WIDTH) { WIDTH } else { NARROW }
 }
 
 fn avx512() -> bool {
@@ -59,12 +71,13 @@ impl Panels {
         if k == 0 {
             return Panels { data: dense, k, n };
         }
+        let width = panel_width(n);
         let mut rows = vec![0f32; k * n];
         for matrix in dense.chunks_exact_mut(k * n) {
             rows.copy_from_slice(matrix);
-            matrix.par_chunks_mut(k * WIDTH).enumerate().for_each(|(p, panel)| {
-                for (row, dst) in panel.chunks_exact_mut(WIDTH).enumerate() {
-                    dst.copy_from_slice(&rows[row * n + p * WIDTH..][..WIDTH]);
+            matrix.par_chunks_mut(k * width).enumerate().for_each(|(p, panel)| {
+                for (row, dst) in panel.chunks_exact_mut(width).enumerate() {
+                    dst.copy_from_slice(&rows[row * n + p * width..][..width]);
                 }
             });
         }
@@ -114,7 +127,7 @@ pub(crate) unsafe fn product(dst: *mut f32, a: MatRef, w: PanelRef, finish: Fini
     }
     #[cfg(target_arch = "x86_64")]
     {
-        let (panels, out) = (w.n / WIDTH, kernel::Out(dst));
+        let (panels, out) = (w.n / panel_width(w.n), kernel::Out(dst));
         // SAFETY (all three): the caller vouches for `dst`, `applies` for the CPU; every task
         // writes its own columns or rows of `dst`.
         if threads > 1 && panels >= threads {
@@ -157,8 +170,15 @@ mod kernel {
         }
     }
 
-    /// Rows per block in registers.
+    /// Rows per block in registers: with two registers a row (panels of [`WIDTH`]), 24 of the 32
+    /// registers. Panels of one register keep 12 rows too: with 24, the rows' addresses, too many
+    /// for the general registers, were recomputed one after the other on every step along `k`,
+    /// and the kernel waited on them (the fast pathway's 64 → 16 temporal at 32×32², one thread,
+    /// 2.6 ms against 2.1 ms with 12, and 16 rows no faster).
     pub(super) const ROWS: usize = 12;
+
+    /// `f32` lanes of a register.
+    const LANES: usize = 16;
 
     /// Values of input rows a run keeps in the per-core cache: 1 MiB, the L2 of a core on the CPUs
     /// with AVX-512.
@@ -186,6 +206,29 @@ mod kernel {
         rows: Range<usize>,
         panels: Range<usize>,
     ) {
+        // SAFETY: the caller's promise, passed on.
+        unsafe {
+            if super::panel_width(w.n) == WIDTH {
+                runs::<2>(dst, a, w, finish, rows, panels)
+            } else {
+                runs::<1>(dst, a, w, finish, rows, panels)
+            }
+        }
+    }
+
+    /// [`panels`] for panels of `H` registers.
+    ///
+    /// # Safety
+    /// As for [`panels`].
+    #[target_feature(enable = "avx512f")]
+    unsafe fn runs<const H: usize>(
+        dst: *mut f32,
+        a: MatRef,
+        w: PanelRef,
+        finish: Finish,
+        rows: Range<usize>,
+        panels: Range<usize>,
+    ) {
         let run = (RUN_VALUES / w.k.max(1) / ROWS).max(1) * ROWS;
         for r0 in rows.clone().step_by(run) {
             let r1 = (r0 + run).min(rows.end);
@@ -196,18 +239,18 @@ mod kernel {
                     // (`product` checked them; the caller vouches for `dst`).
                     i += unsafe {
                         match r1 - i {
-                            1 => block::<1>(dst, a, w, finish, (i, p)),
-                            2 => block::<2>(dst, a, w, finish, (i, p)),
-                            3 => block::<3>(dst, a, w, finish, (i, p)),
-                            4 => block::<4>(dst, a, w, finish, (i, p)),
-                            5 => block::<5>(dst, a, w, finish, (i, p)),
-                            6 => block::<6>(dst, a, w, finish, (i, p)),
-                            7 => block::<7>(dst, a, w, finish, (i, p)),
-                            8 => block::<8>(dst, a, w, finish, (i, p)),
-                            9 => block::<9>(dst, a, w, finish, (i, p)),
-                            10 => block::<10>(dst, a, w, finish, (i, p)),
-                            11 => block::<11>(dst, a, w, finish, (i, p)),
-                            _ => block::<ROWS>(dst, a, w, finish, (i, p)),
+                            1 => block::<1, H>(dst, a, w, finish, (i, p)),
+                            2 => block::<2, H>(dst, a, w, finish, (i, p)),
+                            3 => block::<3, H>(dst, a, w, finish, (i, p)),
+                            4 => block::<4, H>(dst, a, w, finish, (i, p)),
+                            5 => block::<5, H>(dst, a, w, finish, (i, p)),
+                            6 => block::<6, H>(dst, a, w, finish, (i, p)),
+                            7 => block::<7, H>(dst, a, w, finish, (i, p)),
+                            8 => block::<8, H>(dst, a, w, finish, (i, p)),
+                            9 => block::<9, H>(dst, a, w, finish, (i, p)),
+                            10 => block::<10, H>(dst, a, w, finish, (i, p)),
+                            11 => block::<11, H>(dst, a, w, finish, (i, p)),
+                            _ => block::<ROWS, H>(dst, a, w, finish, (i, p)),
                         }
                     };
                 }
@@ -215,38 +258,41 @@ mod kernel {
         }
     }
 
-    /// Rows `i..i + R` × panel `p`; returns `R`.
+    /// Rows `i..i + R` × panel `p` of `H` registers; returns `R`.
     ///
     /// # Safety
-    /// As for [`panels`], with those rows and that panel inside the operands.
+    /// As for [`panels`], with those rows and that panel inside the operands, and `H` registers
+    /// to a panel's row.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn block<const R: usize>(
+    unsafe fn block<const R: usize, const H: usize>(
         dst: *mut f32,
         a: MatRef,
         w: PanelRef,
         finish: Finish,
         (i, p): (usize, usize),
     ) -> usize {
-        let mut acc = [[_mm512_setzero_ps(); 2]; R];
-        let panel = w.data[p * w.k * WIDTH..(p + 1) * w.k * WIDTH].as_ptr();
+        let width = H * LANES;
+        let mut acc = [[_mm512_setzero_ps(); H]; R];
+        let panel = w.data[p * w.k * width..(p + 1) * w.k * width].as_ptr();
         let x: [*const f32; R] = std::array::from_fn(|r| a.data[(i + r) * a.stride..].as_ptr());
         for k in 0..w.k {
-            // SAFETY: row `k` of the panel holds WIDTH values; rows `i + r` of `a` hold `k`
+            // SAFETY: row `k` of the panel holds `width` values; rows `i + r` of `a` hold `k`
             // (`product` checked `a`).
             unsafe {
-                let (w0, w1) =
-                    (_mm512_loadu_ps(panel.add(k * WIDTH)), _mm512_loadu_ps(panel.add(k * WIDTH + 16)));
+                let row: [__m512; H] =
+                    std::array::from_fn(|h| _mm512_loadu_ps(panel.add(k * width + h * LANES)));
                 for r in 0..R {
                     let v = _mm512_set1_ps(*x[r].add(k));
-                    acc[r][0] = _mm512_fmadd_ps(v, w0, acc[r][0]);
-                    acc[r][1] = _mm512_fmadd_ps(v, w1, acc[r][1]);
+                    for h in 0..H {
+                        acc[r][h] = _mm512_fmadd_ps(v, row[h], acc[r][h]);
+                    }
                 }
             }
         }
         // The sums leave the registers through a plain copy: indexing them in the loop below,
         // which is too large to unroll, would keep them in memory during the products too.
-        let mut sums = [MaybeUninit::<[__m512; 2]>::uninit(); R];
+        let mut sums = [MaybeUninit::<[__m512; H]>::uninit(); R];
         for r in 0..R {
             sums[r] = MaybeUninit::new(acc[r]);
         }
@@ -256,7 +302,7 @@ mod kernel {
             for (h, &sum) in sums.iter().enumerate() {
                 // SAFETY: columns `col..col + 16` lie inside row `i + r` of `dst` and of the
                 // residual, and inside the bias (`product` checked their lengths).
-                unsafe { finish_half(dst, sum, finish, (i + r, p * WIDTH + 16 * h), w.n) };
+                unsafe { finish_register(dst, sum, finish, (i + r, p * width + LANES * h), w.n) };
             }
         }
         R
@@ -270,7 +316,13 @@ mod kernel {
     /// the residual.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn finish_half(dst: *mut f32, sum: __m512, finish: Finish, (row, col): (usize, usize), n: usize) {
+    unsafe fn finish_register(
+        dst: *mut f32,
+        sum: __m512,
+        finish: Finish,
+        (row, col): (usize, usize),
+        n: usize,
+    ) {
         // SAFETY: the caller's promise.
         unsafe {
             let y = dst.add(row * n + col);
@@ -308,9 +360,18 @@ mod tests {
             return;
         }
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        // The last shape's inner dimension leaves room for one block of rows a run, so its rows
-        // go in three runs.
-        let shapes = [(1, 1, 32), (13, 7, 32), (25, 64, 64), (40, 300, 96), (12, 5, 128), (25, 22_000, 32)];
+        // Panels of 16 columns for 16 and 48 outputs; the last shape's inner dimension leaves
+        // room for one block of rows a run, so its rows go in three runs.
+        let shapes = [
+            (1, 1, 32),
+            (13, 7, 32),
+            (25, 64, 64),
+            (40, 300, 96),
+            (12, 5, 128),
+            (30, 9, 16),
+            (50, 64, 48),
+            (25, 22_000, 32),
+        ];
         for (m, k, n) in shapes {
             let a_stride = k + 5;
             let a = values(m * a_stride, 1);
@@ -358,7 +419,7 @@ mod tests {
                 }
             }
         }
-        assert!(!applies(48) && !applies(16) && !applies(0));
+        assert!(applies(16) && applies(48) && !applies(8) && !applies(24) && !applies(0));
         // A matrix with no rows packs to nothing (no chunks of zero length).
         assert_eq!(Panels::pack(Vec::new(), 3, 0, 64).matrix(2).k, 0);
     }
