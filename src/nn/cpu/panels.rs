@@ -128,19 +128,22 @@ pub(crate) unsafe fn product(dst: *mut f32, a: MatRef, w: PanelRef, finish: Fini
     #[cfg(target_arch = "x86_64")]
     {
         let (panels, out) = (w.n / panel_width(w.n), kernel::Out(dst));
+        // Panels of one or of two registers a row.
+        let run: kernel::KernelFn =
+            if panel_width(w.n) == WIDTH { kernel::panels::<2> } else { kernel::panels::<1> };
         // SAFETY (all three): the caller vouches for `dst`, `applies` for the CPU; every task
         // writes its own columns or rows of `dst`.
         if threads > 1 && panels >= threads {
             (0..panels).into_par_iter().for_each(|p| unsafe {
-                kernel::panels(out.get(), a, w, finish, 0..a.rows, p..p + 1);
+                run(out.get(), a, w, finish, 0..a.rows, p..p + 1);
             });
         } else if threads > 1 {
             let rows = a.rows.div_ceil(threads).div_ceil(kernel::ROWS) * kernel::ROWS;
             (0..a.rows).into_par_iter().step_by(rows.max(1)).for_each(|r| unsafe {
-                kernel::panels(out.get(), a, w, finish, r..(r + rows).min(a.rows), 0..panels);
+                run(out.get(), a, w, finish, r..(r + rows).min(a.rows), 0..panels);
             });
         } else {
-            unsafe { kernel::panels(dst, a, w, finish, 0..a.rows, 0..panels) };
+            unsafe { run(dst, a, w, finish, 0..a.rows, 0..panels) };
         }
     }
 }
@@ -154,7 +157,7 @@ mod kernel {
     use std::mem::MaybeUninit;
     use std::ops::Range;
 
-    use super::{Finish, MatRef, PanelRef, WIDTH};
+    use super::{Finish, MatRef, PanelRef};
 
     /// The output pointer, shared by the tasks that write its disjoint parts.
     #[derive(Clone, Copy)]
@@ -170,7 +173,7 @@ mod kernel {
         }
     }
 
-    /// Rows per block in registers: with two registers a row (panels of [`WIDTH`]), 24 of the 32
+    /// Rows per block in registers: with two registers a row (panels of [`super::WIDTH`]), 24 of the 32
     /// registers. Panels of one register keep 12 rows too: with 24, the rows' addresses, too many
     /// for the general registers, were recomputed one after the other on every step along `k`,
     /// and the kernel waited on them (the fast pathway's 64 → 16 temporal at 32×32², one thread,
@@ -184,44 +187,24 @@ mod kernel {
     /// with AVX-512.
     const RUN_VALUES: usize = 1 << 18;
 
-    /// Rows `rows` × panels `panels` of the product into `dst` (row stride `w.n`). Rows go in
-    /// runs that keep their `k` inputs within [`RUN_VALUES`], and each run meets every panel in
-    /// turn, so every run streams the whole weight once. Runs of a quarter of that made the
-    /// products with the widest weights and fewest rows stream it several times (SlowFast's res5:
-    /// three times for 64 rows of 2048 inputs, 22 for 256 rows of a strided 3×3's 4608). One
-    /// layer alone, one thread, min of 40 in four alternating rounds: the temporal 2048 → 512 at
-    /// 4×8² 9.9 → 8.7 ms (4×7² on 2 threads: 4.4 → 3.9), the strided 3×3 512 → 512 at 4×16²
-    /// 12.0 → 11.5, the 1×1×1 512 → 2048 at 4×8² 5.1 → 4.9; the other shapes measured (1×1×1s at
-    /// 4×16² and 4×32², the temporal 1024 → 256 at 4×14² and 4×16²) within 3 %.
+    /// [`panels`] for one panel width.
+    pub(super) type KernelFn = unsafe fn(*mut f32, MatRef, PanelRef, Finish, Range<usize>, Range<usize>);
+
+    /// Rows `rows` × panels `panels`, of `H` registers a row, of the product into `dst` (row stride
+    /// `w.n`). Rows go in runs that keep their `k` inputs within [`RUN_VALUES`], and each run meets
+    /// every panel in turn, so every run streams the whole weight once. Runs of a quarter of that made
+    /// the products with the widest weights and fewest rows stream it several times (SlowFast's res5:
+    /// three times for 64 rows of 2048 inputs, 22 for 256 rows of a strided 3×3's 4608). One layer
+    /// alone, one thread, min of 40 in four alternating rounds: the temporal 2048 → 512 at 4×8² 9.9 →
+    /// 8.7 ms (4×7² on 2 threads: 4.4 → 3.9), the strided 3×3 512 → 512 at 4×16² 12.0 → 11.5, the
+    /// 1×1×1 512 → 2048 at 4×8² 5.1 → 4.9; the other shapes measured (1×1×1s at 4×16² and 4×32², the
+    /// temporal 1024 → 256 at 4×14² and 4×16²) within 3 %.
     ///
     /// # Safety
     /// As for [`super::product`], whose checks the operands have passed, with `rows` and
     /// `panels` inside them; the CPU has AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn panels(
-        dst: *mut f32,
-        a: MatRef,
-        w: PanelRef,
-        finish: Finish,
-        rows: Range<usize>,
-        panels: Range<usize>,
-    ) {
-        // SAFETY: the caller's promise, passed on.
-        unsafe {
-            if super::panel_width(w.n) == WIDTH {
-                runs::<2>(dst, a, w, finish, rows, panels)
-            } else {
-                runs::<1>(dst, a, w, finish, rows, panels)
-            }
-        }
-    }
-
-    /// [`panels`] for panels of `H` registers.
-    ///
-    /// # Safety
-    /// As for [`panels`].
-    #[target_feature(enable = "avx512f")]
-    unsafe fn runs<const H: usize>(
+    pub(super) unsafe fn panels<const H: usize>(
         dst: *mut f32,
         a: MatRef,
         w: PanelRef,
@@ -261,8 +244,7 @@ mod kernel {
     /// Rows `i..i + R` × panel `p` of `H` registers; returns `R`.
     ///
     /// # Safety
-    /// As for [`panels`], with those rows and that panel inside the operands, and `H` registers
-    /// to a panel's row.
+    /// As for [`panels`], with those rows and that panel inside the operands.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn block<const R: usize, const H: usize>(
