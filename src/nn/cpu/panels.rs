@@ -173,9 +173,9 @@ mod kernel {
         }
     }
 
-    /// Rows per block in registers: with two registers a row (panels of [`super::WIDTH`]), 24 of the 32
-    /// registers. Panels of one register keep 12 rows too: with 24, the rows' addresses, too many
-    /// for the general registers, were recomputed one after the other on every step along `k`,
+    /// Rows per block in registers: with two registers a row (panels of [`super::WIDTH`]), 24 of
+    /// the 32 registers. Panels of one register keep 12 rows too: with 24, the rows' addresses, too
+    /// many for the general registers, were recomputed one after the other on every step along `k`,
     /// and the kernel waited on them (the fast pathway's 64 → 16 temporal at 32×32², one thread,
     /// 2.6 ms against 2.1 ms with 12, and 16 rows no faster).
     pub(super) const ROWS: usize = 12;
@@ -192,13 +192,13 @@ mod kernel {
 
     /// Rows `rows` × panels `panels`, of `H` registers a row, of the product into `dst` (row stride
     /// `w.n`). Rows go in runs that keep their `k` inputs within [`RUN_VALUES`], and each run meets
-    /// every panel in turn, so every run streams the whole weight once. Runs of a quarter of that made
-    /// the products with the widest weights and fewest rows stream it several times (SlowFast's res5:
-    /// three times for 64 rows of 2048 inputs, 22 for 256 rows of a strided 3×3's 4608). One layer
-    /// alone, one thread, min of 40 in four alternating rounds: the temporal 2048 → 512 at 4×8² 9.9 →
-    /// 8.7 ms (4×7² on 2 threads: 4.4 → 3.9), the strided 3×3 512 → 512 at 4×16² 12.0 → 11.5, the
-    /// 1×1×1 512 → 2048 at 4×8² 5.1 → 4.9; the other shapes measured (1×1×1s at 4×16² and 4×32², the
-    /// temporal 1024 → 256 at 4×14² and 4×16²) within 3 %.
+    /// every panel in turn, so every run streams the whole weight once. Runs of a quarter of that
+    /// made the products with the widest weights and fewest rows stream it several times
+    /// (SlowFast's res5: three times for 64 rows of 2048 inputs, 22 for 256 rows of a strided 3×3's
+    /// 4608). One layer alone, one thread, min of 40 in four alternating rounds: the temporal 2048
+    /// → 512 at 4×8² 9.9 → 8.7 ms (4×7² on 2 threads: 4.4 → 3.9), the strided 3×3 512 → 512 at
+    /// 4×16² 12.0 → 11.5, the 1×1×1 512 → 2048 at 4×8² 5.1 → 4.9; the other shapes measured (1×1×1s
+    /// at 4×16² and 4×32², the temporal 1024 → 256 at 4×14² and 4×16²) within 3 %.
     ///
     /// # Safety
     /// As for [`super::product`], whose checks the operands have passed, with `rows` and
