@@ -127,10 +127,10 @@ pub(crate) unsafe fn product(dst: *mut f32, a: MatRef, w: PanelRef, finish: Fini
     }
     #[cfg(target_arch = "x86_64")]
     {
-        let (panels, out) = (w.n / panel_width(w.n), kernel::Out(dst));
+        let (width, out) = (panel_width(w.n), kernel::Out(dst));
+        let panels = w.n / width;
         // Panels of one or of two registers a row.
-        let run: kernel::KernelFn =
-            if panel_width(w.n) == WIDTH { kernel::panels::<2> } else { kernel::panels::<1> };
+        let run: kernel::KernelFn = if width == WIDTH { kernel::panels::<2> } else { kernel::panels::<1> };
         // SAFETY (all three): the caller vouches for `dst`, `applies` for the CPU; every task
         // writes its own columns or rows of `dst`.
         if threads > 1 && panels >= threads {
