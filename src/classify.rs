@@ -53,7 +53,7 @@ pub struct Pass {
 ///
 /// On a CPU, where 3-D views run one per thread, the passes are queued rather than run in turn:
 /// each thread takes the next view as soon as it is done with one instead of waiting for the
-/// other threads' views of its batch (see [`crate::model::lanes`]). Views that do not fill every
+/// other threads' views of its batch (see `model::lanes`). Views that do not fill every
 /// thread (the one view of `--views fast`, the last few of an uneven protocol) run together in
 /// one last pass, which gives them all the threads.
 pub fn forward_views(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's whole check, as CI runs it: system packages, formatting, lints, tests.
+# The project's whole check, as CI runs it: system packages, formatting, lints, doc links, tests.
 # Benchmarks are built (clippy checks them) but not run; run them with `cargo bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +7,8 @@ bash tools/setup-debian.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+# Doc comments' links stay valid, private items' included (the next engineer reads those too).
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --document-private-items --quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --locked --lib --bins --tests 2>&1 | tee "$log"

@@ -4,7 +4,7 @@
 //! convolution or pooling, and its CPU convolution repacks every input. Everything here works on
 //! **channels-last** activations `[N, T, H, W, C]` rather than PyTorch's `[N, C, T, H, W]`: every
 //! position is then one row of `C` contiguous values, so convolutions are large matrix products
-//! over `N·T·H·W` rows ([`cpu`], for CPU `f32`). Other devices and dtypes go through candle's
+//! over `N·T·H·W` rows (`cpu`, for CPU `f32`). Other devices and dtypes go through candle's
 //! generic operations. Callers convert once at the network's entrance.
 //!
 //! This module knows nothing about ResNets or checkpoints; it only imports [`crate::error`].

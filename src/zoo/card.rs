@@ -41,7 +41,7 @@ pub struct ModelCard {
     pub description: String,
     /// The mmaction2 config the checkpoint was trained and tested with.
     pub config: String,
-    /// Label map name (see [`super::labels`]).
+    /// Label map name (see [`super::labels()`]).
     pub labels: String,
     /// How views are combined (`average_clips` of the config).
     pub averaging: Averaging,
