@@ -54,7 +54,9 @@ fn main() {
     for (name, protocol) in protocols {
         for threads in [1, 0] {
             let start = Instant::now();
-            let video = Video::open(Input::File(path.clone()), DecodeOptions { threads }).unwrap();
+            let video =
+                Video::open(Input::File(path.clone()), DecodeOptions { threads, ..Default::default() })
+                    .unwrap();
             let opened = start.elapsed();
             let prepared = prepare(&video, &protocol).unwrap();
             let decoded = start.elapsed();

@@ -214,7 +214,7 @@ fn run_video(
     device: &Device,
 ) -> Timings {
     let t_video = Instant::now();
-    let opened = Video::open(Input::File(video.to_owned()), DecodeOptions { threads: 0 }).unwrap();
+    let opened = Video::open(Input::File(video.to_owned()), DecodeOptions::default()).unwrap();
     let prepared = prepare(&opened, views).unwrap();
     let decode_s = t_video.elapsed().as_secs_f64();
     let n = prepared.views.len();

@@ -71,6 +71,49 @@ fn a_folder_with_bad_files_reports_every_input_and_exits_1() {
     assert!(records[3]["error"].as_str().unwrap().contains("not a video"), "{}", records[3]);
 }
 
+#[cfg(unix)]
+#[test]
+fn any_file_name_opens_as_a_file() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Setup::new();
+    let folder = s.dir.path().join("names");
+    std::fs::create_dir(&folder).unwrap();
+    let video = make_video(&folder, "plain.mp4", &Spec::h264(64, 48, 24));
+    // Not UTF-8 (ffmpeg-next's own opener panics on it), and a name FFmpeg would read as a protocol.
+    let odd = [std::ffi::OsStr::from_bytes(b"latin1_\xe9t\xe9.mp4"), "concat:plain.mp4".as_ref()];
+    for name in odd {
+        std::fs::copy(&video, folder.join(name)).unwrap();
+    }
+
+    let output = s.predict(&[folder.to_str().unwrap(), "--format", "jsonl"], b"");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let records = json_lines(&output);
+    let names: Vec<&str> = records.iter().map(|r| r["input"].as_str().unwrap()).collect();
+    let shown = |name: &str| folder.join(name).display().to_string();
+    assert_eq!(names, [shown("concat:plain.mp4"), shown("latin1_\u{fffd}t\u{fffd}.mp4"), shown("plain.mp4")]);
+    for record in &records {
+        assert_eq!(record["top"], records[2]["top"], "the same video under every name: {record}");
+    }
+}
+
+#[test]
+fn a_url_whose_server_goes_silent_fails_alone() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 24));
+    let body = std::fs::read(&video).unwrap();
+    // The server answers with headers, then sends nothing for longer than the timeout.
+    let (url, _server) = common::http::serve_stalling("v.mp4", body, 0, Duration::from_secs(20));
+
+    let output =
+        s.predict(&["--url-timeout", "0.5", &url, video.to_str().unwrap(), "--format", "jsonl"], b"");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = json_lines(&output);
+    assert_eq!(records.len(), 2, "{records:?}");
+    let error = records[0]["error"].as_str().unwrap();
+    assert!(error.contains("sent nothing for 0.5 s"), "{error}");
+    assert!(records[1]["top"].is_array(), "{}", records[1]);
+}
+
 #[test]
 fn jsonl_records_carry_every_field() {
     let s = Setup::new();

@@ -18,7 +18,7 @@ use serde_json::json;
 use vidclass::contact_sheet::{self, Tile};
 use vidclass::inputs::{self, Extensions, Job};
 use vidclass::prepare::{PreparedInput, ViewProtocol, prepare};
-use vidclass::video::{DecodeOptions, Video};
+use vidclass::video::Video;
 use vidclass::zoo::ModelCard;
 
 use super::model_args::{DEFAULT_MODEL, ViewArgs, load_card};
@@ -58,7 +58,7 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
         (Some(Job::Error { error, .. }), true) => return Err(error.into()),
         _ => bail!("inspect takes one video, not a folder"),
     };
-    let video = Video::open(input, DecodeOptions { threads: globals.decode_threads })?;
+    let video = Video::open(input, globals.decode)?;
     let prepared = prepare(&video, &protocol)?;
     if let Some(warning) = prepared.lost_frames_warning(&video.name()).filter(|_| !globals.quiet) {
         eprintln!("vidclass: warning: {warning}");

@@ -9,9 +9,11 @@ mod model_args;
 mod models;
 mod predict;
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
 
-use vidclass::video::{self, FfmpegLog};
+use vidclass::video::{self, DecodeOptions, FfmpegLog};
 
 /// Tell what people are doing in a video: mmaction2's action recognition models (SlowFast,
 /// SlowOnly, I3D, TSN) with the reference's exact preprocessing, in one native binary.
@@ -32,6 +34,18 @@ pub struct Cli {
     /// Threads for decoding and for the network (default: all cores).
     #[arg(long, global = true, value_name = "N")]
     threads: Option<usize>,
+
+    /// Fail a URL input when its server sends nothing for this many seconds.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = DecodeOptions::DEFAULT_URL_TIMEOUT.as_secs_f64(), value_parser = parse_seconds)]
+    url_timeout: f64,
+}
+
+/// A positive, finite number of seconds.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(seconds),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,8 +77,8 @@ pub enum Status {
 #[derive(Clone, Copy, Debug)]
 pub struct Globals {
     pub quiet: bool,
-    /// Decoder threads (0: FFmpeg decides).
-    pub decode_threads: usize,
+    /// Decoder threads and the URL timeout.
+    pub decode: DecodeOptions,
 }
 
 /// Runs the parsed command line.
@@ -77,7 +91,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
     if let Some(threads) = cli.threads {
         limit_threads(threads)?;
     }
-    let globals = Globals { quiet: cli.quiet, decode_threads: cli.threads.unwrap_or(0) };
+    let decode = DecodeOptions {
+        threads: cli.threads.unwrap_or(0),
+        url_timeout: Duration::from_secs_f64(cli.url_timeout),
+    };
+    let globals = Globals { quiet: cli.quiet, decode };
     match cli.command {
         Command::Predict(args) => predict::run(args, globals),
         Command::Inspect(args) => inspect::run(args, globals),

@@ -19,7 +19,6 @@ use vidclass::device::DeviceChoice;
 use vidclass::inputs::{self, Extensions, FilesFrom};
 use vidclass::output::{OutputFormat, Printer, Record};
 use vidclass::pipeline::{self, Progress, ReportOptions};
-use vidclass::video::DecodeOptions;
 
 use super::model_args::{ModelArgs, ViewArgs};
 use super::{Globals, Status};
@@ -89,7 +88,7 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let mut printer = Printer::new(args.format, std::io::stdout().lock());
     let mut failed = 0usize;
     let report = ReportOptions { top_k: args.top_k, min_score: args.min_score };
-    let decode = DecodeOptions { threads: globals.decode_threads };
+    let decode = globals.decode;
     let bar = progress.bar.clone();
     let outcome = pipeline::run(jobs, protocol, load, decode, report, &mut progress, |record| {
         if let Record::Failure(failure) = &record {

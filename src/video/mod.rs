@@ -11,6 +11,7 @@ mod index;
 mod source;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use ffmpeg_next as ffmpeg;
 
@@ -46,10 +47,23 @@ pub fn init(log: FfmpegLog) {
 }
 
 /// Decoder settings.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct DecodeOptions {
     /// Decoder threads; 0 lets FFmpeg choose.
     pub threads: usize,
+    /// How long a URL's server may send nothing before the input fails.
+    pub url_timeout: Duration,
+}
+
+impl DecodeOptions {
+    /// The default of [`DecodeOptions::url_timeout`].
+    pub const DEFAULT_URL_TIMEOUT: Duration = Duration::from_secs(30);
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions { threads: 0, url_timeout: Self::DEFAULT_URL_TIMEOUT }
+    }
 }
 
 /// What the container says about the video, and the frame count sampling works from.
@@ -106,7 +120,7 @@ impl Video {
     /// Opens `source`, reads its packet index and checks that its video stream can be decoded.
     pub fn open(source: Input, options: DecodeOptions) -> Result<Video> {
         let name = source.name();
-        let input = Reopenable::new(source)?;
+        let input = Reopenable::new(source, options.url_timeout)?;
         let mut ictx = input.open()?;
         let stream = ictx
             .streams()
@@ -120,7 +134,7 @@ impl Video {
         let start_time = stream.start_time();
         // Only checked and asked for its properties; `decode` opens its own with `options`, so
         // this one need not start FFmpeg's frame threads.
-        let decoder = open_decoder(&stream, DecodeOptions { threads: 1 }, &name)?;
+        let decoder = open_decoder(&stream, DecodeOptions { threads: 1, ..options }, &name)?;
         let duration =
             (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
         let container = ictx.format().name().to_string();

@@ -4,9 +4,18 @@
 //! reading every packet, so each video is read twice: once to index it, once to decode.
 //! Files and URLs are simply opened again; standard input can only be read once, so its bytes
 //! are kept in memory (as mmaction2's `DecordInit` does with every file) and served from there.
+//!
+//! Files are opened through FFmpeg's `file:` protocol with their name's bytes as they are, so
+//! that any name opens (ffmpeg-next's own `input` panics on one that is not UTF-8, and FFmpeg
+//! would read a name like `concat:a.mp4` as a protocol). URLs get a read timeout, so that a
+//! server that accepts the connection and then sends nothing fails that input, not the batch.
 
+use std::ffi::CString;
 use std::io::{Cursor, Read};
+use std::path::Path;
+use std::ptr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ffmpeg_next as ffmpeg;
 
@@ -27,11 +36,13 @@ impl AsRef<[u8]> for SharedBytes {
 pub(crate) struct Reopenable {
     source: Input,
     stdin: Option<SharedBytes>,
+    url_timeout: Duration,
 }
 
 impl Reopenable {
-    /// Prepares `source`; for stdin this reads all of it now.
-    pub(crate) fn new(source: Input) -> Result<Reopenable> {
+    /// Prepares `source`; for stdin this reads all of it now. A URL whose server sends nothing
+    /// for `url_timeout` fails.
+    pub(crate) fn new(source: Input, url_timeout: Duration) -> Result<Reopenable> {
         let stdin = match source {
             Input::Stdin => {
                 let mut bytes = Vec::new();
@@ -43,7 +54,7 @@ impl Reopenable {
             }
             _ => None,
         };
-        Ok(Reopenable { source, stdin })
+        Ok(Reopenable { source, stdin, url_timeout })
     }
 
     pub(crate) fn source(&self) -> &Input {
@@ -62,9 +73,14 @@ impl Reopenable {
                     }
                     Ok(_) => {}
                 }
-                ffmpeg::format::input(path)
+                open_file(path)
             }
-            (Input::Url(url), _) => ffmpeg::format::input(url.as_str()),
+            (Input::Url(url), _) => {
+                let mut options = ffmpeg::Dictionary::new();
+                // FFmpeg's generic read/write timeout of every protocol, in microseconds.
+                options.set("rw_timeout", &self.url_timeout.as_micros().to_string());
+                ffmpeg::format::input_with_dictionary(url.as_str(), options)
+            }
             (Input::Stdin, Some(bytes)) => {
                 let io = ffmpeg::format::context::StreamIo::from_read_seek(Cursor::new(bytes.clone()))
                     .map_err(|e| Error::video(&name, e))?;
@@ -72,15 +88,46 @@ impl Reopenable {
             }
             (Input::Stdin, None) => unreachable!("stdin bytes are read when the source is prepared"),
         };
-        opened.map_err(|e| Error::video(&name, describe_open_error(e)))
+        opened.map_err(|e| Error::video(&name, self.describe_open_error(e)))
+    }
+
+    fn describe_open_error(&self, e: ffmpeg::Error) -> String {
+        match e {
+            ffmpeg::Error::InvalidData => {
+                "not a video FFmpeg can read (invalid data found when processing input)".into()
+            }
+            ffmpeg::Error::Other { errno: libc::ETIMEDOUT } if matches!(self.source, Input::Url(_)) => {
+                format!(
+                    "cannot open: the server sent nothing for {} s (--url-timeout)",
+                    self.url_timeout.as_secs_f64()
+                )
+            }
+            other => format!("cannot open: {other}"),
+        }
     }
 }
 
-fn describe_open_error(e: ffmpeg::Error) -> String {
-    match e {
-        ffmpeg::Error::InvalidData => {
-            "not a video FFmpeg can read (invalid data found when processing input)".into()
+/// Opens the file at `path` as `ffmpeg::format::input` does, but with the name's bytes as they
+/// are, behind `file:`.
+fn open_file(path: &Path) -> std::result::Result<ffmpeg::format::context::Input, ffmpeg::Error> {
+    let mut url = b"file:".to_vec();
+    url.extend_from_slice(path.as_os_str().as_encoded_bytes());
+    // A path from the OS holds no NUL byte.
+    let url = CString::new(url).map_err(|_| ffmpeg::Error::InvalidData)?;
+    // SAFETY: `url` is a NUL-terminated string that outlives the call; `context` starts null, so
+    // FFmpeg allocates it, frees it itself when opening fails, and is closed here when reading
+    // the stream info fails; once wrapped, `Input` owns it and closes it on drop.
+    unsafe {
+        let mut context = ptr::null_mut();
+        match ffmpeg::ffi::avformat_open_input(&mut context, url.as_ptr(), ptr::null_mut(), ptr::null_mut()) {
+            0 => match ffmpeg::ffi::avformat_find_stream_info(context, ptr::null_mut()) {
+                found if found >= 0 => Ok(ffmpeg::format::context::Input::wrap(context)),
+                e => {
+                    ffmpeg::ffi::avformat_close_input(&mut context);
+                    Err(ffmpeg::Error::from(e))
+                }
+            },
+            e => Err(ffmpeg::Error::from(e)),
         }
-        other => format!("cannot open: {other}"),
     }
 }
