@@ -302,6 +302,9 @@ fn usage_and_model_errors_exit_2() {
         vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels],
         vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels, "-", "-"],
         vec!["predict", "--frobnicate", video],
+        vec!["predict", "--url-timeout", "0", video],
+        // One misspelt name, and nothing is downloaded.
+        vec!["fetch", &s.card, "no-such-model"],
     ];
     for args in cases {
         let output = vidclass(&args, b"", &cache);
@@ -309,6 +312,17 @@ fn usage_and_model_errors_exit_2() {
         assert!(output.stdout.is_empty(), "{args:?}");
         assert!(stderr(&output).len() > 10, "{args:?} explains itself");
     }
+}
+
+#[test]
+fn an_error_says_its_cause_once() {
+    let s = Setup::new();
+    let missing = s.path("no-such-list.txt");
+    let output = s.predict(&["--files-from", &missing], b"");
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert_eq!(message.matches("No such file or directory").count(), 1, "{message}");
+    assert!(message.contains(&missing), "{message}");
 }
 
 #[test]

@@ -32,6 +32,30 @@ fn full_views_of_the_default_model_list_ten_clips_with_times() {
 }
 
 #[test]
+fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = make_video(dir.path(), "a.mp4", &Spec::h264(64, 48, 20));
+    let video = video.to_str().unwrap();
+    std::fs::write(dir.path().join("empty.mp4"), b"").unwrap();
+    let empty = dir.path().join("empty.mp4");
+    let sheet_jpg = dir.path().join("sheet.jpg");
+    let cases: [(Vec<&str>, i32, &str); 4] = [
+        (vec!["inspect", empty.to_str().unwrap()], 1, "not a video"),
+        (vec!["inspect", video, "--contact-sheet", sheet_jpg.to_str().unwrap()], 2, "only .png"),
+        (vec!["inspect", video, "--contact-sheet", "/no/such/folder/s.png"], 2, "no folder /no/such/folder"),
+        (vec!["inspect", video, "--dump-input", "/no/such/folder/x.safetensors"], 2, "no folder"),
+    ];
+    for (args, code, says) in cases {
+        let output = vidclass(&args, b"", dir.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}: no report before the failure");
+    }
+    assert!(!sheet_jpg.exists(), "nothing is left behind");
+}
+
+#[test]
 fn contact_sheet_shows_each_views_frames_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let video = make_video(dir.path(), "a.mp4", &Spec::h264(128, 96, 60));

@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use candle_core::Device;
 use clap::Args;
 use serde_json::json;
@@ -22,7 +22,7 @@ use vidclass::video::Video;
 use vidclass::zoo::ModelCard;
 
 use super::model_args::{DEFAULT_MODEL, ViewArgs, load_card};
-use super::{Globals, Status};
+use super::{Globals, Status, error_line};
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -49,17 +49,29 @@ pub struct InspectArgs {
     json: bool,
 }
 
+/// Arguments, the model card and where the outputs go are checked before the video is read
+/// (exit 2); a video that cannot be read is a failed input (exit 1), as in `predict`.
 pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
     let card = load_card(&args.model)?;
     let protocol = args.views.protocol(&card)?;
+    if let Some(path) = &args.contact_sheet {
+        check_output(path, "--contact-sheet", Some("png"))?;
+    }
+    if let Some(path) = &args.dump_input {
+        check_output(path, "--dump-input", None)?;
+    }
     let mut jobs = inputs::plan(&[&args.video], None, &Extensions::default(), std::io::empty())?;
     let input = match (jobs.pop(), jobs.is_empty()) {
         (Some(Job::Input(input)), true) => input,
-        (Some(Job::Error { error, .. }), true) => return Err(error.into()),
+        (Some(Job::Error { error, .. }), true) => return Ok(input_failed(error.into())),
         _ => bail!("inspect takes one video, not a folder"),
     };
-    let video = Video::open(input, globals.decode)?;
-    let prepared = prepare(&video, &protocol)?;
+    let opened = Video::open(input, globals.decode)
+        .and_then(|video| prepare(&video, &protocol).map(|prepared| (video, prepared)));
+    let (video, prepared) = match opened {
+        Ok(opened) => opened,
+        Err(error) => return Ok(input_failed(error.into())),
+    };
     if let Some(warning) = prepared.lost_frames_warning(&video.name()).filter(|_| !globals.quiet) {
         eprintln!("vidclass: warning: {warning}");
     }
@@ -160,11 +172,25 @@ fn report_json(
     })
 }
 
-fn write_contact_sheet(
-    path: &std::path::Path,
-    video: &Video,
-    prepared: &PreparedInput,
-) -> anyhow::Result<()> {
+/// Says why the video could not be inspected.
+fn input_failed(error: anyhow::Error) -> Status {
+    eprintln!("vidclass: {}", error_line(&error));
+    Status::SomeFailed
+}
+
+/// Checks that `flag`'s file `path` can be written once the work is done: its folder exists,
+/// and it has the `extension` the writer needs, if any.
+fn check_output(path: &Path, flag: &str, extension: Option<&str>) -> anyhow::Result<()> {
+    if let Some(extension) = extension {
+        let matches = path.extension().is_some_and(|e| e.eq_ignore_ascii_case(extension));
+        ensure!(matches, "{flag} {}: only .{extension} files can be written", path.display());
+    }
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    ensure!(folder.is_dir(), "{flag} {}: no folder {}", path.display(), folder.display());
+    Ok(())
+}
+
+fn write_contact_sheet(path: &Path, video: &Video, prepared: &PreparedInput) -> anyhow::Result<()> {
     let clips = prepared.frame_indices.len();
     let rows: Vec<Vec<Tile>> = prepared
         .views

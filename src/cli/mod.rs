@@ -105,6 +105,19 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
     }
 }
 
+/// `err` and its causes on one line, each said once. vidclass's errors already end with their
+/// cause's message (`clip.mp4: No such file or directory`), which anyhow's `{:#}` would repeat.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.ends_with(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line
+}
+
 /// Caps the compute threads: candle's matrix products read `RAYON_NUM_THREADS`, its convolutions
 /// use rayon's global pool.
 fn limit_threads(threads: usize) -> anyhow::Result<()> {

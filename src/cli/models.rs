@@ -9,7 +9,7 @@ use serde_json::json;
 use vidclass::zoo::ModelCard;
 
 use super::model_args::{cached_weights, fetch_weights, load_card};
-use super::{Globals, Status};
+use super::{Globals, Status, error_line};
 
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
@@ -73,17 +73,21 @@ pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
     Ok(Status::Success)
 }
 
+/// Every name must be a model before anything downloads (a misspelt one is a usage error, 2);
+/// a download that fails does not stop the others (1).
 pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
+    let cards =
+        args.models.iter().map(|name| Ok((name, load_card(name)?))).collect::<anyhow::Result<Vec<_>>>()?;
     let mut failed = false;
-    for name in &args.models {
-        match load_card(name).and_then(|card| fetch_weights(&card, !globals.quiet)) {
+    for (name, card) in cards {
+        match fetch_weights(&card, !globals.quiet) {
             Ok(path) => {
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "{name}\t{}", path.display())?;
                 out.flush()?;
             }
             Err(e) => {
-                eprintln!("vidclass: {name}: {e:#}");
+                eprintln!("vidclass: {name}: {}", error_line(&e));
                 failed = true;
             }
         }
