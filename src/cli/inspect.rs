@@ -10,13 +10,14 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{bail, ensure};
 use candle_core::Device;
 use clap::Args;
 use serde_json::json;
 
 use vidclass::contact_sheet::{self, Tile};
 use vidclass::inputs::{self, Extensions, Job};
+use vidclass::model::save_safetensors;
 use vidclass::prepare::{PreparedInput, ViewProtocol, prepare};
 use vidclass::video::Video;
 use vidclass::zoo::ModelCard;
@@ -90,8 +91,7 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
     if let Some(path) = &args.dump_input {
         let layout = card.architecture.input_layout();
         let tensor = prepared.views.tensor(0..prepared.views.len(), &card.normalize, layout, &Device::Cpu)?;
-        candle_core::safetensors::save(&HashMap::from([("input".to_string(), tensor)]), path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        save_safetensors(&HashMap::from([("input", tensor)]), path)?;
     }
     Ok(Status::Success)
 }

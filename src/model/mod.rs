@@ -13,6 +13,7 @@ mod head;
 pub(crate) mod lanes;
 mod resnet2d;
 mod resnet3d;
+mod save;
 mod slowfast;
 
 use std::collections::HashMap;
@@ -24,9 +25,10 @@ use serde::{Deserialize, Serialize};
 pub use checkpoint::{Checkpoint, Params};
 pub use config::{Architecture, InflateStyle, ResNet2dConfig, ResNet3dConfig, SlowFastConfig};
 pub use resnet3d::ResNet3d;
+pub use save::save_safetensors;
 pub use slowfast::SlowFast;
 
-use crate::{Error, Result};
+use crate::Result;
 use head::Linear;
 
 /// What the network returns for a batch of views.
@@ -55,7 +57,7 @@ pub struct Recognizer {
 impl Recognizer {
     /// Builds `arch` with the weights in `weights` (mmaction2 `.pth` or `.safetensors`) on `device`.
     ///
-    /// Fails with [`Error::Checkpoint`] naming the first missing or unused key, or a key whose
+    /// Fails with [`crate::Error::Checkpoint`] naming the first missing or unused key, or a key whose
     /// shape differs from what the architecture needs.
     pub fn load(arch: &Architecture, weights: &Path, device: &Device) -> Result<Recognizer> {
         let ckpt = Checkpoint::load(weights)?;
@@ -178,6 +180,5 @@ pub fn convert_checkpoint(input: &Path, output: &Path, f16: bool) -> Result<()> 
     let dtype = if f16 { DType::F16 } else { DType::F32 };
     let tensors: HashMap<&str, Tensor> =
         ckpt.tensors().iter().map(|(k, t)| Ok((k.as_str(), t.to_dtype(dtype)?))).collect::<Result<_>>()?;
-    candle_core::safetensors::save(&tensors, output)
-        .map_err(|e| Error::Checkpoint { path: output.to_owned(), cause: e.to_string() })
+    save_safetensors(&tensors, output)
 }
