@@ -40,7 +40,13 @@ impl ModelArgs {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read labels {}", path.display()))?;
-                Ok(text.lines().map(|l| l.trim_end_matches('\r').to_string()).collect())
+                let mut names: Vec<String> =
+                    text.lines().map(|l| l.trim_end_matches('\r').to_string()).collect();
+                // Blank lines at the end are the file's end, not classes.
+                while names.last().is_some_and(|name| name.trim().is_empty()) {
+                    names.pop();
+                }
+                Ok(names)
             }
             None => Ok(zoo::labels(&card.labels)?),
         }

@@ -55,14 +55,22 @@ pub struct PredictArgs {
     #[arg(short = 'k', long, default_value_t = 5, value_name = "K")]
     top_k: usize,
 
-    /// Leave out classes scoring below this.
-    #[arg(long, default_value_t = 0.0, value_name = "SCORE")]
+    /// Leave out classes scoring below this (scores are probabilities, 0 to 1).
+    #[arg(long, default_value_t = 0.0, value_name = "SCORE", value_parser = parse_probability)]
     min_score: f32,
 
     /// Where the network runs: `cpu`, `cuda` (GPU 0) or `cuda:N`; `auto` takes GPU 0 when this
     /// build has CUDA (`--features cuda`) and one opens, else the CPU.
     #[arg(long, default_value_t = DeviceChoice::Auto, value_name = "DEVICE")]
     device: DeviceChoice,
+}
+
+/// A number from 0 to 1.
+fn parse_probability(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a probability from 0 to 1")),
+    }
 }
 
 pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {

@@ -80,12 +80,12 @@ pub struct CheckpointRef {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
-    pub top1: f32,
-    pub top5: f32,
+    pub top1: f64,
+    pub top5: f64,
     /// Per view, as the model zoo lists it.
-    pub gflops: f32,
+    pub gflops: f64,
     /// Millions of parameters.
-    pub params_m: f32,
+    pub params_m: f64,
 }
 
 impl ModelCard {
