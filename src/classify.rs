@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
+use crate::frame::RgbFrame;
 use crate::model::{Averaging, ModelOutput, Recognizer, average_views, lanes};
 use crate::prepare::{PreparedInput, ViewProtocol, prepare};
 use crate::transform::{Layout, Normalize, Views};
@@ -45,6 +46,29 @@ pub struct Pass {
     pub views: usize,
     pub input_time: Duration,
     pub network_time: Duration,
+}
+
+/// Runs one black view of `protocol`'s shape through `recognizer`, so that a clip length or crop
+/// size the network cannot take (too few frames for SlowFast's slow pathway or I3D's temporal
+/// pooling, too few pixels for its strides) fails once, before any input, naming the options,
+/// rather than once for every input. The cards' own protocols are known to fit and skip this.
+fn check_view_shape(
+    recognizer: &Recognizer,
+    protocol: &ViewProtocol,
+    (normalize, layout): (&Normalize, Layout),
+    device: &Device,
+) -> Result<()> {
+    let (frames, size) = (protocol.sample.clip_len, protocol.crop.size);
+    let black = RgbFrame::new(size, size, vec![0; size * size * 3]);
+    let view = Views { frames: vec![vec![black; frames]] };
+    let fits = view.tensor(0..1, normalize, layout, device).and_then(|x| recognizer.forward(&x));
+    fits.map(|_| ()).map_err(|e| {
+        Error::Usage(format!(
+            "the network cannot take views of {frames} frame(s) of {size}×{size} pixels \
+             (--clip-len, --crop-size): {}",
+            e.detail()
+        ))
+    })
 }
 
 /// Runs `views`, normalised with `normalize`, through `recognizer` on `device` in passes of
@@ -133,6 +157,10 @@ impl Classifier {
             });
         }
         let layout = card.architecture.input_layout();
+        let card_shapes = [card.views.fast, card.views.full].map(|v| (v.sample.clip_len, v.crop.size));
+        if !card_shapes.contains(&(protocol.sample.clip_len, protocol.crop.size)) {
+            check_view_shape(&recognizer, &protocol, (&card.normalize, layout), &device)?;
+        }
         Ok(Classifier {
             name: card.name.clone(),
             recognizer,

@@ -31,6 +31,19 @@ impl ViewProtocol {
     pub fn num_views(&self) -> usize {
         self.sample.num_clips * self.crop.views_per_clip()
     }
+
+    /// The first count or size that is 0, by its name in a model card (`sample.num_clips`, …).
+    pub fn zero_field(&self) -> Option<&'static str> {
+        [
+            (self.sample.num_clips, "sample.num_clips"),
+            (self.sample.clip_len, "sample.clip_len"),
+            (self.sample.frame_interval, "sample.frame_interval"),
+            (self.crop.size, "crop.size"),
+            (self.resize_short_side, "resize_short_side"),
+        ]
+        .into_iter()
+        .find_map(|(value, name)| (value == 0).then_some(name))
+    }
 }
 
 /// What a model will see of one video.

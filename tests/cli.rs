@@ -304,6 +304,19 @@ fn usage_and_model_errors_exit_2() {
         vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels, "-", "-"],
         vec!["predict", "--frobnicate", video],
         vec!["predict", "--url-timeout", "0", video],
+        // Too few frames for the slow pathway: refused before any input, not once per input.
+        vec![
+            "predict",
+            "--model",
+            &s.card,
+            "--weights",
+            &s.weights,
+            "--labels",
+            &s.labels,
+            "--clip-len",
+            "2",
+            video,
+        ],
         vec!["predict", "--min-score", "nan", video],
         vec!["predict", "--min-score", "1.5", video],
         // One misspelt name, and nothing is downloaded.

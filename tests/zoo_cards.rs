@@ -48,3 +48,28 @@ fn card_from_file_reads_the_same_schema() {
     let Architecture::Resnet3d(cfg) = &card.architecture else { panic!("i3d is a ResNet3d") };
     assert!(cfg.with_pool2 && cfg.conv1_stride_t == 2 && cfg.pool1_stride_t == 2);
 }
+
+#[test]
+fn a_card_with_an_empty_or_impossible_protocol_is_refused_by_its_field() {
+    let original = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tsn-r50-1x1x8-k400.toml"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("num_clips = 25", "num_clips = 0", "views.full.sample.num_clips must be at least 1"),
+        (
+            "kind = \"center\", size = 224",
+            "kind = \"center\", size = 0",
+            "views.fast.crop.size must be at least 1",
+        ),
+        ("kind = \"ten\", size = 224", "kind = \"ten\", size = 300", "views.full: the crop (300) is larger"),
+    ];
+    for (from, to, says) in cases {
+        assert!(original.contains(from), "{from}");
+        let path = dir.path().join("card.toml");
+        std::fs::write(&path, original.replacen(from, to, 1)).unwrap();
+        let err = ModelCard::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains(says), "{to}: {err}");
+    }
+}

@@ -160,14 +160,15 @@ impl ViewArgs {
             };
         }
         protocol.crop.size = self.crop_size.unwrap_or(protocol.crop.size);
+        // The card's own values were checked when it was read.
         for (value, flag) in [
-            (protocol.sample.num_clips, "--clips"),
-            (protocol.sample.clip_len, "--clip-len"),
-            (protocol.sample.frame_interval, "--frame-interval"),
-            (protocol.crop.size, "--crop-size"),
-            (protocol.resize_short_side, "--short-side"),
+            (self.clips, "--clips"),
+            (self.clip_len, "--clip-len"),
+            (self.frame_interval, "--frame-interval"),
+            (self.crop_size, "--crop-size"),
+            (self.short_side, "--short-side"),
         ] {
-            if value == 0 {
+            if value == Some(0) {
                 bail!("{flag} must be at least 1");
             }
         }

@@ -113,6 +113,25 @@ impl ModelCard {
     }
 
     fn parse(name: &str, text: &str) -> Result<ModelCard> {
-        toml::from_str(text).map_err(|e| Error::Card { name: name.to_owned(), cause: e.to_string() })
+        let card: ModelCard =
+            toml::from_str(text).map_err(|e| Error::Card { name: name.to_owned(), cause: e.to_string() })?;
+        card.check_views().map_err(|cause| Error::Card { name: name.to_owned(), cause })?;
+        Ok(card)
+    }
+
+    /// Counts and sizes of both view protocols are at least 1, and each crop fits its resized frame.
+    fn check_views(&self) -> std::result::Result<(), String> {
+        for (which, views) in [("fast", &self.views.fast), ("full", &self.views.full)] {
+            if let Some(field) = views.zero_field() {
+                return Err(format!("views.{which}.{field} must be at least 1"));
+            }
+            if views.crop.size > views.resize_short_side {
+                return Err(format!(
+                    "views.{which}: the crop ({}) is larger than the resized short side ({})",
+                    views.crop.size, views.resize_short_side
+                ));
+            }
+        }
+        Ok(())
     }
 }
