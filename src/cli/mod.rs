@@ -36,7 +36,13 @@ pub struct Cli {
     threads: Option<usize>,
 
     /// Fail a URL input when its server sends nothing for this many seconds.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = DecodeOptions::DEFAULT_URL_TIMEOUT.as_secs_f64(), value_parser = parse_seconds)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = DecodeOptions::DEFAULT_URL_TIMEOUT.as_secs_f64(),
+        value_parser = parse_seconds
+    )]
     url_timeout: f64,
 }
 
