@@ -99,19 +99,30 @@ fn any_file_name_opens_as_a_file() {
 #[test]
 fn a_url_whose_server_goes_silent_fails_alone() {
     let s = Setup::new();
-    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 24));
+    // Index first (faststart), so that half the file is a playable, shorter video.
+    let args = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "12", "-movflags", "+faststart"];
+    let video =
+        make_video(s.dir.path(), "v.mp4", &Spec { width: 64, height: 48, frames: 200, fps: 25, args: &args });
     let body = std::fs::read(&video).unwrap();
-    // The server answers with headers, then sends nothing for longer than the timeout.
-    let (url, _server) = common::http::serve_stalling("v.mp4", body, 0, Duration::from_secs(20));
+    // One server answers with headers, then sends nothing; the other stops halfway through the
+    // video, every time it is asked (vidclass reads a video twice: to index it, then to decode).
+    // Both stay silent for longer than the timeout.
+    let stall = Duration::from_secs(20);
+    let (silent, _server) = common::http::serve_stalling("v.mp4", body.clone(), 0, stall, 1);
+    let (halfway, _server) = common::http::serve_stalling("v.mp4", body.clone(), body.len() / 2, stall, 2);
 
-    let output =
-        s.predict(&["--url-timeout", "0.5", &url, video.to_str().unwrap(), "--format", "jsonl"], b"");
+    let output = s.predict(
+        &["--url-timeout", "0.5", &silent, &halfway, video.to_str().unwrap(), "--format", "jsonl"],
+        b"",
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let records = json_lines(&output);
-    assert_eq!(records.len(), 2, "{records:?}");
-    let error = records[0]["error"].as_str().unwrap();
-    assert!(error.contains("sent nothing for 0.5 s"), "{error}");
-    assert!(records[1]["top"].is_array(), "{}", records[1]);
+    assert_eq!(records.len(), 3, "{records:?}");
+    for record in &records[..2] {
+        let error = record["error"].as_str().unwrap_or_else(|| panic!("not a partial result: {record}"));
+        assert!(error.contains("sent nothing for 0.5 s"), "{error}");
+    }
+    assert!(records[2]["top"].is_array(), "{}", records[2]);
 }
 
 #[test]
@@ -427,7 +438,7 @@ fn an_interrupted_download_leaves_nothing_behind() {
     let digest = format!("{:x}", Sha256::digest(&body));
     let file = format!("tiny_20250101-{}.pth", &digest[..8]);
     let (url, server) =
-        common::http::serve_stalling(&file, body.clone(), body.len() / 2, Duration::from_secs(3));
+        common::http::serve_stalling(&file, body.clone(), body.len() / 2, Duration::from_secs(3), 1);
     let card = write_tiny_card(s.dir.path(), &url, &digest[..8]);
     let cache = s.dir.path().join("cache");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))

@@ -10,6 +10,7 @@
 //! and range follow the frame's tags as FFmpeg's `scale` filter does.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use ffmpeg::Discard;
 use ffmpeg::ffi;
@@ -17,6 +18,7 @@ use ffmpeg::software::scaling;
 use ffmpeg_next as ffmpeg;
 
 use super::index::{self, PacketIndex};
+use super::source::{silent_for, stalled};
 use crate::error::{Error, Result};
 use crate::frame::RgbFrame;
 
@@ -33,6 +35,8 @@ pub(crate) struct FrameDecoder<'a> {
     pub decoder: ffmpeg::decoder::Video,
     pub index: &'a PacketIndex,
     pub name: &'a str,
+    /// A URL's server silent this long fails the decode.
+    pub url_timeout: Duration,
 }
 
 impl FrameDecoder<'_> {
@@ -42,7 +46,7 @@ impl FrameDecoder<'_> {
         wanted: &[usize],
         mut convert: impl FnMut(RgbFrame) -> T,
     ) -> Result<Decoded<T>> {
-        let FrameDecoder { mut input, stream_index, mut decoder, index, name } = self;
+        let FrameDecoder { mut input, stream_index, mut decoder, index, name, url_timeout } = self;
         let mut frame_numbers: Vec<usize> = wanted.to_vec();
         frame_numbers.sort_unstable();
         frame_numbers.dedup();
@@ -86,6 +90,7 @@ impl FrameDecoder<'_> {
                 Ok(()) => {}
                 Err(ffmpeg::Error::Eof) => break,
                 Err(ffmpeg::Error::InvalidData) => continue,
+                Err(e) if stalled(&e) => return Err(Error::video(name, silent_for(url_timeout))),
                 Err(_) => break,
             }
             if packet.stream() != stream_index {

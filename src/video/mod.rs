@@ -139,7 +139,7 @@ impl Video {
             (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
         let container = ictx.format().name().to_string();
 
-        let index = PacketIndex::read(&mut ictx, stream_index, &name)?;
+        let index = PacketIndex::read(&mut ictx, stream_index, &name, options.url_timeout)?;
         if index.frame_count() == 0 {
             return Err(Error::video(&name, "the video stream has no frames"));
         }
@@ -207,6 +207,7 @@ impl Video {
             decoder,
             index: &self.index,
             name: &name,
+            url_timeout: self.options.url_timeout,
         }
         .decode(wanted, |rgb| convert(if rotation == 0 { rgb } else { rgb.rotated_clockwise(rotation) }))?;
         if decoded.frames.is_empty() {

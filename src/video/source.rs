@@ -96,15 +96,21 @@ impl Reopenable {
             ffmpeg::Error::InvalidData => {
                 "not a video FFmpeg can read (invalid data found when processing input)".into()
             }
-            ffmpeg::Error::Other { errno: libc::ETIMEDOUT } if matches!(self.source, Input::Url(_)) => {
-                format!(
-                    "cannot open: the server sent nothing for {} s (--url-timeout)",
-                    self.url_timeout.as_secs_f64()
-                )
-            }
+            e if stalled(&e) => format!("cannot open: {}", silent_for(self.url_timeout)),
             other => format!("cannot open: {other}"),
         }
     }
+}
+
+/// Whether a read failed because nothing arrived within the `rw_timeout` (a URL's server went
+/// silent), which must fail the input rather than pass for the end of the video.
+pub(crate) fn stalled(e: &ffmpeg::Error) -> bool {
+    matches!(e, ffmpeg::Error::Other { errno: libc::ETIMEDOUT })
+}
+
+/// Why a [`stalled`] read failed.
+pub(crate) fn silent_for(url_timeout: Duration) -> String {
+    format!("the server sent nothing for {} s (--url-timeout)", url_timeout.as_secs_f64())
 }
 
 /// Opens the file at `path` as `ffmpeg::format::input` does, but with the name's bytes as they

@@ -1,6 +1,6 @@
-//! A one-shot HTTP server on 127.0.0.1 for download tests: it answers the first request with a
-//! body (or part of it, then hangs up) and stops. It gives up after ten seconds without a client,
-//! so a failing test cannot hang.
+//! A small HTTP server on 127.0.0.1 for download and URL tests: it answers a given number of
+//! requests with a body (or part of it, then falls silent or hangs up) and stops. It gives up
+//! after ten seconds without a client, so a failing test cannot hang.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -10,35 +10,52 @@ use std::time::{Duration, Instant};
 /// Serves `body` under `/path` to one client, announcing its full length but sending only the
 /// first `send` bytes, then hanging up. Returns the URL and the server thread.
 pub fn serve_once(path: &str, body: Vec<u8>, send: usize) -> (String, JoinHandle<()>) {
-    serve_stalling(path, body, send, Duration::ZERO)
+    serve_stalling(path, body, send, Duration::ZERO, 1)
 }
 
-/// Like [`serve_once`], keeping the connection open for `stall` after the bytes it sends.
-pub fn serve_stalling(path: &str, body: Vec<u8>, send: usize, stall: Duration) -> (String, JoinHandle<()>) {
+/// Like [`serve_once`], for `clients` clients in turn, keeping each connection open for `stall`
+/// after the bytes it sends (in a thread of its own, so that the next client is served meanwhile).
+pub fn serve_stalling(
+    path: &str,
+    body: Vec<u8>,
+    send: usize,
+    stall: Duration,
+    clients: usize,
+) -> (String, JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/{path}", listener.local_addr().unwrap());
     listener.set_nonblocking(true).unwrap();
     let server = std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut stream = loop {
-            match listener.accept() {
-                Ok((stream, _)) => break stream,
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-                Err(_) => return,
-            }
-        };
-        stream.set_nonblocking(false).unwrap();
-        let mut request = BufReader::new(stream.try_clone().unwrap());
-        let mut line = String::new();
-        while request.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-            line.clear();
+        let mut served = Vec::new();
+        while served.len() < clients {
+            let mut stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                Err(_) => break,
+            };
+            let body = body.clone();
+            served.push(std::thread::spawn(move || {
+                stream.set_nonblocking(false).unwrap();
+                let mut request = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while request.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                let header =
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = stream.write_all(header.as_bytes());
+                let _ = stream.write_all(&body[..send.min(body.len())]);
+                let _ = stream.flush();
+                std::thread::sleep(stall);
+            }));
         }
-        let header =
-            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-        let _ = stream.write_all(header.as_bytes());
-        let _ = stream.write_all(&body[..send.min(body.len())]);
-        let _ = stream.flush();
-        std::thread::sleep(stall);
+        for client in served {
+            let _ = client.join();
+        }
     });
     (url, server)
 }
