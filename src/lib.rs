@@ -19,6 +19,7 @@ pub mod prepare;
 pub mod sample;
 pub mod transform;
 pub mod video;
+pub mod writable;
 pub mod zoo;
 
 pub use classify::{Classification, Classifier};

@@ -39,10 +39,13 @@ fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
     std::fs::write(dir.path().join("empty.mp4"), b"").unwrap();
     let empty = dir.path().join("empty.mp4");
     let sheet_jpg = dir.path().join("sheet.jpg");
-    let cases: [(Vec<&str>, i32, &str); 4] = [
+    let folder_png = dir.path().join("folder.png");
+    std::fs::create_dir(&folder_png).unwrap();
+    let cases: [(Vec<&str>, i32, &str); 5] = [
         (vec!["inspect", empty.to_str().unwrap()], 1, "not a video"),
         (vec!["inspect", video, "--contact-sheet", sheet_jpg.to_str().unwrap()], 2, "only .png"),
         (vec!["inspect", video, "--contact-sheet", "/no/such/folder/s.png"], 2, "no folder /no/such/folder"),
+        (vec!["inspect", video, "--contact-sheet", folder_png.to_str().unwrap()], 2, "is a folder"),
         (vec!["inspect", video, "--dump-input", "/no/such/folder/x.safetensors"], 2, "no folder"),
     ];
     for (args, code, says) in cases {

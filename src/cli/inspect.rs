@@ -20,6 +20,7 @@ use vidclass::inputs::{self, Extensions, Job};
 use vidclass::model::save_safetensors;
 use vidclass::prepare::{PreparedInput, ViewProtocol, prepare};
 use vidclass::video::Video;
+use vidclass::writable::check_writable;
 use vidclass::zoo::ModelCard;
 
 use super::model_args::{DEFAULT_MODEL, ViewArgs, load_card};
@@ -178,16 +179,14 @@ fn input_failed(error: anyhow::Error) -> Status {
     Status::SomeFailed
 }
 
-/// Checks that `flag`'s file `path` can be written once the work is done: its folder exists,
-/// and it has the `extension` the writer needs, if any.
+/// Checks that `flag`'s file `path` can be written once the work is done, with the `extension`
+/// the writer needs, if any.
 fn check_output(path: &Path, flag: &str, extension: Option<&str>) -> anyhow::Result<()> {
     if let Some(extension) = extension {
         let matches = path.extension().is_some_and(|e| e.eq_ignore_ascii_case(extension));
         ensure!(matches, "{flag} {}: only .{extension} files can be written", path.display());
     }
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    ensure!(folder.is_dir(), "{flag} {}: no folder {}", path.display(), folder.display());
-    Ok(())
+    check_writable(path).map_err(|e| anyhow::anyhow!("{flag} {e}"))
 }
 
 fn write_contact_sheet(path: &Path, video: &Video, prepared: &PreparedInput) -> anyhow::Result<()> {

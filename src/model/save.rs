@@ -12,18 +12,15 @@ use std::path::Path;
 
 use candle_core::Tensor;
 
+use crate::writable::check_writable;
 use crate::{Error, Result};
 
-/// Writes `tensors` to `path`; errors name `path`, and a missing folder is said as such.
+/// Writes `tensors` to `path`; errors name `path` (see [`check_writable`]).
 pub fn save_safetensors<K: AsRef<str> + Ord + Display>(
     tensors: &HashMap<K, Tensor>,
     path: &Path,
 ) -> Result<()> {
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !folder.is_dir() {
-        let cause = io::Error::new(io::ErrorKind::NotFound, format!("no folder {}", folder.display()));
-        return Err(Error::io(path, cause));
-    }
+    check_writable(path)?;
     candle_core::safetensors::save(tensors, path)
         .map_err(|e| Error::io(path, io::Error::other(e.to_string())))?;
     #[cfg(unix)]
