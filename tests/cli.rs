@@ -126,6 +126,21 @@ fn a_url_whose_server_goes_silent_fails_alone() {
 }
 
 #[test]
+fn ext_lists_tolerate_spaces_dots_and_case() {
+    let s = Setup::new();
+    let folder = s.dir.path().join("videos");
+    std::fs::create_dir(&folder).unwrap();
+    make_video(&folder, "a.mp4", &Spec::h264(64, 48, 24));
+    make_video(&folder, "b.mkv", &Spec::h264(64, 48, 24));
+    make_video(&folder, "c.mov", &Spec::h264(64, 48, 24));
+    let output = s.predict(&[folder.to_str().unwrap(), "--ext", " .MP4, mkv", "--format", "jsonl"], b"");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let names: Vec<String> =
+        json_lines(&output).iter().map(|r| r["input"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["a.mp4", "b.mkv"].map(|n| folder.join(n).display().to_string()));
+}
+
+#[test]
 fn jsonl_records_carry_every_field() {
     let s = Setup::new();
     let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(96, 64, 50));
@@ -328,6 +343,8 @@ fn usage_and_model_errors_exit_2() {
             "2",
             video,
         ],
+        vec!["predict", "--ext", "", video],
+        vec!["predict", "--ext", "mp4,*", video],
         vec!["predict", "--min-score", "nan", video],
         vec!["predict", "--min-score", "1.5", video],
         // One misspelt name, and nothing is downloaded.

@@ -50,7 +50,7 @@ fn card_from_file_reads_the_same_schema() {
 }
 
 #[test]
-fn a_card_with_an_empty_or_impossible_protocol_is_refused_by_its_field() {
+fn a_card_with_unusable_values_is_refused_by_its_field() {
     let original = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tsn-r50-1x1x8-k400.toml"),
     )
@@ -64,6 +64,7 @@ fn a_card_with_an_empty_or_impossible_protocol_is_refused_by_its_field() {
             "views.fast.crop.size must be at least 1",
         ),
         ("kind = \"ten\", size = 224", "kind = \"ten\", size = 300", "views.full: the crop (300) is larger"),
+        ("std = [58.395", "std = [0.0", "std [0.0, 57.12, 57.375] positive"),
     ];
     for (from, to, says) in cases {
         assert!(original.contains(from), "{from}");

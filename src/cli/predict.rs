@@ -38,7 +38,7 @@ pub struct PredictArgs {
     null: bool,
 
     /// Extensions a folder scan picks up, replacing the default list (comma-separated).
-    #[arg(long, value_delimiter = ',', value_name = "EXT,...")]
+    #[arg(long, value_delimiter = ',', value_name = "EXT,...", value_parser = parse_extension)]
     ext: Vec<String>,
 
     #[command(flatten)]
@@ -63,6 +63,13 @@ pub struct PredictArgs {
     /// build has CUDA (`--features cuda`) and one opens, else the CPU.
     #[arg(long, default_value_t = DeviceChoice::Auto, value_name = "DEVICE")]
     device: DeviceChoice,
+}
+
+/// A file extension, with or without its dot, spaces around it ignored (`--ext "mp4, mkv"`).
+fn parse_extension(text: &str) -> Result<String, String> {
+    let extension = text.trim().trim_start_matches('.');
+    let plain = !extension.is_empty() && extension.chars().all(|c| c.is_alphanumeric() || "_-".contains(c));
+    if plain { Ok(extension.to_owned()) } else { Err(format!("`{text}` is not a file extension")) }
 }
 
 /// A number from 0 to 1.

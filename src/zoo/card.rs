@@ -115,12 +115,17 @@ impl ModelCard {
     fn parse(name: &str, text: &str) -> Result<ModelCard> {
         let card: ModelCard =
             toml::from_str(text).map_err(|e| Error::Card { name: name.to_owned(), cause: e.to_string() })?;
-        card.check_views().map_err(|cause| Error::Card { name: name.to_owned(), cause })?;
+        card.check_values().map_err(|cause| Error::Card { name: name.to_owned(), cause })?;
         Ok(card)
     }
 
-    /// Counts and sizes of both view protocols are at least 1, and each crop fits its resized frame.
-    fn check_views(&self) -> std::result::Result<(), String> {
+    /// Counts and sizes of both view protocols are at least 1, each crop fits its resized frame,
+    /// and the normalisation divides by positive numbers.
+    fn check_values(&self) -> std::result::Result<(), String> {
+        let Normalize { mean, std } = self.normalize;
+        if !mean.iter().all(|m| m.is_finite()) || !std.iter().all(|s| s.is_finite() && *s > 0.0) {
+            return Err(format!("normalize: mean {mean:?} must be finite and std {std:?} positive"));
+        }
         for (which, views) in [("fast", &self.views.fast), ("full", &self.views.full)] {
             if let Some(field) = views.zero_field() {
                 return Err(format!("views.{which}.{field} must be at least 1"));
