@@ -147,14 +147,7 @@ impl Classifier {
     ) -> Result<Classifier> {
         let recognizer = Recognizer::load(&card.architecture, weights, &device)?;
         if labels.len() != recognizer.num_classes() {
-            return Err(Error::Card {
-                name: card.name.clone(),
-                cause: format!(
-                    "the label map has {} names but the checkpoint scores {} classes",
-                    labels.len(),
-                    recognizer.num_classes()
-                ),
-            });
+            return Err(Error::LabelCount { names: labels.len(), classes: recognizer.num_classes() });
         }
         let layout = card.architecture.input_layout();
         let card_shapes = [card.views.fast, card.views.full].map(|v| (v.sample.clip_len, v.crop.size));

@@ -34,6 +34,10 @@ pub enum Error {
     #[error("download of {url} failed: {cause}")]
     Fetch { url: String, cause: String },
 
+    /// The class names do not match the checkpoint's classifier.
+    #[error("the label map has {names} names but the checkpoint scores {classes} classes")]
+    LabelCount { names: usize, classes: usize },
+
     /// Arguments that do not make sense together (caught after clap's own parsing).
     #[error("{0}")]
     Usage(String),

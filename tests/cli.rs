@@ -378,6 +378,23 @@ fn blank_lines_ending_a_label_file_are_not_classes() {
 }
 
 #[test]
+fn a_label_file_of_the_wrong_length_is_named() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 24));
+    let six = s.path("six.txt");
+    std::fs::write(&six, "a\nb\nc\nd\ne\nf\n").unwrap();
+    let args =
+        ["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &six, video.to_str().unwrap()];
+    let output = vidclass(&args, b"", &s.dir.path().join("cache"));
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("--labels {six}: 6 names, but the checkpoint scores 7 classes")),
+        "{message}"
+    );
+}
+
+#[test]
 fn an_error_says_its_cause_once() {
     let s = Setup::new();
     let missing = s.path("no-such-list.txt");

@@ -15,6 +15,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use vidclass::Classifier;
+use vidclass::Error;
 use vidclass::device::DeviceChoice;
 use vidclass::inputs::{self, Extensions, FilesFrom};
 use vidclass::output::{OutputFormat, Printer, Record};
@@ -97,7 +98,18 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     }
     let device = opened.device;
     // Loaded inside the pipeline, while the first input decodes.
-    let load = || Classifier::new(&card, &weights, labels, protocol, device);
+    let labels_origin = match &args.model.labels {
+        Some(path) => format!("--labels {}", path.display()),
+        None => format!("model card {}: label map {}", card.name, card.labels),
+    };
+    let load = || {
+        Classifier::new(&card, &weights, labels, protocol, device).map_err(|e| match e {
+            Error::LabelCount { names, classes } => Error::Usage(format!(
+                "{labels_origin}: {names} names, but the checkpoint scores {classes} classes"
+            )),
+            e => e,
+        })
+    };
 
     let mut progress = ViewsBar::new(jobs.len(), protocol.num_views(), globals.quiet);
     let mut printer = Printer::new(args.format, std::io::stdout().lock());
