@@ -22,7 +22,13 @@ fn full_views_of_the_default_model_list_ten_clips_with_times() {
     // SampleFrames(32, 2, 10) on 300 frames: anchors §4.2.
     let starts: Vec<u64> = clips.iter().map(|c| c["frames"][0].as_u64().unwrap()).collect();
     assert_eq!(starts, [0, 26, 53, 79, 105, 132, 158, 184, 211, 237]);
-    assert!((clips[1]["times"][0].as_f64().unwrap() - 26.0 / 25.0).abs() < 1e-9);
+    // Exactly frame / fps, as JSON prints it (2.8, never 2.8000000000000003).
+    for clip in clips {
+        for (frame, time) in clip["frames"].as_array().unwrap().iter().zip(clip["times"].as_array().unwrap())
+        {
+            assert_eq!(time.as_f64().unwrap(), frame.as_u64().unwrap() as f64 / 25.0, "{clip}");
+        }
+    }
 
     let text = vidclass(&["inspect", video.to_str().unwrap()], b"", dir.path());
     let text = String::from_utf8(text.stdout).unwrap();

@@ -101,7 +101,7 @@ pub struct Video {
     index: PacketIndex,
     info: VideoInfo,
     stream_index: usize,
-    time_base: f64,
+    time_base: ffmpeg::Rational,
     start_pts: i64,
     options: DecodeOptions,
 }
@@ -127,7 +127,7 @@ impl Video {
             .best(ffmpeg::media::Type::Video)
             .ok_or_else(|| Error::video(&name, "no video stream"))?;
         let stream_index = stream.index();
-        let time_base = f64::from(stream.time_base());
+        let time_base = stream.time_base();
         let rotation = rotation_of(&stream);
         let header_frames = u64::try_from(stream.frames()).ok().filter(|&n| n > 0);
         let fps = rate(stream.avg_frame_rate());
@@ -178,7 +178,9 @@ impl Video {
 
     /// Presentation time of frame `i` in seconds from the start of the stream.
     pub fn timestamp(&self, i: usize) -> f64 {
-        (self.index.frame_pts(i) - self.start_pts) as f64 * self.time_base
+        // One rounding, in the division: 70 ticks of 1/25 s read 2.8, not 2.8000000000000003.
+        let ticks = (self.index.frame_pts(i) - self.start_pts) as f64;
+        ticks * f64::from(self.time_base.numerator()) / f64::from(self.time_base.denominator())
     }
 
     /// Decodes the frames numbered in `wanted` (any order, repeats allowed), rotates them upright
@@ -211,7 +213,11 @@ impl Video {
         }
         .decode(wanted, |rgb| convert(if rotation == 0 { rgb } else { rgb.rotated_clockwise(rotation) }))?;
         if decoded.frames.is_empty() {
-            return Err(Error::video(&name, "no frame could be decoded"));
+            let sampled = wanted.iter().collect::<std::collections::BTreeSet<_>>().len();
+            return Err(Error::video(
+                &name,
+                format!("none of the {sampled} sampled frames could be decoded (corrupt or missing data)"),
+            ));
         }
         Ok(DecodedFrames {
             frames: wanted.iter().map(|&i| nearest(&decoded.frames, i).clone()).collect(),
