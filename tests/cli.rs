@@ -395,6 +395,18 @@ fn a_label_file_of_the_wrong_length_is_named() {
 }
 
 #[test]
+fn more_threads_than_cores_are_capped_with_a_note() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 24));
+    let video = video.to_str().unwrap();
+    let run = |threads: &str| s.predict(&["--threads", threads, video, "--format", "jsonl"], b"");
+    let (capped, one) = (run("100000"), run("1"));
+    assert_eq!(capped.status.code(), Some(0), "{}", stderr(&capped));
+    assert!(stderr(&capped).contains("--threads 100000: this machine has"), "{}", stderr(&capped));
+    assert_eq!(json_lines(&capped)[0]["top"], json_lines(&one)[0]["top"]);
+}
+
+#[test]
 fn an_error_says_its_cause_once() {
     let s = Setup::new();
     let missing = s.path("no-such-list.txt");

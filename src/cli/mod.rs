@@ -94,11 +94,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         (false, 1) => FfmpegLog::Warnings,
         _ => FfmpegLog::Verbose,
     });
-    if let Some(threads) = cli.threads {
+    let threads = cli.threads.map(|threads| usable_threads(threads, cli.quiet)).transpose()?;
+    if let Some(threads) = threads {
         limit_threads(threads)?;
     }
     let decode = DecodeOptions {
-        threads: cli.threads.unwrap_or(0),
+        threads: threads.map_or(0, |threads| threads.min(MAX_DECODER_THREADS)),
         url_timeout: Duration::from_secs_f64(cli.url_timeout),
     };
     let globals = Globals { quiet: cli.quiet, decode };
@@ -124,10 +125,24 @@ pub fn error_line(err: &anyhow::Error) -> String {
     line
 }
 
+/// FFmpeg's own cap when it chooses its decoder threads: more only add frames in flight.
+const MAX_DECODER_THREADS: usize = 16;
+
+/// `--threads N`, at most the cores this process may use: more threads than cores only share
+/// them (a thousand made one video's decoding ten times slower), and each view a thread runs
+/// holds its own activations.
+fn usable_threads(threads: usize, quiet: bool) -> anyhow::Result<usize> {
+    anyhow::ensure!(threads > 0, "--threads must be at least 1");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads > cores && !quiet {
+        eprintln!("vidclass: --threads {threads}: this machine has {cores} cores; using {cores}");
+    }
+    Ok(threads.min(cores))
+}
+
 /// Caps the compute threads: candle's matrix products read `RAYON_NUM_THREADS`, its convolutions
 /// use rayon's global pool.
 fn limit_threads(threads: usize) -> anyhow::Result<()> {
-    anyhow::ensure!(threads > 0, "--threads must be at least 1");
     // SAFETY: called on the main thread before any other thread of this process exists.
     unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global()?;
