@@ -110,7 +110,7 @@ fn write_report(
     writeln!(out, "codec:      {} ({})", info.codec, info.pixel_format)?;
     writeln!(
         out,
-        "size:       {}x{} (coded {}x{}, rotation {}°)",
+        "size:       {}x{} (coded {}x{}, turned {}° clockwise to stand upright)",
         info.width, info.height, info.coded_width, info.coded_height, info.rotation
     )?;
     writeln!(out, "fps:        {:.3}", info.fps)?;
@@ -160,7 +160,7 @@ fn report_json(
         "height": info.height,
         "coded_width": info.coded_width,
         "coded_height": info.coded_height,
-        "rotation": info.rotation,
+        "rotation_clockwise": info.rotation,
         "fps": info.fps,
         "frame_count": info.frame_count,
         "header_frame_count": info.header_frame_count,

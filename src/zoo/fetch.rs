@@ -65,6 +65,9 @@ pub fn fetch(
     if target.is_file() {
         return Ok(target);
     }
+    if dest_dir.exists() && !dest_dir.is_dir() {
+        return Err(fail(format!("the weights cache {} is not a folder", dest_dir.display())));
+    }
     fs::create_dir_all(dest_dir).map_err(|e| fail(format!("cannot create {}: {e}", dest_dir.display())))?;
 
     let part_path = dest_dir.join(format!("{file_name}.part"));

@@ -141,6 +141,18 @@ fn stale_part_file_is_replaced() {
 }
 
 #[test]
+fn a_cache_that_is_a_file_is_named_as_such() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    fs::write(&cache, b"not a folder").unwrap();
+    let err = fetch("http://127.0.0.1:9/w.pth", "", &cache, "w.pth", false).unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("the weights cache {} is not a folder", cache.display())),
+        "{err}"
+    );
+}
+
+#[test]
 fn file_names_with_separators_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     for name in ["../w.pth", "a/w.pth", "", ".."] {
