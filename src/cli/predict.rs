@@ -14,12 +14,11 @@ use anyhow::bail;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use vidclass::Classifier;
-use vidclass::Error;
 use vidclass::device::DeviceChoice;
 use vidclass::inputs::{self, Extensions, FilesFrom};
 use vidclass::output::{OutputFormat, Printer, Record};
 use vidclass::pipeline::{self, Progress, ReportOptions};
+use vidclass::{Classifier, Error};
 
 use super::model_args::{ModelArgs, ViewArgs};
 use super::{Globals, Status};
