@@ -310,6 +310,8 @@ fn models_lists_the_zoo_and_knows_which_weights_are_present() {
     assert_eq!(i3d["top1"].as_f64().unwrap(), 73.47);
     assert_eq!(i3d["full_views"], 30);
     assert!(cards.iter().filter(|c| c["weights_present"] == true).count() == 1);
+    let defaults: Vec<_> = cards.iter().filter(|c| c["default"] == true).map(|c| &c["name"]).collect();
+    assert_eq!(defaults, ["slowfast-r50-4x16-k400"]);
 }
 
 #[test]
@@ -404,6 +406,41 @@ fn more_threads_than_cores_are_capped_with_a_note() {
     assert_eq!(capped.status.code(), Some(0), "{}", stderr(&capped));
     assert!(stderr(&capped).contains("--threads 100000: this machine has"), "{}", stderr(&capped));
     assert_eq!(json_lines(&capped)[0]["top"], json_lines(&one)[0]["top"]);
+}
+
+#[test]
+fn a_run_that_cannot_start_says_so_before_reading_its_list() {
+    let s = Setup::new();
+    let args = ["predict", "--model", &s.card, "--weights", "/no/such.pth", "--files-from", "-"];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+        .args(args)
+        .stdin(std::process::Stdio::piped()) // held open: the list never ends
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("still waiting for the list of inputs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(2));
+}
+
+#[test]
+fn predict_help_names_every_default_extension() {
+    let output = vidclass(&["predict", "--help"], b"", Path::new("/nonexistent-cache"));
+    let help = String::from_utf8(output.stdout).unwrap();
+    let ext = help.split("--ext").nth(1).unwrap().split("\n\n").next().unwrap();
+    for extension in vidclass::inputs::DEFAULT_VIDEO_EXTENSIONS {
+        assert!(ext.contains(&format!(" {extension}")), "{extension} missing from: {ext}");
+    }
 }
 
 #[test]

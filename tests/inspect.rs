@@ -65,6 +65,35 @@ fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
 }
 
 #[test]
+fn a_three_crop_follows_the_short_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = make_video(dir.path(), "a.mp4", &Spec::h264(96, 64, 80));
+    // SlowFast's full protocol three-crops its 256 short side; resized to 300, so are the crops.
+    let args = ["inspect", video.to_str().unwrap(), "--views", "full", "--short-side", "300", "--json"];
+    let output = vidclass(&args, b"", dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["protocol"]["crop"]["size"], 300, "{}", report["protocol"]);
+}
+
+#[test]
+fn the_files_are_written_even_when_the_reader_stops_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = make_video(dir.path(), "a.mp4", &Spec::h264(96, 64, 80));
+    let (sheet, dump) = (dir.path().join("s.png"), dir.path().join("i.safetensors"));
+    let script = format!(
+        "'{}' inspect '{}' --views full --contact-sheet '{}' --dump-input '{}' | head -1",
+        env!("CARGO_BIN_EXE_vidclass"),
+        video.display(),
+        sheet.display(),
+        dump.display()
+    );
+    let output = std::process::Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(sheet.is_file() && dump.is_file(), "both files are written");
+}
+
+#[test]
 fn contact_sheet_shows_each_views_frames_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let video = make_video(dir.path(), "a.mp4", &Spec::h264(128, 96, 60));

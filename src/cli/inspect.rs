@@ -78,14 +78,8 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
         eprintln!("vidclass: warning: {warning}");
     }
 
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", report_json(&video, &card, &protocol, &prepared))?;
-    } else {
-        write_report(&mut out, &video, &card, &protocol, &prepared)?;
-    }
-    out.flush()?;
-
+    // The files first: a reader that closes stdout early (`| head`) ends the run quietly, and
+    // must not take the files with it.
     if let Some(path) = &args.contact_sheet {
         write_contact_sheet(path, &video, &prepared)?;
     }
@@ -94,6 +88,13 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
         let tensor = prepared.views.tensor(0..prepared.views.len(), &card.normalize, layout, &Device::Cpu)?;
         save_safetensors(&HashMap::from([("input", tensor)]), path)?;
     }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", report_json(&video, &card, &protocol, &prepared))?;
+    } else {
+        write_report(&mut out, &video, &card, &protocol, &prepared)?;
+    }
+    out.flush()?;
     Ok(Status::Success)
 }
 
@@ -108,10 +109,14 @@ fn write_report(
     writeln!(out, "input:      {}", video.name())?;
     writeln!(out, "container:  {}", info.container)?;
     writeln!(out, "codec:      {} ({})", info.codec, info.pixel_format)?;
+    let turned = match info.rotation {
+        0 => String::new(),
+        degrees => format!(", turned {degrees}° clockwise to stand upright"),
+    };
     writeln!(
         out,
-        "size:       {}x{} (coded {}x{}, turned {}° clockwise to stand upright)",
-        info.width, info.height, info.coded_width, info.coded_height, info.rotation
+        "size:       {}x{} (coded {}x{}{turned})",
+        info.width, info.height, info.coded_width, info.coded_height
     )?;
     writeln!(out, "fps:        {:.3}", info.fps)?;
     let header = info.header_frame_count.map_or("none".to_string(), |n| n.to_string());

@@ -15,6 +15,9 @@ use clap::{Parser, Subcommand};
 
 use vidclass::video::{self, DecodeOptions, FfmpegLog};
 
+/// Where `--help` lists the options every subcommand takes, apart from its own.
+const GLOBAL: &str = "Global options";
+
 /// Tell what people are doing in a video: mmaction2's action recognition models (SlowFast,
 /// SlowOnly, I3D, TSN) with the reference's exact preprocessing, in one native binary.
 #[derive(Debug, Parser)]
@@ -24,21 +27,22 @@ pub struct Cli {
     command: Command,
 
     /// Show FFmpeg's warnings (-v) or everything it says (-vv) on stderr.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     verbose: u8,
 
     /// Print results only: no progress bars or warnings.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     quiet: bool,
 
     /// Threads for decoding and for the network (default: all cores).
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", help_heading = GLOBAL)]
     threads: Option<usize>,
 
     /// Fail a URL input when its server sends nothing for this many seconds.
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         value_name = "SECONDS",
         default_value_t = DecodeOptions::DEFAULT_URL_TIMEOUT.as_secs_f64(),
         value_parser = parse_seconds

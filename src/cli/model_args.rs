@@ -96,8 +96,8 @@ fn weights_file_name(url: &str) -> &str {
 /// Which views of each video the model sees.
 #[derive(Debug, Args)]
 pub struct ViewArgs {
-    /// `fast`: the card's validation protocol (one clip, centre crop); `full`: its published test
-    /// protocol (e.g. 10 clips × 3 crops).
+    /// `fast`: the card's validation protocol (one clip, centre crop; TSN: its training segment
+    /// count, e.g. 8); `full`: its published test protocol (e.g. 10 clips × 3 crops).
     #[arg(long, value_enum, default_value_t = ViewsArg::Fast)]
     pub views: ViewsArg,
 
@@ -110,11 +110,12 @@ pub struct ViewArgs {
     #[arg(long, value_enum)]
     pub crops: Option<CropsArg>,
 
-    /// Frames per clip (overrides the protocol's; changes what the model was trained on).
+    /// Frames per clip (overrides the protocol's; differs from what the model was trained on).
     #[arg(long, value_name = "N")]
     pub clip_len: Option<usize>,
 
-    /// Distance between sampled frames (overrides the protocol's).
+    /// Distance between sampled frames (overrides the protocol's; with one frame per clip, as in
+    /// TSN, clips are spread over the video and this has no effect, as in mmaction2).
     #[arg(long, value_name = "N")]
     pub frame_interval: Option<usize>,
 
@@ -159,7 +160,9 @@ impl ViewArgs {
                 CropsArg::Ten => Crop { kind: CropKind::Ten, size: card.views.fast.crop.size },
             };
         }
-        protocol.crop.size = self.crop_size.unwrap_or(protocol.crop.size);
+        // A three-crop covers the whole short side, whichever set it.
+        let full_side = (protocol.crop.kind == CropKind::Three).then_some(protocol.resize_short_side);
+        protocol.crop.size = self.crop_size.or(full_side).unwrap_or(protocol.crop.size);
         // The card's own values were checked when it was read.
         for (value, flag) in [
             (self.clips, "--clips"),

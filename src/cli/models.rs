@@ -8,7 +8,7 @@ use serde_json::json;
 
 use vidclass::zoo::ModelCard;
 
-use super::model_args::{cached_weights, fetch_weights, load_card};
+use super::model_args::{DEFAULT_MODEL, cached_weights, fetch_weights, load_card};
 use super::{Globals, Status, error_line};
 
 #[derive(Debug, Args)]
@@ -51,21 +51,31 @@ pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
                 "gflops": card.metrics.gflops,
                 "params_m": card.metrics.params_m,
                 "full_views": full.num_views(),
+                "default": card.name == DEFAULT_MODEL,
                 "weights_present": present(card),
                 "url": card.checkpoint.url,
             });
             writeln!(out, "{record}")?;
         }
     } else {
-        writeln!(out, "{:<34} {:>6} {:>6} {:>8} {:>6}  weights", "model", "top1", "top5", "GFLOPs", "views")?;
+        writeln!(
+            out,
+            "{:<34} {:>6} {:>6} {:>8} {:>10}  weights",
+            "model", "top1", "top5", "GFLOPs", "full views"
+        )?;
         for card in &cards {
             let weights = if present(card) { "present" } else { "-" };
             let m = &card.metrics;
             let views = card.views.full.num_views();
+            let name = if card.name == DEFAULT_MODEL {
+                format!("{} (default)", card.name)
+            } else {
+                card.name.clone()
+            };
             writeln!(
                 out,
-                "{:<34} {:>6.2} {:>6.2} {:>8.1} {views:>6}  {weights}",
-                card.name, m.top1, m.top5, m.gflops
+                "{name:<34} {:>6.2} {:>6.2} {:>8.1} {views:>10}  {weights}",
+                m.top1, m.top5, m.gflops
             )?;
         }
     }

@@ -37,7 +37,8 @@ pub struct PredictArgs {
     #[arg(short = '0', long = "null", requires = "files_from")]
     null: bool,
 
-    /// Extensions a folder scan picks up, replacing the default list (comma-separated).
+    /// Extensions a folder scan picks up, comma-separated, any case, replacing the default list:
+    /// mp4, mkv, webm, avi, mov, m4v, mpg, mpeg, ts, flv, wmv, 3gp, ogv, gif.
     #[arg(long, value_delimiter = ',', value_name = "EXT,...", value_parser = parse_extension)]
     ext: Vec<String>,
 
@@ -87,15 +88,17 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let card = args.model.card()?;
     let protocol = args.views.protocol(&card)?;
     let labels = args.model.labels(&card)?;
-    let extensions = if args.ext.is_empty() { Extensions::default() } else { Extensions::new(&args.ext) };
-    let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
-    let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, std::io::stdin().lock())?;
-    let weights = args.model.weights(&card, !globals.quiet)?;
+    // The device and the weights before the inputs: a list read from a pipe may take a while to
+    // end, and a run that cannot start should say so at once.
     let opened = args.device.open()?;
     if let Some(note) = opened.fallback_note.filter(|_| !globals.quiet) {
         eprintln!("vidclass: {note}");
     }
     let device = opened.device;
+    let weights = args.model.weights(&card, !globals.quiet)?;
+    let extensions = if args.ext.is_empty() { Extensions::default() } else { Extensions::new(&args.ext) };
+    let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
+    let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, std::io::stdin().lock())?;
     // Loaded inside the pipeline, while the first input decodes.
     let labels_origin = match &args.model.labels {
         Some(path) => format!("--labels {}", path.display()),
