@@ -97,32 +97,37 @@ fn any_file_name_opens_as_a_file() {
 }
 
 #[test]
-fn a_url_whose_server_goes_silent_fails_alone() {
+fn a_url_whose_download_breaks_off_fails_alone() {
     let s = Setup::new();
     // Index first (faststart), so that half the file is a playable, shorter video.
     let args = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "12", "-movflags", "+faststart"];
     let video =
         make_video(s.dir.path(), "v.mp4", &Spec { width: 64, height: 48, frames: 200, fps: 25, args: &args });
     let body = std::fs::read(&video).unwrap();
-    // One server answers with headers, then sends nothing; the other stops halfway through the
-    // video, every time it is asked (vidclass reads a video twice: to index it, then to decode).
-    // Both stay silent for longer than the timeout.
+    let half = body.len() / 2;
+    // Every server announces the whole file. One sends nothing after its headers; one stops
+    // halfway and stays silent; one stops halfway and hangs up. They answer each request alike
+    // (vidclass reads a video twice: to index it, then to decode).
     let stall = Duration::from_secs(20);
     let (silent, _server) = common::http::serve_stalling("v.mp4", body.clone(), 0, stall, 1);
-    let (halfway, _server) = common::http::serve_stalling("v.mp4", body.clone(), body.len() / 2, stall, 2);
+    let (stalled, _server) = common::http::serve_stalling("v.mp4", body.clone(), half, stall, 2);
+    let (closed, _server) = common::http::serve_stalling("v.mp4", body.clone(), half, Duration::ZERO, 2);
 
-    let output = s.predict(
-        &["--url-timeout", "0.5", &silent, &halfway, video.to_str().unwrap(), "--format", "jsonl"],
-        b"",
-    );
+    let urls = [silent.as_str(), &stalled, &closed];
+    let mut args = vec!["--url-timeout", "0.5", "--format", "jsonl", video.to_str().unwrap()];
+    args.extend(urls);
+    let output = s.predict(&args, b"");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let records = json_lines(&output);
-    assert_eq!(records.len(), 3, "{records:?}");
-    for record in &records[..2] {
-        let error = record["error"].as_str().unwrap_or_else(|| panic!("not a partial result: {record}"));
-        assert!(error.contains("sent nothing for 0.5 s"), "{error}");
-    }
-    assert!(records[2]["top"].is_array(), "{}", records[2]);
+    assert_eq!(records.len(), 4, "{records:?}");
+    assert!(records[0]["top"].is_array(), "{}", records[0]);
+    let error = |i: usize| {
+        let record = &records[i];
+        record["error"].as_str().unwrap_or_else(|| panic!("not a partial result: {record}")).to_owned()
+    };
+    assert!(error(1).contains("sent nothing for 0.5 s"), "{}", error(1));
+    assert!(error(2).contains("sent nothing for 0.5 s"), "{}", error(2));
+    assert!(error(3).contains("broke off"), "{}", error(3));
 }
 
 #[test]
@@ -332,6 +337,8 @@ fn usage_and_model_errors_exit_2() {
         vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels, "-", "-"],
         vec!["predict", "--frobnicate", video],
         vec!["predict", "--url-timeout", "0", video],
+        vec!["predict", "--url-timeout", "1e-7", video],
+        vec!["predict", "--url-timeout", "1e20", video],
         // Too few frames for the slow pathway: refused before any input, not once per input.
         vec![
             "predict",

@@ -50,11 +50,12 @@ pub struct Cli {
     url_timeout: f64,
 }
 
-/// A positive, finite number of seconds.
+/// Seconds from a millisecond to a million (FFmpeg counts the timeout in microseconds, and 0 of
+/// them would mean no timeout at all).
 fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(seconds),
-        _ => Err(format!("`{text}` is not a positive number of seconds")),
+        Ok(seconds) if (1e-3..=1e6).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("`{text}` is not a number of seconds from 0.001 to 1000000")),
     }
 }
 

@@ -10,7 +10,6 @@
 //! and range follow the frame's tags as FFmpeg's `scale` filter does.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 use ffmpeg::Discard;
 use ffmpeg::ffi;
@@ -18,7 +17,7 @@ use ffmpeg::software::scaling;
 use ffmpeg_next as ffmpeg;
 
 use super::index::{self, PacketIndex};
-use super::source::{silent_for, stalled};
+use super::source::UrlReads;
 use crate::error::{Error, Result};
 use crate::frame::RgbFrame;
 
@@ -35,8 +34,8 @@ pub(crate) struct FrameDecoder<'a> {
     pub decoder: ffmpeg::decoder::Video,
     pub index: &'a PacketIndex,
     pub name: &'a str,
-    /// A URL's server silent this long fails the decode.
-    pub url_timeout: Duration,
+    /// `Some` for a URL: a download that breaks off fails the decode.
+    pub url: Option<UrlReads>,
 }
 
 impl FrameDecoder<'_> {
@@ -46,7 +45,7 @@ impl FrameDecoder<'_> {
         wanted: &[usize],
         mut convert: impl FnMut(RgbFrame) -> T,
     ) -> Result<Decoded<T>> {
-        let FrameDecoder { mut input, stream_index, mut decoder, index, name, url_timeout } = self;
+        let FrameDecoder { mut input, stream_index, mut decoder, index, name, url } = self;
         let mut frame_numbers: Vec<usize> = wanted.to_vec();
         frame_numbers.sort_unstable();
         frame_numbers.dedup();
@@ -90,8 +89,10 @@ impl FrameDecoder<'_> {
                 Ok(()) => {}
                 Err(ffmpeg::Error::Eof) => break,
                 Err(ffmpeg::Error::InvalidData) => continue,
-                Err(e) if stalled(&e) => return Err(Error::video(name, silent_for(url_timeout))),
-                Err(_) => break,
+                Err(e) => match url {
+                    Some(url) => return Err(Error::video(name, url.read_failed(&e))),
+                    None => break,
+                },
             }
             if packet.stream() != stream_index {
                 continue;

@@ -6,11 +6,9 @@
 //! `duration × fps`), so vidclass counts packets too. Reading packets does not decode them,
 //! which keeps this pass cheap next to decoding.
 
-use std::time::Duration;
-
 use ffmpeg_next as ffmpeg;
 
-use super::source::{silent_for, stalled};
+use super::source::UrlReads;
 use crate::error::{Error, Result};
 
 /// One packet of the video stream, in decode order.
@@ -33,13 +31,13 @@ pub(crate) struct PacketIndex {
 }
 
 impl PacketIndex {
-    /// Reads all packets of stream `stream_index`; a URL's server silent for `url_timeout` fails
-    /// the input (a partial index would sample only the part that arrived).
+    /// Reads all packets of stream `stream_index`. A URL (`url` is `Some`) whose download breaks
+    /// off fails, since a partial index would sample only the part that arrived.
     pub(crate) fn read(
         input: &mut ffmpeg::format::context::Input,
         stream_index: usize,
         name: &str,
-        url_timeout: Duration,
+        url: Option<UrlReads>,
     ) -> Result<Self> {
         let mut packets = Vec::new();
         let mut unreadable = 0usize;
@@ -52,10 +50,15 @@ impl PacketIndex {
                     unreadable += 1;
                     continue;
                 }
-                Err(e) if stalled(&e) => return Err(Error::video(name, silent_for(url_timeout))),
-                Err(e) if packets.is_empty() => return Err(Error::video(name, format!("cannot read: {e}"))),
-                // A read error after some packets: keep what was read, as a truncated file would.
-                Err(_) => break,
+                Err(e) => match url {
+                    Some(url) => return Err(Error::video(name, url.read_failed(&e))),
+                    None if packets.is_empty() => {
+                        return Err(Error::video(name, format!("cannot read: {e}")));
+                    }
+                    // A file's read error after some packets: keep what was read, as for a
+                    // truncated file.
+                    None => break,
+                },
             }
             if packet.stream() != stream_index {
                 continue;

@@ -139,7 +139,7 @@ impl Video {
             (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
         let container = ictx.format().name().to_string();
 
-        let index = PacketIndex::read(&mut ictx, stream_index, &name, options.url_timeout)?;
+        let index = PacketIndex::read(&mut ictx, stream_index, &name, input.url_reads())?;
         if index.frame_count() == 0 {
             return Err(Error::video(&name, "the video stream has no frames"));
         }
@@ -209,7 +209,7 @@ impl Video {
             decoder,
             index: &self.index,
             name: &name,
-            url_timeout: self.options.url_timeout,
+            url: self.input.url_reads(),
         }
         .decode(wanted, |rgb| convert(if rotation == 0 { rgb } else { rgb.rotated_clockwise(rotation) }))?;
         if decoded.frames.is_empty() {

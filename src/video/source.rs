@@ -61,6 +61,11 @@ impl Reopenable {
         &self.source
     }
 
+    /// How a pass over this input treats failed reads: `Some` for a URL.
+    pub(crate) fn url_reads(&self) -> Option<UrlReads> {
+        matches!(self.source, Input::Url(_)).then_some(UrlReads { timeout: self.url_timeout })
+    }
+
     /// Opens a fresh demuxer on the input.
     pub(crate) fn open(&self) -> Result<ffmpeg::format::context::Input> {
         let name = self.source.name();
@@ -103,14 +108,30 @@ impl Reopenable {
 }
 
 /// Whether a read failed because nothing arrived within the `rw_timeout` (a URL's server went
-/// silent), which must fail the input rather than pass for the end of the video.
-pub(crate) fn stalled(e: &ffmpeg::Error) -> bool {
+/// silent).
+fn stalled(e: &ffmpeg::Error) -> bool {
     matches!(e, ffmpeg::Error::Other { errno: libc::ETIMEDOUT })
 }
 
 /// Why a [`stalled`] read failed.
-pub(crate) fn silent_for(url_timeout: Duration) -> String {
+fn silent_for(url_timeout: Duration) -> String {
     format!("the server sent nothing for {} s (--url-timeout)", url_timeout.as_secs_f64())
+}
+
+/// How the passes over a URL treat a read that fails. A local file whose read fails is taken as
+/// truncated there and read as far as it goes; a download that breaks off (FFmpeg reports a
+/// timeout, or an I/O error for a connection closed before the announced length) must fail the
+/// input, or the part that arrived would be sampled as if it were the whole video.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UrlReads {
+    timeout: Duration,
+}
+
+impl UrlReads {
+    /// Why the failed read `e` fails the input.
+    pub(crate) fn read_failed(self, e: &ffmpeg::Error) -> String {
+        if stalled(e) { silent_for(self.timeout) } else { format!("the download broke off: {e}") }
+    }
 }
 
 /// Opens the file at `path` as `ffmpeg::format::input` does, but with the name's bytes as they
