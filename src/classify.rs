@@ -51,7 +51,8 @@ pub struct Pass {
 /// Runs one black view of `protocol`'s shape through `recognizer`, so that a clip length or crop
 /// size the network cannot take (too few frames for SlowFast's slow pathway or I3D's temporal
 /// pooling, too few pixels for its strides) fails once, before any input, naming the options,
-/// rather than once for every input. The cards' own protocols are known to fit and skip this.
+/// rather than once for every input. The built-in cards' own protocols are known to fit (their
+/// tests run them) and skip this; a card file's are checked like any override.
 fn check_view_shape(
     recognizer: &Recognizer,
     protocol: &ViewProtocol,
@@ -65,7 +66,7 @@ fn check_view_shape(
     fits.map(|_| ()).map_err(|e| {
         Error::Usage(format!(
             "the network cannot take views of {frames} frame(s) of {size}×{size} pixels \
-             (--clip-len, --crop-size): {}",
+             (--clip-len, --crop-size, or the card's views): {}",
             e.detail()
         ))
     })
@@ -151,7 +152,9 @@ impl Classifier {
         }
         let layout = card.architecture.input_layout();
         let card_shapes = [card.views.fast, card.views.full].map(|v| (v.sample.clip_len, v.crop.size));
-        if !card_shapes.contains(&(protocol.sample.clip_len, protocol.crop.size)) {
+        let tested = ModelCard::builtin(&card.name).is_ok_and(|builtin| builtin == *card)
+            && card_shapes.contains(&(protocol.sample.clip_len, protocol.crop.size));
+        if !tested {
             check_view_shape(&recognizer, &protocol, (&card.normalize, layout), &device)?;
         }
         Ok(Classifier {

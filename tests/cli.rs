@@ -328,6 +328,15 @@ fn usage_and_model_errors_exit_2() {
     // An I3D checkpoint for the SlowFast card: found out while the video decodes, before any record.
     let i3d = common::cli::fixtures().join("models/i3d_r50.pth");
     let i3d = i3d.to_str().unwrap();
+    let short_card = s.path("short.toml");
+    let card_text = std::fs::read_to_string(&s.card).unwrap();
+    let fast = "clip_len = 16, frame_interval = 2, num_clips = 1";
+    assert!(card_text.contains(fast));
+    std::fs::write(
+        &short_card,
+        card_text.replacen(fast, "clip_len = 2, frame_interval = 2, num_clips = 1", 1),
+    )
+    .unwrap();
     let cases: Vec<Vec<&str>> = vec![
         vec!["predict", "--model", "no-such-model", video],
         vec!["predict", "--model", &s.card, "--weights", i3d, "--labels", &s.labels, video],
@@ -336,6 +345,8 @@ fn usage_and_model_errors_exit_2() {
         vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels],
         vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels, "-", "-"],
         vec!["predict", "--frobnicate", video],
+        // A card file whose own fast protocol the network cannot take.
+        vec!["predict", "--model", &short_card, "--weights", &s.weights, "--labels", &s.labels, video],
         vec!["predict", "--url-timeout", "0", video],
         vec!["predict", "--url-timeout", "1e-7", video],
         vec!["predict", "--url-timeout", "1e20", video],
@@ -364,7 +375,16 @@ fn usage_and_model_errors_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
         assert!(output.stdout.is_empty(), "{args:?}");
         assert!(stderr(&output).len() > 10, "{args:?} explains itself");
+        if args.contains(&"--clip-len") || args.contains(&short_card.as_str()) {
+            assert!(
+                stderr(&output).contains("(--clip-len, --crop-size, or the card's views)"),
+                "{}",
+                stderr(&output)
+            );
+        }
     }
+    let downloaded = std::fs::read_dir(&cache).map_or(0, |files| files.count());
+    assert_eq!(downloaded, 0, "nothing was downloaded");
 }
 
 #[test]

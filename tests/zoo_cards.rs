@@ -50,6 +50,19 @@ fn card_from_file_reads_the_same_schema() {
 }
 
 #[test]
+fn a_three_crop_smaller_than_its_frame_is_refused() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/slowfast-r50-4x16-k400.toml");
+    let original = std::fs::read_to_string(path).unwrap();
+    let (from, to) = ("kind = \"three\", size = 256", "kind = \"three\", size = 224");
+    assert!(original.contains(from));
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("card.toml");
+    std::fs::write(&card, original.replacen(from, to, 1)).unwrap();
+    let err = ModelCard::from_file(&card).unwrap_err().to_string();
+    assert!(err.contains("a three-crop covers the short side, so its size (224) must be 256"), "{err}");
+}
+
+#[test]
 fn a_card_with_unusable_values_is_refused_by_its_field() {
     let original = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tsn-r50-1x1x8-k400.toml"),

@@ -148,7 +148,8 @@ fn usable_threads(threads: usize, quiet: bool) -> anyhow::Result<usize> {
 /// Caps the compute threads: candle's matrix products read `RAYON_NUM_THREADS`, its convolutions
 /// use rayon's global pool.
 fn limit_threads(threads: usize) -> anyhow::Result<()> {
-    // SAFETY: called on the main thread before any other thread of this process exists.
+    // SAFETY: called on the main thread before any thread that reads the environment exists
+    // (the Ctrl-C handler's thread only waits for the signal).
     unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global()?;
     Ok(())

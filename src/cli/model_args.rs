@@ -54,13 +54,19 @@ impl ModelArgs {
 
     /// The checkpoint: `--weights`, or the card's file in the cache, downloaded on first use.
     pub fn weights(&self, card: &ModelCard, progress: bool) -> anyhow::Result<PathBuf> {
-        if let Some(path) = &self.weights {
-            if !path.is_file() {
-                bail!("weights {}: no such file", path.display());
-            }
-            return Ok(path.clone());
+        match self.given_weights()? {
+            Some(path) => Ok(path),
+            None => fetch_weights(card, progress),
         }
-        fetch_weights(card, progress)
+    }
+
+    /// `--weights`, checked to be a file, when it is given: what [`Self::weights`] can say
+    /// without downloading anything.
+    pub fn given_weights(&self) -> anyhow::Result<Option<PathBuf>> {
+        match &self.weights {
+            Some(path) if !path.is_file() => bail!("weights {}: no such file", path.display()),
+            given => Ok(given.clone()),
+        }
     }
 }
 

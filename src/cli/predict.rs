@@ -88,17 +88,19 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let card = args.model.card()?;
     let protocol = args.views.protocol(&card)?;
     let labels = args.model.labels(&card)?;
-    // The device and the weights before the inputs: a list read from a pipe may take a while to
-    // end, and a run that cannot start should say so at once.
+    // The device and a given --weights file before the inputs, since a list read from a pipe may
+    // take a while to end and a run that cannot start should say so at once; a download after
+    // them, since a mistake in the inputs should not wait for one.
     let opened = args.device.open()?;
     if let Some(note) = opened.fallback_note.filter(|_| !globals.quiet) {
         eprintln!("vidclass: {note}");
     }
     let device = opened.device;
-    let weights = args.model.weights(&card, !globals.quiet)?;
+    args.model.given_weights()?;
     let extensions = if args.ext.is_empty() { Extensions::default() } else { Extensions::new(&args.ext) };
     let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
     let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, std::io::stdin().lock())?;
+    let weights = args.model.weights(&card, !globals.quiet)?;
     // Loaded inside the pipeline, while the first input decodes.
     let labels_origin = match &args.model.labels {
         Some(path) => format!("--labels {}", path.display()),

@@ -176,6 +176,8 @@ pub fn average_views(logits: &Tensor, how: Averaging) -> Result<Vec<f32>> {
 /// unchanged and `num_batches_tracked` dropped; `f16` halves the file (weights are widened back to
 /// f32 on loading, so results move by f16 rounding of the weights).
 pub fn convert_checkpoint(input: &Path, output: &Path, f16: bool) -> Result<()> {
+    // Before the load, which takes a while for a large checkpoint.
+    crate::writable::check_writable(output)?;
     let ckpt = Checkpoint::load(input)?;
     let dtype = if f16 { DType::F16 } else { DType::F32 };
     let tensors: HashMap<&str, Tensor> =

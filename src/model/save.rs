@@ -3,7 +3,7 @@
 //! The safetensors crate writes through a temporary file that only its owner may read and renames
 //! it into place, so a converted checkpoint in a shared cache would be unreadable to everyone
 //! else. Here the file ends up with the permissions of any newly created file: `0666` less the
-//! process's umask.
+//! process's umask (on Linux, which reports the umask without changing it).
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -24,22 +24,22 @@ pub fn save_safetensors<K: AsRef<str> + Ord + Display>(
     candle_core::safetensors::save(tensors, path)
         .map_err(|e| Error::io(path, io::Error::other(e.to_string())))?;
     #[cfg(unix)]
-    {
+    if let Some(umask) = umask() {
         use std::os::unix::fs::PermissionsExt;
-        let mode = 0o666 & !umask();
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666 & !umask))
             .map_err(|e| Error::io(path, e))?;
     }
     Ok(())
 }
 
 /// The process's umask, as Linux reports it in `/proc/self/status` (reading it there leaves it
-/// unchanged, which `umask(2)` cannot); `022` where that is unavailable.
+/// unchanged, which `umask(2)` cannot). Where that is unavailable the file keeps the owner-only
+/// permissions it was written with, rather than some guess wider than the user's umask.
 #[cfg(unix)]
-fn umask() -> u32 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = status.lines().find_map(|line| line.strip_prefix("Umask:"));
-    field.and_then(|octal| u32::from_str_radix(octal.trim(), 8).ok()).unwrap_or(0o022)
+fn umask() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = status.lines().find_map(|line| line.strip_prefix("Umask:"))?;
+    u32::from_str_radix(field.trim(), 8).ok()
 }
 
 #[cfg(all(test, unix))]
