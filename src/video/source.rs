@@ -101,7 +101,9 @@ impl Reopenable {
             ffmpeg::Error::InvalidData => {
                 "not a video FFmpeg can read (invalid data found when processing input)".into()
             }
-            e if stalled(&e) => format!("cannot open: {}", silent_for(self.url_timeout)),
+            e if stalled(&e) && self.url_reads().is_some() => {
+                format!("cannot open: {}", silent_for(self.url_timeout))
+            }
             other => format!("cannot open: {other}"),
         }
     }
