@@ -82,7 +82,7 @@ pub struct CheckpointRef {
 pub struct Metrics {
     pub top1: f64,
     pub top5: f64,
-    /// Per view, as the model zoo lists it.
+    /// As the model zoo lists it: per view, except TSN's, which is per 25 frames.
     pub gflops: f64,
     /// Millions of parameters.
     pub params_m: f64,
