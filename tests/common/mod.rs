@@ -79,6 +79,11 @@ pub fn marker_corner(frame: &RgbFrame) -> (bool, bool) {
 
 /// Encodes a video at `dir/name` (the extension picks the container).
 pub fn make_video(dir: &Path, name: &str, spec: &Spec) -> PathBuf {
+    make_video_of(dir, name, spec, &|i| painted_frame(spec.width, spec.height, i))
+}
+
+/// Encodes a video at `dir/name` whose frame `i` is `paint(i)`.
+pub fn make_video_of(dir: &Path, name: &str, spec: &Spec, paint: &dyn Fn(usize) -> RgbFrame) -> PathBuf {
     let path = dir.join(name);
     let size = format!("{}x{}", spec.width, spec.height);
     let rate = spec.fps.to_string();
@@ -104,7 +109,7 @@ pub fn make_video(dir: &Path, name: &str, spec: &Spec) -> PathBuf {
         .expect("the ffmpeg command-line tool is needed to make test videos");
     let mut stdin = child.stdin.take().unwrap();
     for i in 0..spec.frames {
-        stdin.write_all(&painted_frame(spec.width, spec.height, i).data).unwrap();
+        stdin.write_all(&paint(i).data).unwrap();
     }
     drop(stdin);
     assert!(child.wait().unwrap().success(), "ffmpeg failed to make {name}");
