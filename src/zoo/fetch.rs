@@ -7,6 +7,11 @@
 //! ever holds verified files (or files the user put there on purpose). The rename is atomic within
 //! the cache folder, so a concurrent reader never sees half a checkpoint.
 //!
+//! Runs that start at once (`xargs -P`, a cluster's jobs sharing a cache) take turns: the `.part`
+//! file is locked while it is written, and a run that waited for the lock finds the file in place.
+//! Two writers of one `.part` file each hashed what they received, not what the file held, and one
+//! renamed a file mixed from both into the cache.
+//!
 //! Every failure message says how to carry on without the network, since the machines that run
 //! video models are often offline.
 
@@ -71,8 +76,12 @@ pub fn fetch(
     fs::create_dir_all(dest_dir).map_err(|e| fail(format!("cannot create {}: {e}", dest_dir.display())))?;
 
     let part_path = dest_dir.join(format!("{file_name}.part"));
-    let mut part = PartFile::create(part_path)
-        .map_err(|(path, e)| fail(format!("cannot write {}: {e}", path.display())))?;
+    let Some(mut part) = PartFile::lock(part_path, &target)
+        .map_err(|(path, e)| fail(format!("cannot write {}: {e}", path.display())))?
+    else {
+        // Another run downloaded it while this one waited.
+        return Ok(target);
+    };
     let digest = download(url, &mut part, file_name, progress).map_err(fail)?;
 
     let expected = expected_sha256_prefix.to_ascii_lowercase();
@@ -184,14 +193,31 @@ struct PartFile {
 }
 
 impl PartFile {
-    /// Creates (or truncates a stale) `path`.
-    fn create(path: PathBuf) -> std::result::Result<Self, (PathBuf, io::Error)> {
-        match File::create(&path) {
-            Ok(file) => {
-                in_progress().push(path.clone());
-                Ok(PartFile { path, file, persisted: false })
+    /// Opens `path` (a stale one is emptied) and locks it, waiting while another process writes
+    /// it; `None` when `target` exists once the lock is held.
+    fn lock(path: PathBuf, target: &Path) -> std::result::Result<Option<Self>, (PathBuf, io::Error)> {
+        loop {
+            let opened = fs::OpenOptions::new().write(true).create(true).truncate(false).open(&path);
+            let file = match opened.and_then(|file| file.lock().map(|()| file)) {
+                Ok(file) => file,
+                Err(e) => return Err((path, e)),
+            };
+            let current = is_at(&file, &path);
+            if target.is_file() {
+                if current {
+                    // Opened after the other run's rename: an empty file of this run's making.
+                    let _ = fs::remove_file(&path);
+                }
+                return Ok(None);
             }
-            Err(e) => Err((path, e)),
+            if current {
+                if let Err(e) = file.set_len(0) {
+                    return Err((path, e));
+                }
+                in_progress().push(path.clone());
+                return Ok(Some(PartFile { path, file, persisted: false }));
+            }
+            // The file waited on was renamed or removed meanwhile: lock the one there now.
         }
     }
 
@@ -202,6 +228,21 @@ impl PartFile {
         self.persisted = true;
         Ok(())
     }
+}
+
+/// True when `file` is still the file at `path` (not renamed or removed since it was opened).
+#[cfg(unix)]
+fn is_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn is_at(_: &File, path: &Path) -> bool {
+    path.is_file()
 }
 
 impl Drop for PartFile {

@@ -141,6 +141,43 @@ fn stale_part_file_is_replaced() {
 }
 
 #[test]
+fn downloads_of_one_file_at_once_take_turns() {
+    // The server answers one request, slowly: a second run that did not wait for the first
+    // would find nothing listening, or write into the same `.part` file.
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/w.pth", listener.local_addr().unwrap());
+    let response = ok_response(&body, body.len());
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while request.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+            line.clear();
+        }
+        for piece in response.chunks(20_000) {
+            stream.write_all(piece).unwrap();
+            thread::sleep(Duration::from_millis(30));
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = &sha256_hex(&body)[..8];
+    let runs: Vec<_> = (0..2)
+        .map(|run| {
+            let (url, dir, prefix) = (url.clone(), tmp.path().to_path_buf(), prefix.to_owned());
+            thread::sleep(Duration::from_millis(100 * run));
+            thread::spawn(move || fetch(&url, &prefix, &dir, "w.pth", false))
+        })
+        .collect();
+    for (i, run) in runs.into_iter().enumerate() {
+        let path = run.join().unwrap().unwrap();
+        assert!(fs::read(path).unwrap() == body, "run {i} found a file that differs from the body");
+    }
+    server.join().unwrap();
+    assert_eq!(listing(tmp.path()), ["w.pth"]);
+}
+
+#[test]
 fn a_cache_that_is_a_file_is_named_as_such() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
