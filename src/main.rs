@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status as u8),
         Err(err) if vidclass::output::is_broken_pipe(err.as_ref()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("vidclass: {}", cli::error_line(&err));
+            cli::say(format_args!("{}", cli::error_line(&err)));
             ExitCode::from(Status::Fatal as u8)
         }
     }

@@ -246,6 +246,26 @@ fn a_closed_stdout_ends_quietly() {
     assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stderr_that_cannot_be_written_does_not_stop_the_batch() {
+    // Failed inputs and warnings go to stderr; here every write there fails (ENOSPC).
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "a.mp4", &Spec::h264(64, 48, 20));
+    let video = video.to_str().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+        .args(["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels])
+        .args([video, "missing.mp4", video, "--threads", "100000", "--format", "jsonl"])
+        .env("VIDCLASS_CACHE", s.dir.path().join("cache"))
+        .stderr(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "some inputs failed; the others are reported");
+    let records = json_lines(&output);
+    assert_eq!(records.len(), 3);
+    assert!(records[0]["top"].is_array() && records[1]["error"].is_string() && records[2]["top"].is_array());
+}
+
 #[test]
 fn weights_download_on_first_use_and_fail_cleanly() {
     let s = Setup::new();

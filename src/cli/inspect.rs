@@ -75,7 +75,7 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
         Err(error) => return Ok(input_failed(error.into())),
     };
     if let Some(warning) = prepared.lost_frames_warning(&video.name()).filter(|_| !globals.quiet) {
-        eprintln!("vidclass: warning: {warning}");
+        super::say(format_args!("warning: {warning}"));
     }
 
     // The files first: a reader that closes stdout early (`| head`) ends the run quietly, and
@@ -180,7 +180,7 @@ fn report_json(
 
 /// Says why the video could not be inspected.
 fn input_failed(error: anyhow::Error) -> Status {
-    eprintln!("vidclass: {}", error_line(&error));
+    super::say(format_args!("{}", error_line(&error)));
     Status::SomeFailed
 }
 

@@ -9,6 +9,8 @@ mod model_args;
 mod models;
 mod predict;
 
+use std::fmt;
+use std::io::Write;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +19,12 @@ use vidclass::video::{self, DecodeOptions, FfmpegLog};
 
 /// Where `--help` lists the options every subcommand takes, apart from its own.
 const GLOBAL: &str = "Global options";
+
+/// Writes `vidclass: <line>` to stderr. A stderr that cannot be written (a reader that went
+/// away, a full disk) must not stop a run whose results go to stdout, where `eprintln!` panics.
+pub fn say(line: fmt::Arguments) {
+    let _ = writeln!(std::io::stderr(), "vidclass: {line}");
+}
 
 /// Tell what people are doing in a video: mmaction2's action recognition models (SlowFast,
 /// SlowOnly, I3D, TSN) with the reference's exact preprocessing, in one native binary.
@@ -140,7 +148,7 @@ fn usable_threads(threads: usize, quiet: bool) -> anyhow::Result<usize> {
     anyhow::ensure!(threads > 0, "--threads must be at least 1");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads > cores && !quiet {
-        eprintln!("vidclass: --threads {threads}: this machine has {cores} cores; using {cores}");
+        say(format_args!("warning: --threads {threads}: this machine has {cores} cores; using {cores}"));
     }
     Ok(threads.min(cores))
 }

@@ -97,7 +97,7 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
                 out.flush()?;
             }
             Err(e) => {
-                eprintln!("vidclass: {name}: {}", error_line(&e));
+                super::say(format_args!("{name}: {}", error_line(&e)));
                 failed = true;
             }
         }

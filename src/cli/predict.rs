@@ -93,7 +93,7 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     // them, since a mistake in the inputs should not wait for one.
     let opened = args.device.open()?;
     if let Some(note) = opened.fallback_note.filter(|_| !globals.quiet) {
-        eprintln!("vidclass: {note}");
+        super::say(format_args!("{note}"));
     }
     let device = opened.device;
     args.model.given_weights()?;
@@ -125,7 +125,7 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
         if let Record::Failure(failure) = &record {
             failed += 1;
             if !globals.quiet && args.format != OutputFormat::Table {
-                bar.suspend(|| eprintln!("vidclass: {}: {}", failure.input, failure.error));
+                bar.suspend(|| super::say(format_args!("{}: {}", failure.input, failure.error)));
             }
         }
         bar.suspend(|| printer.write_result(&record)).map_err(anyhow::Error::from)
@@ -171,7 +171,7 @@ impl ViewsBar {
 impl Progress for ViewsBar {
     fn warning(&mut self, message: String) {
         if !self.quiet {
-            self.bar.suspend(|| eprintln!("vidclass: warning: {message}"));
+            self.bar.suspend(|| super::say(format_args!("warning: {message}")));
         }
     }
 
