@@ -24,6 +24,34 @@ pub fn check_writable(path: &Path) -> Result<()> {
     writable_folder(folder).map_err(|e| Error::io(path, e))
 }
 
+/// Whether writing `output` would overwrite `input`: the same file (also through links), or the
+/// same name in the same folder where neither exists yet.
+pub fn same_file(input: &Path, output: &Path) -> bool {
+    match (std::fs::metadata(input), std::fs::metadata(output)) {
+        (Ok(a), Ok(b)) => same_inode(&a, &b),
+        (Err(_), Err(_)) => {
+            let folder = |p: &Path| {
+                let parent = p.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                std::fs::canonicalize(parent).ok()
+            };
+            input.file_name() == output.file_name()
+                && folder(input).is_some_and(|f| folder(output) == Some(f))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(unix)]
+fn same_inode(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_inode(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    false
+}
+
 /// Whether this process may create files in `folder` (`access(2)` with `W_OK`, which also
 /// reports a read-only file system to root).
 #[cfg(unix)]
@@ -60,5 +88,26 @@ mod tests {
                 .ends_with(&format!("no folder {}", dir.path().join("no").display()))
         );
         assert!(said(&file.join("x.png")).ends_with("file.txt is not a folder"));
+    }
+
+    #[test]
+    fn tells_when_an_output_would_overwrite_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, other) = (dir.path().join("a.mp4"), dir.path().join("b.mp4"));
+        std::fs::write(&file, b"video").unwrap();
+        std::fs::write(&other, b"video").unwrap();
+        assert!(same_file(&file, &file));
+        assert!(same_file(&file, &dir.path().join(".").join("a.mp4")), "another spelling");
+        assert!(!same_file(&file, &other), "equal bytes, another file");
+        assert!(!same_file(&file, &dir.path().join("new.png")), "a new file");
+        let new = dir.path().join("new.png");
+        assert!(same_file(&new, &dir.path().join(".").join("new.png")), "one new file, two spellings");
+        assert!(!same_file(&new, &dir.path().join("other.png")));
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.mp4");
+            std::os::unix::fs::symlink(&file, &link).unwrap();
+            assert!(same_file(&file, &link), "a link to the input");
+        }
     }
 }

@@ -540,6 +540,12 @@ fn converted_weights_give_the_same_scores() {
         json_lines(&vidclass(&args, b"", s.dir.path()))[0]["top"].clone()
     };
     assert_eq!(with(&s.weights), with(&converted));
+    // Converting a file onto itself would lose the original.
+    let before = std::fs::read(&converted).unwrap();
+    let output = vidclass(&["convert", &converted, &converted, "--f16"], b"", s.dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("is the checkpoint being converted"), "{}", stderr(&output));
+    assert!(std::fs::read(&converted).unwrap() == before);
 }
 
 #[test]

@@ -47,8 +47,13 @@ fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
     let sheet_jpg = dir.path().join("sheet.jpg");
     let folder_png = dir.path().join("folder.png");
     std::fs::create_dir(&folder_png).unwrap();
-    let cases: [(Vec<&str>, i32, &str); 5] = [
+    let video_bytes = std::fs::read(video).unwrap();
+    let sheet = dir.path().join("s.png").display().to_string();
+    let sheet_too = dir.path().join(".").join("s.png").display().to_string();
+    let cases: [(Vec<&str>, i32, &str); 7] = [
         (vec!["inspect", empty.to_str().unwrap()], 1, "not a video"),
+        (vec!["inspect", video, "--dump-input", video], 2, "is the video being inspected"),
+        (vec!["inspect", video, "--contact-sheet", &sheet, "--dump-input", &sheet_too], 2, "both name"),
         (vec!["inspect", video, "--contact-sheet", sheet_jpg.to_str().unwrap()], 2, "only .png"),
         (vec!["inspect", video, "--contact-sheet", "/no/such/folder/s.png"], 2, "no folder /no/such/folder"),
         (vec!["inspect", video, "--contact-sheet", folder_png.to_str().unwrap()], 2, "is a folder"),
@@ -62,6 +67,7 @@ fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
         assert!(output.stdout.is_empty(), "{args:?}: no report before the failure");
     }
     assert!(!sheet_jpg.exists(), "nothing is left behind");
+    assert!(std::fs::read(video).unwrap() == video_bytes, "the video is untouched");
 }
 
 #[test]

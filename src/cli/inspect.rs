@@ -16,11 +16,11 @@ use clap::Args;
 use serde_json::json;
 
 use vidclass::contact_sheet::{self, Tile};
-use vidclass::inputs::{self, Extensions, Job};
+use vidclass::inputs::{self, Extensions, Input, Job};
 use vidclass::model::save_safetensors;
 use vidclass::prepare::{PreparedInput, ViewProtocol, prepare};
 use vidclass::video::Video;
-use vidclass::writable::check_writable;
+use vidclass::writable::{check_writable, same_file};
 use vidclass::zoo::ModelCard;
 
 use super::model_args::{DEFAULT_MODEL, ViewArgs, load_card};
@@ -62,12 +62,26 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
     if let Some(path) = &args.dump_input {
         check_output(path, "--dump-input", None)?;
     }
+    if let (Some(sheet), Some(dump)) = (&args.contact_sheet, &args.dump_input) {
+        ensure!(!same_file(sheet, dump), "--contact-sheet and --dump-input both name {}", sheet.display());
+    }
     let mut jobs = inputs::plan(&[&args.video], None, &Extensions::default(), std::io::empty())?;
     let input = match (jobs.pop(), jobs.is_empty()) {
         (Some(Job::Input(input)), true) => input,
         (Some(Job::Error { error, .. }), true) => return Ok(input_failed(error.into())),
         _ => bail!("inspect takes one video, not a folder"),
     };
+    if let Input::File(video) = &input {
+        for (flag, output) in [("--contact-sheet", &args.contact_sheet), ("--dump-input", &args.dump_input)] {
+            if let Some(output) = output {
+                ensure!(
+                    !same_file(video, output),
+                    "{flag} {}: is the video being inspected",
+                    output.display()
+                );
+            }
+        }
+    }
     let opened = Video::open(input, globals.decode)
         .and_then(|video| prepare(&video, &protocol).map(|prepared| (video, prepared)));
     let (video, prepared) = match opened {

@@ -178,6 +178,10 @@ pub fn average_views(logits: &Tensor, how: Averaging) -> Result<Vec<f32>> {
 pub fn convert_checkpoint(input: &Path, output: &Path, f16: bool) -> Result<()> {
     // Before the load, which takes a while for a large checkpoint.
     crate::writable::check_writable(output)?;
+    if crate::writable::same_file(input, output) {
+        let cause = "is the checkpoint being converted; name a new file";
+        return Err(crate::Error::io(output, std::io::Error::new(std::io::ErrorKind::AlreadyExists, cause)));
+    }
     let ckpt = Checkpoint::load(input)?;
     let dtype = if f16 { DType::F16 } else { DType::F32 };
     let tensors: HashMap<&str, Tensor> =
