@@ -224,6 +224,33 @@ fn a_video_on_stdin_scores_like_the_file() {
     assert_eq!(from_stdin[0]["top"], from_file[0]["top"]);
 }
 
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_is_read_once_and_scores_like_the_file() {
+    // Each video is read twice (index, then decode); a pipe's second open would wait forever.
+    use std::os::unix::fs::OpenOptionsExt;
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "a.mp4", &Spec::h264(64, 48, 36));
+    let fifo = s.dir.path().join("pipe.mp4");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let writer = {
+        let (fifo, bytes) = (fifo.clone(), std::fs::read(&video).unwrap());
+        std::thread::spawn(move || {
+            std::fs::write(&fifo, bytes).unwrap();
+            // Should vidclass open the pipe again, a late writer's end of file fails the test
+            // instead of hanging it.
+            std::thread::sleep(Duration::from_secs(20));
+            let _ = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo);
+        })
+    };
+    let output = s.predict(&[fifo.to_str().unwrap(), video.to_str().unwrap(), "--format", "jsonl"], b"");
+    drop(writer);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let records = json_lines(&output);
+    assert_eq!(records[0]["top"], records[1]["top"]);
+}
+
 #[test]
 fn a_closed_stdout_ends_quietly() {
     let s = Setup::new();

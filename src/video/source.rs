@@ -2,8 +2,11 @@
 //!
 //! Sampling needs the frame count before any frame is chosen, and decord counts frames by
 //! reading every packet, so each video is read twice: once to index it, once to decode.
-//! Files and URLs are simply opened again; standard input can only be read once, so its bytes
-//! are kept in memory (as mmaction2's `DecordInit` does with every file) and served from there.
+//! Files and URLs are simply opened again. Standard input and named pipes (a FIFO, `/dev/stdin`,
+//! a shell's `<(…)`) can be read only once, so their bytes are kept: in memory up to
+//! [`IN_MEMORY`] bytes (as mmaction2's `DecordInit` does with every file), beyond that in an
+//! unnamed temporary file, so that a long stream costs disk, not memory. Opening a pipe a second
+//! time would wait forever for a writer that is gone.
 //!
 //! Files are opened through FFmpeg's `file:` protocol with their name's bytes as they are, so
 //! that any name opens (ffmpeg-next's own `input` panics on one that is not UTF-8, and FFmpeg
@@ -11,7 +14,8 @@
 //! server that accepts the connection and then sends nothing fails that input, not the batch.
 
 use std::ffi::CString;
-use std::io::{Cursor, Read};
+use std::fs::File;
+use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::ptr;
 use std::sync::Arc;
@@ -22,8 +26,54 @@ use ffmpeg_next as ffmpeg;
 use crate::error::{Error, Result};
 use crate::inputs::Input;
 
-/// Bytes shared between the indexing and the decoding pass.
+/// The most bytes of a once-readable input kept in memory; longer ones go to a temporary file.
+const IN_MEMORY: usize = 256 << 20;
+
+/// The bytes of a once-readable input, shared between the indexing and the decoding pass.
 #[derive(Clone)]
+enum Kept {
+    Memory(Arc<Vec<u8>>),
+    File(Arc<File>),
+}
+
+impl Kept {
+    /// Reads all of `reader`, into a temporary file if it holds more than `in_memory` bytes.
+    fn read(mut reader: impl Read, in_memory: usize) -> io::Result<Kept> {
+        let mut bytes = Vec::new();
+        reader.by_ref().take(in_memory as u64 + 1).read_to_end(&mut bytes)?;
+        if bytes.len() <= in_memory {
+            return Ok(Kept::Memory(Arc::new(bytes)));
+        }
+        let mut file = tempfile::tempfile()?;
+        file.write_all(&bytes)?;
+        drop(bytes);
+        io::copy(&mut reader, &mut file)?;
+        Ok(Kept::File(Arc::new(file)))
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Kept::Memory(bytes) => bytes.is_empty(),
+            Kept::File(_) => false,
+        }
+    }
+
+    /// A demuxer over the bytes, with a read position of its own.
+    fn open(&self) -> std::result::Result<ffmpeg::format::context::Input, ffmpeg::Error> {
+        let io = match self {
+            Kept::Memory(bytes) => {
+                ffmpeg::format::context::StreamIo::from_read_seek(Cursor::new(SharedBytes(bytes.clone())))
+            }
+            Kept::File(file) => ffmpeg::format::context::StreamIo::from_read_seek(FileCursor {
+                file: file.clone(),
+                position: 0,
+            }),
+        }?;
+        ffmpeg::format::input_from_stream(io, None, None)
+    }
+}
+
+/// Bytes in memory, shared between passes.
 struct SharedBytes(Arc<Vec<u8>>);
 
 impl AsRef<[u8]> for SharedBytes {
@@ -32,29 +82,65 @@ impl AsRef<[u8]> for SharedBytes {
     }
 }
 
+/// A read position in a shared file: each pass reads at its own (`pread`), where handles from
+/// `try_clone` would share one.
+struct FileCursor {
+    file: Arc<File>,
+    position: u64,
+}
+
+impl Read for FileCursor {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.position)?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for FileCursor {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let base = match to {
+            SeekFrom::Start(offset) => Some(offset),
+            SeekFrom::End(delta) => self.file.metadata()?.len().checked_add_signed(delta),
+            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        };
+        self.position =
+            base.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        Ok(self.position)
+    }
+}
+
 /// A source that can be opened as many times as needed.
 pub(crate) struct Reopenable {
     source: Input,
-    stdin: Option<SharedBytes>,
+    /// The bytes of standard input or of a pipe.
+    kept: Option<Kept>,
     url_timeout: Duration,
 }
 
 impl Reopenable {
-    /// Prepares `source`; for stdin this reads all of it now. A URL whose server sends nothing
-    /// for `url_timeout` fails.
+    /// Prepares `source`; standard input and pipes are read in full now. A URL whose server
+    /// sends nothing for `url_timeout` fails.
     pub(crate) fn new(source: Input, url_timeout: Duration) -> Result<Reopenable> {
-        let stdin = match source {
-            Input::Stdin => {
-                let mut bytes = Vec::new();
-                std::io::stdin().lock().read_to_end(&mut bytes).map_err(|e| Error::video("-", e))?;
-                if bytes.is_empty() {
-                    return Err(Error::video("-", "standard input is empty"));
-                }
-                Some(SharedBytes(Arc::new(bytes)))
+        let name = source.name();
+        let keep = |reader: &mut dyn Read| {
+            let kept = Kept::read(reader, IN_MEMORY)
+                .map_err(|e| Error::video(&name, format!("cannot read: {e}")))?;
+            if kept.is_empty() {
+                let what = if matches!(source, Input::Stdin) { "standard input" } else { "the pipe" };
+                return Err(Error::video(&name, format!("{what} is empty")));
+            }
+            Ok(Some(kept))
+        };
+        let kept = match &source {
+            Input::Stdin => keep(&mut std::io::stdin().lock())?,
+            Input::File(path) if is_pipe(path) => {
+                keep(&mut File::open(path).map_err(|e| Error::video(&name, format!("cannot open: {e}")))?)?
             }
             _ => None,
         };
-        Ok(Reopenable { source, stdin, url_timeout })
+        Ok(Reopenable { source, kept, url_timeout })
     }
 
     pub(crate) fn source(&self) -> &Input {
@@ -69,8 +155,9 @@ impl Reopenable {
     /// Opens a fresh demuxer on the input.
     pub(crate) fn open(&self) -> Result<ffmpeg::format::context::Input> {
         let name = self.source.name();
-        let opened = match (&self.source, &self.stdin) {
-            (Input::File(path), _) => {
+        let opened = match (&self.source, &self.kept) {
+            (_, Some(kept)) => kept.open(),
+            (Input::File(path), None) => {
                 match std::fs::metadata(path) {
                     Err(_) => return Err(Error::video(&name, "no such file")),
                     Ok(meta) if meta.is_dir() => {
@@ -80,16 +167,11 @@ impl Reopenable {
                 }
                 open_file(path)
             }
-            (Input::Url(url), _) => {
+            (Input::Url(url), None) => {
                 let mut options = ffmpeg::Dictionary::new();
                 // FFmpeg's generic read/write timeout of every protocol, in microseconds.
                 options.set("rw_timeout", &self.url_timeout.as_micros().to_string());
                 ffmpeg::format::input_with_dictionary(url.as_str(), options)
-            }
-            (Input::Stdin, Some(bytes)) => {
-                let io = ffmpeg::format::context::StreamIo::from_read_seek(Cursor::new(bytes.clone()))
-                    .map_err(|e| Error::video(&name, e))?;
-                ffmpeg::format::input_from_stream(io, None, None)
             }
             (Input::Stdin, None) => unreachable!("stdin bytes are read when the source is prepared"),
         };
@@ -136,6 +218,12 @@ impl UrlReads {
     }
 }
 
+/// Whether `path` is a pipe or a socket (also through a link such as `/dev/stdin`).
+fn is_pipe(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|meta| meta.file_type().is_fifo() || meta.file_type().is_socket())
+}
+
 /// Opens the file at `path` as `ffmpeg::format::input` does, but with the name's bytes as they
 /// are, behind `file:`.
 fn open_file(path: &Path) -> std::result::Result<ffmpeg::format::context::Input, ffmpeg::Error> {
@@ -158,5 +246,43 @@ fn open_file(path: &Path) -> std::result::Result<ffmpeg::format::context::Input,
             },
             e => Err(ffmpeg::Error::from(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `len` bytes at `at` through `cursor`.
+    fn read_at(cursor: &mut (impl Read + Seek), at: SeekFrom, len: usize) -> Vec<u8> {
+        cursor.seek(at).unwrap();
+        let mut buf = vec![0; len];
+        cursor.read_exact(&mut buf).unwrap();
+        buf
+    }
+
+    #[test]
+    fn a_long_stream_is_kept_in_a_file_that_each_pass_reads_on_its_own() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 256) as u8).collect();
+        let kept = Kept::read(Cursor::new(data.clone()), 1000).unwrap();
+        let Kept::File(file) = kept else { panic!("10 000 bytes over a limit of 1000 stay in memory") };
+        let mut first = FileCursor { file: file.clone(), position: 0 };
+        let mut second = FileCursor { file, position: 0 };
+        assert_eq!(read_at(&mut first, SeekFrom::Start(9000), 500), data[9000..9500]);
+        assert_eq!(read_at(&mut second, SeekFrom::Current(0), 300), data[..300], "its own position");
+        assert_eq!(read_at(&mut first, SeekFrom::Current(-100), 100), data[9400..9500]);
+        assert_eq!(read_at(&mut second, SeekFrom::End(-10), 10), data[9990..]);
+        assert!(first.seek(SeekFrom::Current(-20_000)).is_err());
+        let mut all = Vec::new();
+        second.seek(SeekFrom::Start(0)).unwrap();
+        second.read_to_end(&mut all).unwrap();
+        assert!(all == data);
+    }
+
+    #[test]
+    fn a_short_stream_stays_in_memory() {
+        let kept = Kept::read(Cursor::new(vec![1u8; 1000]), 1000).unwrap();
+        assert!(matches!(kept, Kept::Memory(bytes) if *bytes == vec![1u8; 1000]));
+        assert!(Kept::read(io::empty(), 1000).unwrap().is_empty());
     }
 }
