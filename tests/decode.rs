@@ -56,6 +56,33 @@ fn mpeg4_avi() {
 }
 
 #[test]
+fn raw_h264_without_timestamps_counts_frames_in_output_order() {
+    check_container("a.h264", &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", "-bf", "3"]);
+}
+
+#[test]
+fn mpeg2_program_stream_with_timestamps_on_some_packets() {
+    check_container("a.mpg", &["-c:v", "mpeg2video", "-q:v", "2", "-g", "10", "-bf", "2"]);
+}
+
+#[test]
+fn frames_sharing_a_timestamp_are_told_apart() {
+    // Frames 0.02 s apart, rounded by the encoder to its 1/25 s: pairs of frames share a
+    // timestamp (0, 0, 40, 41, 80, 80, … in the track's milliseconds).
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["-vf", "setpts=N*0.02/TB", "-fps_mode", "passthrough", "-c:v", "libx264", "-g", "10"];
+    let args = [&args[..], &["-video_track_timescale", "1000"]].concat();
+    let video = open(&make_video(
+        dir.path(),
+        "a.mp4",
+        &Spec { width: 96, height: 64, frames: 60, fps: 25, args: &args },
+    ));
+    assert_eq!(video.info().frame_count, 60);
+    let every: Vec<usize> = (0..60).collect();
+    assert_eq!(shown(&video, &every), every, "the second frame of each pair too");
+}
+
+#[test]
 fn theora_ogg_gives_the_same_right_frames_every_run() {
     // FFmpeg's Theora decoder on frame threads now and then returned the picture of a frame
     // decoded dozens of frames later (about one run in fifteen on this clip, whose left half

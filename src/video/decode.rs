@@ -1,7 +1,8 @@
 //! The second pass: decode exactly the frames a sampling plan asks for, as RGB.
 //!
 //! Frames are matched to the plan by presentation timestamp, which the index pass recorded
-//! for every frame number. Between two wanted frames the decoder either keeps going or, when
+//! for every frame number, or, where timestamps cannot tell frames apart, by counting the frames
+//! the decoder puts out from the start. Between two wanted frames the decoder either keeps going or, when
 //! the next wanted frame starts at a later key frame, seeks straight to that key frame
 //! (only on seekable inputs: seeking a pipe scrambles the demuxer). Frames that are not wanted
 //! and that no other frame refers to (most B-frames) are not decoded at all: the decoder is told
@@ -16,7 +17,7 @@ use ffmpeg::ffi;
 use ffmpeg::software::scaling;
 use ffmpeg_next as ffmpeg;
 
-use super::index::{self, PacketIndex};
+use super::index::PacketIndex;
 use super::source::UrlReads;
 use crate::error::{Error, Result};
 use crate::frame::RgbFrame;
@@ -49,6 +50,9 @@ impl FrameDecoder<'_> {
         let mut frame_numbers: Vec<usize> = wanted.to_vec();
         frame_numbers.sort_unstable();
         frame_numbers.dedup();
+        // Frames are found by timestamp, or by their number in the decoder's output (which
+        // `frame_pts` then gives).
+        let in_order = index.in_output_order;
         let targets: Vec<i64> = frame_numbers.iter().map(|&i| index.frame_pts(i)).collect();
         let starts: Vec<usize> = frame_numbers.iter().map(|&i| index.start_for(i)).collect();
         let position_of: HashMap<i64, usize> =
@@ -57,15 +61,19 @@ impl FrameDecoder<'_> {
         let mut matcher = Matcher { targets: &targets, next: 0, lost: 0 };
         let mut found = BTreeMap::new();
         let mut scaler = Scaler::default();
+        let mut frames_out = 0i64;
         let mut on_frame = |frame: &ffmpeg::frame::Video, matcher: &mut Matcher| -> Result<()> {
-            if let Some(slot) = frame.timestamp().and_then(|ts| matcher.offer(ts)) {
+            let key = if in_order { Some(frames_out) } else { frame.timestamp() };
+            frames_out += 1;
+            if let Some(slot) = key.and_then(|key| matcher.offer(key)) {
                 let rgb = scaler.convert(frame).map_err(|e| Error::video(name, e))?;
                 found.insert(frame_numbers[slot], convert(rgb));
             }
             Ok(())
         };
 
-        let mut can_seek = is_seekable(&input);
+        // Numbering by output order counts every frame from the first.
+        let mut can_seek = !in_order && is_seekable(&input);
         let mut last_position: Option<usize> = None;
         // Key frames are sought in increasing order only: a demuxer that lands early is simply
         // decoded forward from there, never asked again.
@@ -97,7 +105,8 @@ impl FrameDecoder<'_> {
             if packet.stream() != stream_index {
                 continue;
             }
-            if let Some(&d) = index::timestamp(&packet).and_then(|ts| position_of.get(&ts)) {
+            let position = packet.pts().and_then(|ts| position_of.get(&ts)).filter(|_| !in_order);
+            if let Some(&d) = position {
                 if landing.take().is_some_and(|expected| d > expected) {
                     // The demuxer overshot the key frame (imprecise index): decode from the top.
                     can_seek = false;
@@ -110,7 +119,7 @@ impl FrameDecoder<'_> {
             }
             // A packet whose frame is not wanted is decoded only if it is a reference frame
             // (the decoder tells from the bitstream). Packets without a timestamp are decoded.
-            let wanted = packet.pts().is_none_or(|ts| targets.binary_search(&ts).is_ok());
+            let wanted = in_order || packet.pts().is_none_or(|ts| targets.binary_search(&ts).is_ok());
             decoder.skip_frame(if wanted { Discard::Default } else { Discard::NonReference });
             // Corrupt packets are skipped; frames they held count as lost.
             if decoder.send_packet(&packet).is_ok() {

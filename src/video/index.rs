@@ -5,6 +5,11 @@
 //! counts are only estimates (Matroska and WebM have none, variable frame rate breaks
 //! `duration × fps`), so vidclass counts packets too. Reading packets does not decode them,
 //! which keeps this pass cheap next to decoding.
+//!
+//! Timestamps can only find frames when every packet has one of its own. Raw streams (`.h264`,
+//! `.m2v`) carry none (at most a decode time), MPEG program streams leave some packets without,
+//! and a muxer that rounds times can give two frames one timestamp; there frame *i* is the *i*-th frame the decoder puts
+//! out, from the start of the stream ([`PacketIndex::in_output_order`]).
 
 use ffmpeg_next as ffmpeg;
 
@@ -14,7 +19,7 @@ use crate::error::{Error, Result};
 /// One packet of the video stream, in decode order.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PacketEntry {
-    /// Presentation timestamp (decode timestamp when the container gives none).
+    /// Presentation timestamp; the decode position where frames are numbered in output order.
     pub pts: i64,
     pub is_key: bool,
 }
@@ -28,6 +33,9 @@ pub(crate) struct PacketIndex {
     pub order: Vec<usize>,
     /// Packets that could not be read (corrupt data skipped by the demuxer).
     pub unreadable: usize,
+    /// Frames are numbered by the order the decoder puts them out, not by timestamp: some
+    /// packets have no timestamp, or share one. `pts` is then the packet's decode position.
+    pub in_output_order: bool,
 }
 
 impl PacketIndex {
@@ -39,7 +47,7 @@ impl PacketIndex {
         name: &str,
         url: Option<UrlReads>,
     ) -> Result<Self> {
-        let mut packets = Vec::new();
+        let (mut packets, mut timestamps) = (Vec::new(), Vec::new());
         let mut unreadable = 0usize;
         let mut packet = ffmpeg::Packet::empty();
         loop {
@@ -63,12 +71,19 @@ impl PacketIndex {
             if packet.stream() != stream_index {
                 continue;
             }
-            let Some(pts) = timestamp(&packet) else { continue };
-            packets.push(PacketEntry { pts, is_key: packet.is_key() });
+            timestamps.push(packet.pts());
+            packets.push(PacketEntry { pts: 0, is_key: packet.is_key() });
+        }
+        let mut sorted: Vec<Option<i64>> = timestamps.clone();
+        sorted.sort_unstable();
+        let in_output_order =
+            sorted.first().is_some_and(|first| first.is_none()) || sorted.windows(2).any(|w| w[0] == w[1]);
+        for (position, (packet, pts)) in packets.iter_mut().zip(timestamps).enumerate() {
+            packet.pts = if in_output_order { position as i64 } else { pts.expect("checked above") };
         }
         let mut order: Vec<usize> = (0..packets.len()).collect();
         order.sort_by_key(|&i| (packets[i].pts, i));
-        Ok(PacketIndex { packets, order, unreadable })
+        Ok(PacketIndex { packets, order, unreadable, in_output_order })
     }
 
     /// Number of frames, as decord's `len()` reports it.
@@ -94,10 +109,4 @@ impl PacketIndex {
             None => 0,
         }
     }
-}
-
-/// The timestamp a packet is indexed by: its presentation time, or its decode time when it has
-/// none. The decode pass finds packets in the index by the same key.
-pub(crate) fn timestamp(packet: &ffmpeg::Packet) -> Option<i64> {
-    packet.pts().or(packet.dts())
 }

@@ -130,7 +130,9 @@ impl Video {
         let time_base = stream.time_base();
         let rotation = rotation_of(&stream);
         let header_frames = u64::try_from(stream.frames()).ok().filter(|&n| n > 0);
-        let fps = rate(stream.avg_frame_rate());
+        // Raw streams have no average rate, only the codec's.
+        let fps =
+            [stream.avg_frame_rate(), stream.rate()].into_iter().map(rate).find(|&r| r > 0.0).unwrap_or(0.0);
         let start_time = stream.start_time();
         // Only checked and asked for its properties; `decode` opens its own with `options`, so
         // this one need not start FFmpeg's frame threads.
@@ -176,8 +178,12 @@ impl Video {
         self.input.source().name()
     }
 
-    /// Presentation time of frame `i` in seconds from the start of the stream.
+    /// Presentation time of frame `i` in seconds from the start of the stream (from the frame
+    /// rate where the stream's timestamps cannot tell frames apart).
     pub fn timestamp(&self, i: usize) -> f64 {
+        if self.index.in_output_order {
+            return if self.info.fps > 0.0 { i as f64 / self.info.fps } else { 0.0 };
+        }
         // One rounding, in the division: 70 ticks of 1/25 s read 2.8, not 2.8000000000000003.
         let ticks = (self.index.frame_pts(i) - self.start_pts) as f64;
         ticks * f64::from(self.time_base.numerator()) / f64::from(self.time_base.denominator())
