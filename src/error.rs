@@ -43,8 +43,21 @@ pub enum Error {
     Usage(String),
 
     /// A tensor operation failed: a bug or an input of an unexpected shape.
-    #[error("tensor operation failed: {0}")]
+    #[error("tensor operation failed: {}", one_line(.0))]
     Tensor(#[from] candle_core::Error),
+}
+
+/// candle's message without the backtrace it appends when `RUST_BACKTRACE` is set (users set it
+/// for other programs; a batch's error line is no place for twenty stack frames), on one line.
+fn one_line(error: &candle_core::Error) -> String {
+    use candle_core::Error as E;
+    let message = match error {
+        E::WithBacktrace { inner, .. } => return one_line(inner),
+        E::Context { inner, context } => format!("{context}: {}", one_line(inner)),
+        E::WithPath { inner, path } => format!("{}: {}", path.display(), one_line(inner)),
+        other => other.to_string(),
+    };
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Error {
@@ -71,3 +84,19 @@ impl Error {
 
 /// Result with vidclass's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tensor_error_is_one_line_without_backtrace() {
+        let inner = candle_core::Error::Msg("shape mismatch\nin cat".into());
+        let traced = candle_core::Error::WithBacktrace {
+            inner: Box::new(inner),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        let error = Error::Tensor(traced.context("forward"));
+        assert_eq!(error.to_string(), "tensor operation failed: forward: shape mismatch in cat");
+    }
+}

@@ -8,7 +8,9 @@
 //!   exact name, so `clip:1.mp4` on disk stays a file (and `./clip:1.mp4` always does).
 //! - A folder is scanned recursively for video extensions, sorted by name so that runs are
 //!   reproducible, following symbolic links; a link back to an ancestor folder is not descended
-//!   (its videos are listed once already), so loops cannot hang the scan.
+//!   (its videos are listed once already), so loops cannot hang the scan. Hidden files and folders
+//!   (names starting with `.`: macOS's `._clip.mp4` companions, `.git`) are skipped, as `fd` and
+//!   `rg` skip them; name one explicitly to run it.
 //! - `--files-from FILE|-` reads one entry per line (`\r\n` tolerated, empty lines ignored) or,
 //!   with `-0`, NUL-separated entries as `find -print0` writes them. Each entry follows the rules
 //!   above, so a list may hold folders and URLs too.
@@ -183,7 +185,10 @@ fn is_url(s: &str, path: &Path) -> bool {
 /// `--ext` or a wrong folder does not pass as an empty success.
 fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
     let before = jobs.len();
-    for entry in WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+    let hidden =
+        |entry: &walkdir::DirEntry| entry.depth() > 0 && entry.file_name().as_encoded_bytes()[0] == b'.';
+    let entries = WalkDir::new(dir).follow_links(true).sort_by_file_name().into_iter();
+    for entry in entries.filter_entry(|entry| !hidden(entry)) {
         match entry {
             Ok(entry) => {
                 if entry.file_type().is_file() && extensions.matches(entry.path()) {
@@ -193,11 +198,14 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
             Err(err) if err.loop_ancestor().is_some() => {}
             Err(err) => {
                 let path = err.path().unwrap_or(dir).to_owned();
-                if path.extension().is_some() && !extensions.matches(&path) {
+                // A link to nothing is a video only by its name.
+                let dangling = path.symlink_metadata().is_ok() && path.metadata().is_err();
+                if !extensions.matches(&path) && (dangling || path.extension().is_some()) {
                     continue;
                 }
                 let name = path.to_string_lossy().into_owned();
-                jobs.push(Job::Error { name, error: Error::io(path, err.into()) });
+                let cause = err.into_io_error().unwrap_or_else(|| io::Error::other("cannot be read"));
+                jobs.push(Job::Error { name, error: Error::io(path, cause) });
             }
         }
     }

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::sample::SampleFrames;
 use crate::transform::{
     Crop, CropWindow, Region, Views, crop_windows, resize_bilinear_region, short_side_size,
@@ -86,9 +86,28 @@ fn covering(windows: &[CropWindow]) -> Region {
     Region { x, y }
 }
 
+/// The largest resized frame, in bytes: resizing computes only the crops' region but holds the
+/// whole frame, and a short side of 100 000 asked for 40 GB and ended the process.
+const MAX_RESIZED_BYTES: usize = 1 << 28;
+
 /// Samples, decodes, resizes and crops `video` according to `protocol`.
 pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> {
-    let frame_indices = protocol.sample.frame_indices(video.info().frame_count);
+    let info = video.info();
+    let (w, h) = short_side_size(info.width, info.height, protocol.resize_short_side);
+    if w.saturating_mul(h).saturating_mul(3) > MAX_RESIZED_BYTES {
+        return Err(Error::video(
+            video.name(),
+            format!(
+                "a short side of {} makes its {}×{} frames {w}×{h}, more than {} MiB each; use a smaller \
+                 --short-side",
+                protocol.resize_short_side,
+                info.width,
+                info.height,
+                MAX_RESIZED_BYTES >> 20
+            ),
+        ));
+    }
+    let frame_indices = protocol.sample.frame_indices(info.frame_count);
     let wanted: Vec<usize> = frame_indices.iter().flatten().copied().collect();
     let decoded = video.decode(&wanted, |frame| {
         let (w, h) = short_side_size(frame.width, frame.height, protocol.resize_short_side);

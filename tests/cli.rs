@@ -432,6 +432,13 @@ fn usage_and_model_errors_exit_2() {
     }
     let downloaded = std::fs::read_dir(&cache).map_or(0, |files| files.count());
     assert_eq!(downloaded, 0, "nothing was downloaded");
+    // Weights that are not weights say what they are.
+    let folder = s.dir.path().to_str().unwrap();
+    for (weights, says) in [(folder, "is a folder"), (video, "neither a PyTorch checkpoint")] {
+        let output = vidclass(&["predict", "--model", &s.card, "--weights", weights, video], b"", &cache);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains(says), "{}", stderr(&output));
+    }
 }
 
 #[test]

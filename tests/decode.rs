@@ -47,7 +47,9 @@ fn h264_matroska_has_no_header_frame_count() {
 
 #[test]
 fn vp9_webm() {
-    check_container("a.webm", &["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-g", "10", "-b:v", "200k"]);
+    let video =
+        check_container("a.webm", &["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-g", "10", "-b:v", "200k"]);
+    assert_eq!(video.info().codec, "vp9", "the format's name, whichever decoder reads it");
 }
 
 #[test]

@@ -65,6 +65,9 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
     if let (Some(sheet), Some(dump)) = (&args.contact_sheet, &args.dump_input) {
         ensure!(!same_file(sheet, dump), "--contact-sheet and --dump-input both name {}", sheet.display());
     }
+    // A folder is refused even when it holds a single video: which one runs should not depend on
+    // what else is in it.
+    ensure!(!Path::new(&args.video).is_dir(), "inspect takes one video, not a folder");
     let mut jobs = inputs::plan(&[&args.video], None, &Extensions::default(), std::io::empty())?;
     let input = match (jobs.pop(), jobs.is_empty()) {
         (Some(Job::Input(input)), true) => input,

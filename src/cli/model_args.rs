@@ -64,6 +64,7 @@ impl ModelArgs {
     /// without downloading anything.
     pub fn given_weights(&self) -> anyhow::Result<Option<PathBuf>> {
         match &self.weights {
+            Some(path) if path.is_dir() => bail!("weights {}: is a folder, not a checkpoint", path.display()),
             Some(path) if !path.is_file() => bail!("weights {}: no such file", path.display()),
             given => Ok(given.clone()),
         }

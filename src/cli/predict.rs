@@ -25,8 +25,8 @@ use super::{Globals, Status};
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// Videos: files, folders (scanned recursively), URLs FFmpeg opens, or `-` for video bytes on
-    /// stdin.
+    /// Videos: files, folders (scanned recursively, hidden files skipped), URLs FFmpeg opens, or
+    /// `-` for video bytes on stdin.
     inputs: Vec<OsString>,
 
     /// Also read inputs from FILE, one per line (`-` reads the list from stdin).

@@ -211,8 +211,20 @@ mod unix {
         touch(root, &["d/a.mp4"]);
         symlink(root.join("gone.mp4"), root.join("d/broken.mp4")).unwrap();
         symlink(root.join("gone.txt"), root.join("d/broken.txt")).unwrap();
+        symlink(root.join("gone"), root.join("d/broken")).unwrap();
         let jobs = plan_args(&[&root.join("d")], &Extensions::default());
         assert_eq!(describe(&jobs, root), ["file:d/a.mp4", "error:d/broken.mp4"]);
+        let Job::Error { error, .. } = &jobs[1] else { unreachable!() };
+        assert_eq!(error.detail(), "No such file or directory (os error 2)", "the path named once");
+    }
+
+    #[test]
+    fn hidden_files_and_folders_are_skipped_unless_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        touch(root, &["d/a.mp4", "d/._a.mp4", "d/.cache/b.mp4", ".hidden/c.mp4"]);
+        let jobs = plan_args(&[&root.join("d"), &root.join(".hidden")], &Extensions::default());
+        assert_eq!(describe(&jobs, root), ["file:d/a.mp4", "file:.hidden/c.mp4"]);
     }
 
     #[test]

@@ -99,9 +99,22 @@ fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
             "legacy (pre-zip) PyTorch file: re-save it with torch.save from PyTorch ≥ 1.6",
         ))
     } else {
-        let map = candle_core::safetensors::load(path, &Device::Cpu).map_err(fail)?;
+        // A safetensors file starts with its header's length, little-endian, and then `{`.
+        let map = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| match e {
+            _ if !looks_like_safetensors(path) => {
+                checkpoint_error(path, "neither a PyTorch checkpoint (.pth) nor a safetensors file")
+            }
+            e => fail(e),
+        })?;
         Ok(map.into_iter().collect())
     }
+}
+
+/// Whether the file's ninth byte opens a safetensors JSON header.
+fn looks_like_safetensors(path: &Path) -> bool {
+    use std::io::Read;
+    let mut start = [0u8; 9];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut start)).is_ok() && start[8] == b'{'
 }
 
 /// The tensors of a `torch.save` zip. The pickle says which archive entry holds each tensor and

@@ -14,8 +14,14 @@ pub(super) fn write(out: &mut dyn Write, record: &Record, first: bool) -> io::Re
     }
     match record {
         Record::Prediction(p) => write_prediction(out, p),
-        Record::Failure(f) => writeln!(out, "{}\n  error: {}", f.input, f.error),
+        Record::Failure(f) => writeln!(out, "{}\n  error: {}", shown(&f.input), f.error),
     }
+}
+
+/// A file name as one line: control characters (a newline, a carriage return) in it are escaped,
+/// as `ls` shows them, so that each input keeps its one header line.
+fn shown(name: &str) -> String {
+    name.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
 }
 
 fn write_prediction(out: &mut dyn Write, p: &Prediction) -> io::Result<()> {
@@ -23,7 +29,7 @@ fn write_prediction(out: &mut dyn Write, p: &Prediction) -> io::Result<()> {
     writeln!(
         out,
         "{} ({}; {}, {}; decode {} ms, infer {} ms)",
-        p.input,
+        shown(&p.input),
         p.model,
         plural(p.views, "view"),
         plural(p.frames, "frame"),

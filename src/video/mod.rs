@@ -137,8 +137,13 @@ impl Video {
         // Only checked and asked for its properties; `decode` opens its own with `options`, so
         // this one need not start FFmpeg's frame threads.
         let decoder = open_decoder(&stream, DecodeOptions { threads: 1, ..options }, &name)?;
+        // The video stream's own length where the container tells it (another stream may run
+        // longer), else the container's.
         let duration =
-            (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
+            (stream.duration() > 0).then(|| stream.duration() as f64 * f64::from(time_base)).or_else(|| {
+                (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE))
+            });
+        let codec = stream.parameters().id().name().to_string();
         let container = ictx.format().name().to_string();
 
         let index = PacketIndex::read(&mut ictx, stream_index, &name, input.url_reads())?;
@@ -152,7 +157,8 @@ impl Video {
             if start_time == ffmpeg::ffi::AV_NOPTS_VALUE { index.frame_pts(0) } else { start_time };
         let info = VideoInfo {
             container,
-            codec: decoder.codec().map(|c| c.name().to_string()).unwrap_or_else(|| "unknown".into()),
+            // The format's name (`av1`), not the decoder's (`libdav1d`).
+            codec,
             pixel_format: format!("{:?}", decoder.format()).to_lowercase(),
             coded_width,
             coded_height,
