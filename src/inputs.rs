@@ -185,8 +185,9 @@ fn is_url(s: &str, path: &Path) -> bool {
 /// `--ext` or a wrong folder does not pass as an empty success.
 fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
     let before = jobs.len();
-    let hidden =
-        |entry: &walkdir::DirEntry| entry.depth() > 0 && entry.file_name().as_encoded_bytes()[0] == b'.';
+    let hidden = |entry: &walkdir::DirEntry| {
+        entry.depth() > 0 && entry.file_name().as_encoded_bytes().first() == Some(&b'.')
+    };
     let entries = WalkDir::new(dir).follow_links(true).sort_by_file_name().into_iter();
     for entry in entries.filter_entry(|entry| !hidden(entry)) {
         match entry {

@@ -99,18 +99,19 @@ fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
             "legacy (pre-zip) PyTorch file: re-save it with torch.save from PyTorch ≥ 1.6",
         ))
     } else {
-        // A safetensors file starts with its header's length, little-endian, and then `{`.
-        let map = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| match e {
-            _ if !looks_like_safetensors(path) => {
+        let map = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| {
+            if looks_like_safetensors(path) {
+                fail(e)
+            } else {
                 checkpoint_error(path, "neither a PyTorch checkpoint (.pth) nor a safetensors file")
             }
-            e => fail(e),
         })?;
         Ok(map.into_iter().collect())
     }
 }
 
-/// Whether the file's ninth byte opens a safetensors JSON header.
+/// Whether the file's ninth byte opens a safetensors JSON header (a safetensors file starts with
+/// the header's length, eight bytes, then the header).
 fn looks_like_safetensors(path: &Path) -> bool {
     use std::io::Read;
     let mut start = [0u8; 9];

@@ -2,8 +2,8 @@
 //!
 //! Frames are matched to the plan by presentation timestamp, which the index pass recorded
 //! for every frame number, or, where timestamps cannot tell frames apart, by counting the frames
-//! the decoder puts out from the start. Between two wanted frames the decoder either keeps going or, when
-//! the next wanted frame starts at a later key frame, seeks straight to that key frame
+//! the decoder puts out from the start. Between two wanted frames the decoder either keeps going
+//! or, when the next wanted frame starts at a later key frame, seeks straight to that key frame
 //! (only on seekable inputs: seeking a pipe scrambles the demuxer). Frames that are not wanted
 //! and that no other frame refers to (most B-frames) are not decoded at all: the decoder is told
 //! to skip non-reference frames for their packets. Only wanted frames are converted to RGB, at

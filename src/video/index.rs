@@ -8,8 +8,8 @@
 //!
 //! Timestamps can only find frames when every packet has one of its own. Raw streams (`.h264`,
 //! `.m2v`) carry none (at most a decode time), MPEG program streams leave some packets without,
-//! and a muxer that rounds times can give two frames one timestamp; there frame *i* is the *i*-th frame the decoder puts
-//! out, from the start of the stream ([`PacketIndex::in_output_order`]).
+//! and a muxer that rounds times can give two frames one timestamp; there frame *i* is the *i*-th
+//! frame the decoder puts out, from the start of the stream ([`PacketIndex::in_output_order`]).
 
 use ffmpeg_next as ffmpeg;
 

@@ -260,8 +260,8 @@ fn open_decoder(
     let mut context = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
         .map_err(|e| Error::video(name, format!("unsupported codec parameters: {e}")))?;
     // FFmpeg 5.1's Theora (VP3) decoder, run on frame threads, now and then hands out a frame
-    // holding the picture of one decoded dozens of frames later (one run in five on a 100-frame
-    // test clip; never on one thread), so Theora decodes on one thread.
+    // holding the picture of one decoded dozens of frames later (up to one run in five on a
+    // 100-frame test clip; never on one thread), so Theora decodes on one thread.
     let threads = if stream.parameters().id() == ffmpeg::codec::Id::THEORA { 1 } else { options.threads };
     context.set_threading(ffmpeg::codec::threading::Config {
         kind: ffmpeg::codec::threading::Type::Frame,

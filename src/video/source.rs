@@ -91,8 +91,10 @@ struct FileCursor {
 
 impl Read for FileCursor {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::os::unix::fs::FileExt;
-        let n = self.file.read_at(buf, self.position)?;
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(&*self.file, buf, self.position)?;
+        #[cfg(windows)]
+        let n = std::os::windows::fs::FileExt::seek_read(&*self.file, buf, self.position)?;
         self.position += n as u64;
         Ok(n)
     }
@@ -219,9 +221,15 @@ impl UrlReads {
 }
 
 /// Whether `path` is a pipe or a socket (also through a link such as `/dev/stdin`).
+#[cfg(unix)]
 fn is_pipe(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
     std::fs::metadata(path).is_ok_and(|meta| meta.file_type().is_fifo() || meta.file_type().is_socket())
+}
+
+#[cfg(not(unix))]
+fn is_pipe(_: &Path) -> bool {
+    false
 }
 
 /// Opens the file at `path` as `ffmpeg::format::input` does, but with the name's bytes as they
