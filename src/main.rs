@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -16,6 +17,11 @@ fn main() -> ExitCode {
     // Results already printed stay printed; a download in progress leaves nothing behind.
     let _ = ctrlc::set_handler(|| {
         vidclass::zoo::fetch::abandon_downloads();
+        // End the terminal's line (a progress bar's, or the echoed ^C), so that the shell's prompt
+        // starts a new one: it adds none for a process that exits rather than dies of the signal.
+        if std::io::stderr().is_terminal() {
+            let _ = writeln!(std::io::stderr());
+        }
         std::process::exit(INTERRUPTED)
     });
     match cli::run(cli) {

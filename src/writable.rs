@@ -11,6 +11,10 @@ use crate::{Error, Result};
 /// error naming `path` and the reason (a missing folder, a read-only file system, no permission).
 pub fn check_writable(path: &Path) -> Result<()> {
     let fail = |kind, cause: String| Err(Error::io(path, io::Error::new(kind, cause)));
+    if path == Path::new("-") {
+        // `-` means stdout elsewhere on the command line; here stdout carries the report.
+        return fail(io::ErrorKind::InvalidInput, "name a file, not stdout (./- for a file called -)".into());
+    }
     if path.is_dir() {
         return fail(io::ErrorKind::IsADirectory, "is a folder".into());
     }
@@ -88,6 +92,8 @@ mod tests {
                 .ends_with(&format!("no folder {}", dir.path().join("no").display()))
         );
         assert!(said(&file.join("x.png")).ends_with("file.txt is not a folder"));
+        assert!(said(Path::new("-")).contains("not stdout"));
+        assert!(check_writable(Path::new("./-")).is_ok());
     }
 
     #[test]

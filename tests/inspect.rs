@@ -50,7 +50,8 @@ fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
     let video_bytes = std::fs::read(video).unwrap();
     let sheet = dir.path().join("s.png").display().to_string();
     let sheet_too = dir.path().join(".").join("s.png").display().to_string();
-    let cases: [(Vec<&str>, i32, &str); 7] = [
+    let cases: [(Vec<&str>, i32, &str); 8] = [
+        (vec!["inspect", video, "--dump-input", "-"], 2, "not stdout"),
         (vec!["inspect", empty.to_str().unwrap()], 1, "not a video"),
         (vec!["inspect", video, "--dump-input", video], 2, "is the video being inspected"),
         (vec!["inspect", video, "--contact-sheet", &sheet, "--dump-input", &sheet_too], 2, "both name"),

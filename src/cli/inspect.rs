@@ -145,12 +145,12 @@ fn write_report(
     writeln!(out, "model:      {}", card.name)?;
     writeln!(
         out,
-        "sampling:   clip_len {} × interval {} × {} clip(s); short side {}; {:?} crop {} → {} view(s)",
+        "sampling:   clip_len {} × interval {} × {} clip(s); short side {}; {} crop {} → {} view(s)",
         s.clip_len,
         s.frame_interval,
         s.num_clips,
         protocol.resize_short_side,
-        protocol.crop.kind,
+        format!("{:?}", protocol.crop.kind).to_lowercase(),
         protocol.crop.size,
         prepared.views.len()
     )?;
