@@ -185,9 +185,8 @@ fn is_url(s: &str, path: &Path) -> bool {
 /// `--ext` or a wrong folder does not pass as an empty success.
 fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
     let before = jobs.len();
-    let hidden = |entry: &walkdir::DirEntry| {
-        entry.depth() > 0 && entry.file_name().as_encoded_bytes().first() == Some(&b'.')
-    };
+    let hidden_name = |name: &OsStr| name.as_encoded_bytes().first() == Some(&b'.');
+    let hidden = |entry: &walkdir::DirEntry| entry.depth() > 0 && hidden_name(entry.file_name());
     let entries = WalkDir::new(dir).follow_links(true).sort_by_file_name().into_iter();
     for entry in entries.filter_entry(|entry| !hidden(entry)) {
         match entry {
@@ -199,6 +198,10 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
             Err(err) if err.loop_ancestor().is_some() => {}
             Err(err) => {
                 let path = err.path().unwrap_or(dir).to_owned();
+                // Errors pass the hidden-entry filter (a hidden link to nothing).
+                if path != dir && path.file_name().is_some_and(hidden_name) {
+                    continue;
+                }
                 // A link to nothing is a video only by its name.
                 let dangling = path.symlink_metadata().is_ok() && path.metadata().is_err();
                 if !extensions.matches(&path) && (dangling || path.extension().is_some()) {

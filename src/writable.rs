@@ -32,7 +32,7 @@ pub fn check_writable(path: &Path) -> Result<()> {
 /// same name in the same folder where neither exists yet.
 pub fn same_file(input: &Path, output: &Path) -> bool {
     match (std::fs::metadata(input), std::fs::metadata(output)) {
-        (Ok(a), Ok(b)) => same_inode(&a, &b),
+        (Ok(a), Ok(b)) => same_existing((input, &a), (output, &b)),
         (Err(_), Err(_)) => {
             let folder = |p: &Path| {
                 let parent = p.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -45,15 +45,16 @@ pub fn same_file(input: &Path, output: &Path) -> bool {
     }
 }
 
+/// Whether two existing files are one.
 #[cfg(unix)]
-fn same_inode(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+fn same_existing((_, a): (&Path, &std::fs::Metadata), (_, b): (&Path, &std::fs::Metadata)) -> bool {
     use std::os::unix::fs::MetadataExt;
     (a.dev(), a.ino()) == (b.dev(), b.ino())
 }
 
 #[cfg(not(unix))]
-fn same_inode(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
-    false
+fn same_existing((a, _): (&Path, &std::fs::Metadata), (b, _): (&Path, &std::fs::Metadata)) -> bool {
+    std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
 }
 
 /// Whether this process may create files in `folder` (`access(2)` with `W_OK`, which also

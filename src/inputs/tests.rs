@@ -223,6 +223,7 @@ mod unix {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         touch(root, &["d/a.mp4", "d/._a.mp4", "d/.cache/b.mp4", ".hidden/c.mp4"]);
+        symlink(root.join("gone.mp4"), root.join("d/.broken.mp4")).unwrap();
         let jobs = plan_args(&[&root.join("d"), &root.join(".hidden")], &Extensions::default());
         assert_eq!(describe(&jobs, root), ["file:d/a.mp4", "file:.hidden/c.mp4"]);
     }

@@ -14,12 +14,12 @@ pub(super) fn write(out: &mut dyn Write, record: &Record, first: bool) -> io::Re
     }
     match record {
         Record::Prediction(p) => write_prediction(out, p),
-        Record::Failure(f) => writeln!(out, "{}\n  error: {}", shown(&f.input), f.error),
+        Record::Failure(f) => writeln!(out, "{}\n  error: {}", shown(&f.input), shown(&f.error)),
     }
 }
 
-/// A file name as one line: control characters (a newline, a carriage return) in it are escaped,
-/// as `ls` shows them, so that each input keeps its one header line.
+/// A file name (or an error naming one) as one line: control characters (a newline, a carriage
+/// return) are escaped, as `ls` shows them, so that each input keeps its lines.
 fn shown(name: &str) -> String {
     name.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
 }

@@ -209,11 +209,11 @@ fn table_says_when_nothing_reached_min_score() {
 
 #[test]
 fn table_headers_stay_one_line_whatever_the_file_name() {
-    let records = [prediction("new\nline.mp4", &[("a", 0, 1.0)]), failure("cr\r.mp4", "gone")];
+    let records = [prediction("new\nline.mp4", &[("a", 0, 1.0)]), failure("cr\r.mp4", "cr\r.mp4: gone")];
     let text = render(OutputFormat::Table, &records);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("new\\nline.mp4 ("), "{text}");
-    assert_eq!(lines[1..], ["  1  1.0000  a", "", "cr\\r.mp4", "  error: gone"]);
+    assert_eq!(lines[1..], ["  1  1.0000  a", "", "cr\\r.mp4", "  error: cr\\r.mp4: gone"]);
 }
 
 #[test]

@@ -61,10 +61,11 @@ impl FrameDecoder<'_> {
         let mut matcher = Matcher { targets: &targets, next: 0, lost: 0 };
         let mut found = BTreeMap::new();
         let mut scaler = Scaler::default();
-        let mut frames_out = 0i64;
+        // Frames put out so far, and packets the decoder refused (each would have been one).
+        let frames_out = std::cell::Cell::new(0i64);
         let mut on_frame = |frame: &ffmpeg::frame::Video, matcher: &mut Matcher| -> Result<()> {
-            let key = if in_order { Some(frames_out) } else { frame.timestamp() };
-            frames_out += 1;
+            let key = if in_order { Some(frames_out.get()) } else { frame.timestamp() };
+            frames_out.set(frames_out.get() + 1);
             if let Some(slot) = key.and_then(|key| matcher.offer(key)) {
                 let rgb = scaler.convert(frame).map_err(|e| Error::video(name, e))?;
                 found.insert(frame_numbers[slot], convert(rgb));
@@ -121,11 +122,14 @@ impl FrameDecoder<'_> {
             // (the decoder tells from the bitstream). Packets without a timestamp are decoded.
             let wanted = in_order || packet.pts().is_none_or(|ts| targets.binary_search(&ts).is_ok());
             decoder.skip_frame(if wanted { Discard::Default } else { Discard::NonReference });
-            // Corrupt packets are skipped; frames they held count as lost.
+            // Corrupt packets are skipped; frames they held count as lost (numbered in output
+            // order, the refused packet's frame keeps its number, so later frames keep theirs).
             if decoder.send_packet(&packet).is_ok() {
                 while decoder.receive_frame(&mut frame).is_ok() {
                     on_frame(&frame, &mut matcher)?;
                 }
+            } else if in_order {
+                frames_out.set(frames_out.get() + 1);
             }
         }
         drain(&mut decoder, &mut frame, &mut matcher, &mut on_frame)?;

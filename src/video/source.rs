@@ -5,8 +5,8 @@
 //! Files and URLs are simply opened again. Standard input and named pipes (a FIFO, `/dev/stdin`,
 //! a shell's `<(…)`) can be read only once, so their bytes are kept: in memory up to
 //! [`IN_MEMORY`] bytes (as mmaction2's `DecordInit` does with every file), beyond that in an
-//! unnamed temporary file, so that a long stream costs disk, not memory. Opening a pipe a second
-//! time would wait forever for a writer that is gone.
+//! unnamed temporary file (in `$TMPDIR`), so that a long stream does not stay in memory. Opening a
+//! pipe a second time would wait forever for a writer that is gone.
 //!
 //! Files are opened through FFmpeg's `file:` protocol with their name's bytes as they are, so
 //! that any name opens (ffmpeg-next's own `input` panics on one that is not UTF-8, and FFmpeg
@@ -44,8 +44,9 @@ impl Kept {
         if bytes.len() <= in_memory {
             return Ok(Kept::Memory(Arc::new(bytes)));
         }
-        let mut file = tempfile::tempfile()?;
-        file.write_all(&bytes)?;
+        let in_temporary_file = |e: io::Error| io::Error::new(e.kind(), format!("temporary file: {e}"));
+        let mut file = tempfile::tempfile().map_err(in_temporary_file)?;
+        file.write_all(&bytes).map_err(in_temporary_file)?;
         drop(bytes);
         io::copy(&mut reader, &mut file)?;
         Ok(Kept::File(Arc::new(file)))

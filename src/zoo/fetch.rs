@@ -76,7 +76,7 @@ pub fn fetch(
     fs::create_dir_all(dest_dir).map_err(|e| fail(format!("cannot create {}: {e}", dest_dir.display())))?;
 
     let part_path = dest_dir.join(format!("{file_name}.part"));
-    let Some(mut part) = PartFile::lock(part_path, &target)
+    let Some(mut part) = PartFile::lock(part_path, &target, progress)
         .map_err(|(path, e)| fail(format!("cannot write {}: {e}", path.display())))?
     else {
         // Another run downloaded it while this one waited.
@@ -194,11 +194,17 @@ struct PartFile {
 
 impl PartFile {
     /// Opens `path` (a stale one is emptied) and locks it, waiting while another process writes
-    /// it; `None` when `target` exists once the lock is held.
-    fn lock(path: PathBuf, target: &Path) -> std::result::Result<Option<Self>, (PathBuf, io::Error)> {
+    /// it (saying so on stderr if `tell`); `None` when `target` exists once the lock is held. A
+    /// file system without locks (NFS without its lock daemon, some FUSE mounts) goes unlocked,
+    /// as before locking.
+    fn lock(
+        path: PathBuf,
+        target: &Path,
+        tell: bool,
+    ) -> std::result::Result<Option<Self>, (PathBuf, io::Error)> {
         loop {
             let opened = fs::OpenOptions::new().write(true).create(true).truncate(false).open(&path);
-            let file = match opened.and_then(|file| file.lock().map(|()| file)) {
+            let file = match opened.and_then(|file| wait_for_lock(&file, &path, tell).map(|()| file)) {
                 Ok(file) => file,
                 Err(e) => return Err((path, e)),
             };
@@ -228,6 +234,38 @@ impl PartFile {
         self.persisted = true;
         Ok(())
     }
+}
+
+/// Locks `file`, telling (if `tell`) that another run holds it; `Ok` without a lock where the
+/// file system has none.
+fn wait_for_lock(file: &File, path: &Path, tell: bool) -> io::Result<()> {
+    match file.try_lock() {
+        Ok(()) => return Ok(()),
+        Err(fs::TryLockError::WouldBlock) => {
+            if tell {
+                let _ = writeln!(
+                    io::stderr(),
+                    "vidclass: waiting for another run's download into {}",
+                    path.display()
+                );
+            }
+        }
+        Err(fs::TryLockError::Error(e)) if no_locks_here(&e) => return Ok(()),
+        Err(fs::TryLockError::Error(e)) => return Err(e),
+    }
+    loop {
+        match file.lock() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if no_locks_here(&e) => return Ok(()),
+            other => return other,
+        }
+    }
+}
+
+/// Whether a lock failed because the file system (or platform) has no locks.
+fn no_locks_here(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Unsupported
+        || matches!(e.raw_os_error(), Some(code) if code == libc::ENOLCK || code == libc::EOPNOTSUPP)
 }
 
 /// True when `file` is still the file at `path` (not renamed or removed since it was opened).
