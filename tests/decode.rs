@@ -35,7 +35,8 @@ fn check_container(name: &str, args: &[&str]) -> Video {
 
 #[test]
 fn h264_mp4_with_b_frames() {
-    check_container("a.mp4", &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", "-bf", "3"]);
+    let video = check_container("a.mp4", &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", "-bf", "3"]);
+    assert!(!video.info().numbered_by_decoder_output, "found by timestamp, as decord does");
 }
 
 #[test]
@@ -59,12 +60,15 @@ fn mpeg4_avi() {
 
 #[test]
 fn raw_h264_without_timestamps_counts_frames_in_output_order() {
-    check_container("a.h264", &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", "-bf", "3"]);
+    let video =
+        check_container("a.h264", &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", "-bf", "3"]);
+    assert!(video.info().numbered_by_decoder_output);
 }
 
 #[test]
 fn mpeg2_program_stream_with_timestamps_on_some_packets() {
-    check_container("a.mpg", &["-c:v", "mpeg2video", "-q:v", "2", "-g", "10", "-bf", "2"]);
+    let video = check_container("a.mpg", &["-c:v", "mpeg2video", "-q:v", "2", "-g", "10", "-bf", "2"]);
+    assert!(video.info().numbered_by_decoder_output);
 }
 
 #[test]
@@ -80,6 +84,7 @@ fn frames_sharing_a_timestamp_are_told_apart() {
         &Spec { width: 96, height: 64, frames: 60, fps: 25, args: &args },
     ));
     assert_eq!(video.info().frame_count, 60);
+    assert!(video.info().numbered_by_decoder_output);
     let every: Vec<usize> = (0..60).collect();
     assert_eq!(shown(&video, &every), every, "the second frame of each pair too");
 }
@@ -295,6 +300,7 @@ fn corrupt_data_keeps_later_frames_in_place_when_frames_are_counted() {
     }
     std::fs::write(&path, &bytes).unwrap();
     let video = open(&path);
+    assert!(video.info().numbered_by_decoder_output);
     let all: Vec<usize> = (0..video.info().frame_count).collect();
     let decoded = video.decode(&all, |f| f).unwrap();
     let shown: Vec<usize> = decoded.frames.iter().map(index_of).collect();

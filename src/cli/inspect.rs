@@ -137,7 +137,8 @@ fn write_report(
     )?;
     writeln!(out, "fps:        {:.3}", info.fps)?;
     let header = info.header_frame_count.map_or("none".to_string(), |n| n.to_string());
-    writeln!(out, "frames:     {} (header says {header})", info.frame_count)?;
+    let numbering = if info.numbered_by_decoder_output { "; numbered in decoder output order" } else { "" };
+    writeln!(out, "frames:     {} (header says {header}{numbering})", info.frame_count)?;
     if let Some(d) = info.duration {
         writeln!(out, "duration:   {d:.3} s")?;
     }
@@ -186,6 +187,7 @@ fn report_json(
         "fps": info.fps,
         "frame_count": info.frame_count,
         "header_frame_count": info.header_frame_count,
+        "frames_numbered_by": if info.numbered_by_decoder_output { "decoder output" } else { "timestamp" },
         "duration": info.duration,
         "model": card.name,
         "protocol": protocol,

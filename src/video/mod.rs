@@ -93,6 +93,10 @@ pub struct VideoInfo {
     pub duration: Option<f64>,
     /// Packets the demuxer had to skip as corrupt while counting frames.
     pub damaged_packets: usize,
+    /// Frame *i* is the *i*-th frame the decoder puts out, because the stream's timestamps cannot
+    /// tell frames apart (a raw stream, an MPEG program stream, repeated times); otherwise the
+    /// frame with the *i*-th smallest timestamp, as decord numbers them.
+    pub numbered_by_decoder_output: bool,
 }
 
 /// An opened, indexed video.
@@ -170,6 +174,7 @@ impl Video {
             header_frame_count: header_frames,
             duration,
             damaged_packets: index.unreadable,
+            numbered_by_decoder_output: index.in_output_order,
         };
         Ok(Video { input, index, info, stream_index, time_base, start_pts, options })
     }
