@@ -260,19 +260,23 @@ fn errors_name_the_file_and_the_cause() {
     assert_eq!(error(&audio), format!("{}: no video stream", audio.display()));
 }
 
-#[test]
-fn corrupt_data_mid_stream_uses_what_decodes() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = Spec { width: 64, height: 48, frames: 50, fps: 25, args: &["-c:v", "mpeg4", "-g", "5"] };
-    let path = make_video(dir.path(), "a.mp4", &spec);
+/// A 50-frame video at `dir/name` whose middle 400 bytes of frame data are garbled (an MP4's
+/// index, at the end, stays intact).
+fn garbled_in_the_middle(dir: &std::path::Path, name: &str, args: &[&str]) -> std::path::PathBuf {
+    let path = make_video(dir, name, &Spec { width: 64, height: 48, frames: 50, fps: 25, args });
     let mut bytes = std::fs::read(&path).unwrap();
-    // Garble a stretch of the frame data in the middle; the MP4 index (at the end) stays intact.
     let middle = bytes.len() / 2;
     for b in &mut bytes[middle..middle + 400] {
         *b = 0xff;
     }
     std::fs::write(&path, &bytes).unwrap();
-    let video = open(&path);
+    path
+}
+
+#[test]
+fn corrupt_data_mid_stream_uses_what_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = open(&garbled_in_the_middle(dir.path(), "a.mp4", &["-c:v", "mpeg4", "-g", "5"]));
     assert_eq!(video.info().frame_count, 50, "the container still lists every frame");
     let all: Vec<usize> = (0..50).collect();
     let decoded = video.decode(&all, |f| f).unwrap();
@@ -291,15 +295,7 @@ fn corrupt_data_keeps_later_frames_in_place_when_frames_are_counted() {
     // An MPEG program stream, whose frames are numbered in decoder output order: damage in the
     // middle must not shift the numbers of the frames after it.
     let dir = tempfile::tempdir().unwrap();
-    let spec = Spec { width: 64, height: 48, frames: 50, fps: 25, args: &["-c:v", "mpeg2video", "-g", "5"] };
-    let path = make_video(dir.path(), "a.mpg", &spec);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let middle = bytes.len() / 2;
-    for b in &mut bytes[middle..middle + 400] {
-        *b = 0xff;
-    }
-    std::fs::write(&path, &bytes).unwrap();
-    let video = open(&path);
+    let video = open(&garbled_in_the_middle(dir.path(), "a.mpg", &["-c:v", "mpeg2video", "-g", "5"]));
     assert!(video.info().numbered_by_decoder_output);
     let all: Vec<usize> = (0..video.info().frame_count).collect();
     let decoded = video.decode(&all, |f| f).unwrap();
