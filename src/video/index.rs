@@ -47,7 +47,7 @@ impl PacketIndex {
         name: &str,
         url: Option<UrlReads>,
     ) -> Result<Self> {
-        let (mut packets, mut timestamps) = (Vec::new(), Vec::new());
+        let (mut timestamps, mut keys) = (Vec::new(), Vec::new());
         let mut unreadable = 0usize;
         let mut packet = ffmpeg::Packet::empty();
         loop {
@@ -60,7 +60,7 @@ impl PacketIndex {
                 }
                 Err(e) => match url {
                     Some(url) => return Err(Error::video(name, url.read_failed(&e))),
-                    None if packets.is_empty() => {
+                    None if timestamps.is_empty() => {
                         return Err(Error::video(name, format!("cannot read: {e}")));
                     }
                     // A file's read error after some packets: keep what was read, as for a
@@ -72,17 +72,22 @@ impl PacketIndex {
                 continue;
             }
             timestamps.push(packet.pts());
-            packets.push(PacketEntry { pts: 0, is_key: packet.is_key() });
+            keys.push(packet.is_key());
         }
-        let mut sorted: Vec<Option<i64>> = timestamps.clone();
-        sorted.sort_unstable();
-        let in_output_order =
-            sorted.first().is_some_and(|first| first.is_none()) || sorted.windows(2).any(|w| w[0] == w[1]);
-        for (position, (packet, pts)) in packets.iter_mut().zip(timestamps).enumerate() {
-            packet.pts = if in_output_order { position as i64 } else { pts.expect("checked above") };
+        // Packets without a timestamp sort first; equal ones side by side.
+        let mut order: Vec<usize> = (0..timestamps.len()).collect();
+        order.sort_by_key(|&i| (timestamps[i], i));
+        let in_output_order = order.first().is_some_and(|&i| timestamps[i].is_none())
+            || order.windows(2).any(|w| timestamps[w[0]] == timestamps[w[1]]);
+        if in_output_order {
+            order.sort_unstable();
         }
-        let mut order: Vec<usize> = (0..packets.len()).collect();
-        order.sort_by_key(|&i| (packets[i].pts, i));
+        let packets = (0..timestamps.len())
+            .map(|d| PacketEntry {
+                pts: if in_output_order { d as i64 } else { timestamps[d].expect("checked above") },
+                is_key: keys[d],
+            })
+            .collect();
         Ok(PacketIndex { packets, order, unreadable, in_output_order })
     }
 
