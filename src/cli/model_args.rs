@@ -52,16 +52,8 @@ impl ModelArgs {
         }
     }
 
-    /// The checkpoint: `--weights`, or the card's file in the cache, downloaded on first use.
-    pub fn weights(&self, card: &ModelCard, progress: bool) -> anyhow::Result<PathBuf> {
-        match self.given_weights()? {
-            Some(path) => Ok(path),
-            None => fetch_weights(card, progress),
-        }
-    }
-
-    /// `--weights`, checked to be a file, when it is given: what [`Self::weights`] can say
-    /// without downloading anything.
+    /// `--weights`, checked to be a file, when it is given; `None` leaves the card's file in
+    /// the cache ([`fetch_weights`]).
     pub fn given_weights(&self) -> anyhow::Result<Option<PathBuf>> {
         match &self.weights {
             Some(path) if path.is_dir() => bail!("weights {}: is a folder, not a checkpoint", path.display()),

@@ -20,7 +20,7 @@ use vidclass::output::{OutputFormat, Printer, Record};
 use vidclass::pipeline::{self, Progress, ReportOptions};
 use vidclass::{Classifier, Error};
 
-use super::model_args::{ModelArgs, ViewArgs};
+use super::model_args::{ModelArgs, ViewArgs, fetch_weights};
 use super::{Globals, Status};
 
 #[derive(Debug, Args)]
@@ -96,11 +96,14 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
         super::say(format_args!("{note}"));
     }
     let device = opened.device;
-    args.model.given_weights()?;
+    let given_weights = args.model.given_weights()?;
     let extensions = if args.ext.is_empty() { Extensions::default() } else { Extensions::new(&args.ext) };
     let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
     let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, std::io::stdin().lock())?;
-    let weights = args.model.weights(&card, !globals.quiet)?;
+    let weights = match given_weights {
+        Some(path) => path,
+        None => fetch_weights(&card, !globals.quiet)?,
+    };
     // Loaded inside the pipeline, while the first input decodes.
     let labels_origin = match &args.model.labels {
         Some(path) => format!("--labels {}", path.display()),
