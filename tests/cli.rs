@@ -602,6 +602,30 @@ fn ctrl_c_exits_130() {
 }
 
 #[test]
+fn a_weights_download_from_a_silent_server_fails_after_the_url_timeout() {
+    let s = Setup::new();
+    let body = std::fs::read(tiny_weights()).unwrap();
+    let digest = format!("{:x}", Sha256::digest(&body));
+    let file = format!("tiny_20250101-{}.pth", &digest[..8]);
+    // Half the file, then 20 s of silence with the connection open.
+    let (url, _server) =
+        common::http::serve_stalling(&file, body.clone(), body.len() / 2, Duration::from_secs(20), 1);
+    let card = write_tiny_card(s.dir.path(), &url, &digest[..8]);
+    let cache = s.dir.path().join("cache");
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+        .args(["fetch", "--url-timeout", "0.5", card.to_str().unwrap()])
+        .env("VIDCLASS_CACHE", &cache)
+        .output()
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("sent nothing for 0.5 s (--url-timeout)"), "{}", stderr(&output));
+    assert!(waited < Duration::from_secs(10), "failed only after {waited:?}");
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0, "no partial file left");
+}
+
+#[test]
 fn an_interrupted_download_leaves_nothing_behind() {
     let s = Setup::new();
     let body = std::fs::read(tiny_weights()).unwrap();

@@ -16,6 +16,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use vidclass::video::{self, DecodeOptions, FfmpegLog};
+use vidclass::zoo::fetch::Transfer;
 
 /// Where `--help` lists the options every subcommand takes, apart from its own.
 const GLOBAL: &str = "Global options";
@@ -46,7 +47,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N", help_heading = GLOBAL)]
     threads: Option<usize>,
 
-    /// Fail a URL input when its server sends nothing for this many seconds.
+    /// Fail a URL input or a weights download when its server sends nothing for this many seconds.
     #[arg(
         long,
         global = true,
@@ -98,6 +99,13 @@ pub struct Globals {
     pub quiet: bool,
     /// Decoder threads and the URL timeout.
     pub decode: DecodeOptions,
+}
+
+impl Globals {
+    /// How weights downloads go: a progress bar unless quiet, and the URL timeout.
+    pub fn transfer(&self) -> Transfer {
+        Transfer { progress: !self.quiet, timeout: self.decode.url_timeout }
+    }
 }
 
 /// Runs the parsed command line.

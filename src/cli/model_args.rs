@@ -73,12 +73,12 @@ pub fn load_card(name: &str) -> anyhow::Result<ModelCard> {
 }
 
 /// The card's checkpoint in the weights cache, downloaded when missing.
-pub fn fetch_weights(card: &ModelCard, progress: bool) -> anyhow::Result<PathBuf> {
+pub fn fetch_weights(card: &ModelCard, transfer: fetch::Transfer) -> anyhow::Result<PathBuf> {
     let cache = fetch::cache_dir().context(
         "no cache folder for weights: set VIDCLASS_CACHE (or HOME), or pass --weights FILE to work offline",
     )?;
     let url = &card.checkpoint.url;
-    Ok(fetch::fetch(url, &card.checkpoint.sha256_prefix, &cache, weights_file_name(url), progress)?)
+    Ok(fetch::fetch(url, &card.checkpoint.sha256_prefix, &cache, weights_file_name(url), transfer)?)
 }
 
 /// Where the card's checkpoint lives in the weights cache, whether it is there yet or not; None

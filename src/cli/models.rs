@@ -90,7 +90,7 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
         args.models.iter().map(|name| Ok((name, load_card(name)?))).collect::<anyhow::Result<Vec<_>>>()?;
     let mut failed = false;
     for (name, card) in cards {
-        match fetch_weights(&card, !globals.quiet) {
+        match fetch_weights(&card, globals.transfer()) {
             Ok(path) => {
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "{name}\t{}", path.display())?;

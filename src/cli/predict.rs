@@ -102,7 +102,7 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, std::io::stdin().lock())?;
     let weights = match given_weights {
         Some(path) => path,
-        None => fetch_weights(&card, !globals.quiet)?,
+        None => fetch_weights(&card, globals.transfer())?,
     };
     // Loaded inside the pipeline, while the first input decodes.
     let labels_origin = match &args.model.labels {

@@ -41,19 +41,29 @@ fn cache_dir_from(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
         .or_else(|| set("HOME").map(|home| home.join(".cache").join("vidclass")))
 }
 
+/// How a download behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct Transfer {
+    /// Show a byte-count bar on stderr (indicatif hides it by itself when stderr is not a
+    /// terminal).
+    pub progress: bool,
+    /// How long the server may take to accept the connection, and then stay silent, before the
+    /// download fails instead of hanging the run: the `--url-timeout` of URL inputs.
+    pub timeout: Duration,
+}
+
 /// Returns `dest_dir/file_name`, downloading it from `url` first unless it is already there.
 ///
 /// A file already in place is trusted without rehashing: it was verified when it arrived (or put
 /// there by the user), and rehashing hundreds of megabytes would slow every run. A download must
 /// have a lowercase hex SHA-256 digest starting with `expected_sha256_prefix` (case-insensitive; an
-/// empty prefix checks nothing). `progress` shows a byte-count bar on stderr, which indicatif hides
-/// by itself when stderr is not a terminal.
+/// empty prefix checks nothing).
 pub fn fetch(
     url: &str,
     expected_sha256_prefix: &str,
     dest_dir: &Path,
     file_name: &str,
-    progress: bool,
+    transfer: Transfer,
 ) -> Result<PathBuf> {
     let target = dest_dir.join(file_name);
     let fail = |cause: String| Error::Fetch {
@@ -76,13 +86,13 @@ pub fn fetch(
     fs::create_dir_all(dest_dir).map_err(|e| fail(format!("cannot create {}: {e}", dest_dir.display())))?;
 
     let part_path = dest_dir.join(format!("{file_name}.part"));
-    let Some(mut part) = PartFile::lock(part_path, &target, progress)
+    let Some(mut part) = PartFile::lock(part_path, &target, transfer.progress)
         .map_err(|(path, e)| fail(format!("cannot write {}: {e}", path.display())))?
     else {
         // Another run downloaded it while this one waited.
         return Ok(target);
     };
-    let digest = download(url, &mut part, file_name, progress).map_err(fail)?;
+    let digest = download(url, &mut part, file_name, transfer).map_err(fail)?;
 
     let expected = expected_sha256_prefix.to_ascii_lowercase();
     if !digest.starts_with(&expected) {
@@ -101,21 +111,27 @@ fn download(
     url: &str,
     part: &mut PartFile,
     label: &str,
-    progress: bool,
+    Transfer { progress, timeout }: Transfer,
 ) -> std::result::Result<String, String> {
-    // A stalled server fails the download after a minute of silence instead of hanging the run.
     let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(30)))
-        .timeout_per_read(Some(Duration::from_secs(60)))
+        .timeout_connect(Some(timeout))
+        .timeout_per_read(Some(timeout))
         .build()
         .into();
+    let silent = || format!("the server sent nothing for {} s (--url-timeout)", timeout.as_secs_f64());
     let mut response = agent.get(url).call().map_err(|e| match e {
         ureq::Error::StatusCode(code) => format!("the server answered HTTP {code}"),
+        ureq::Error::Timeout(_) => silent(),
         other => other.to_string(),
     })?;
     let announced = response.body().content_length();
     let bar = progress_bar(label, announced, progress);
-    let streamed = stream(response.body_mut().as_reader(), part, &bar);
+    // ureq hands its own errors through the reader wrapped in an `io::Error`.
+    let timed_out = |e: &io::Error| {
+        e.get_ref().and_then(|e| e.downcast_ref()).is_some_and(|e| matches!(e, ureq::Error::Timeout(_)))
+    };
+    let read_error = |e: io::Error| if timed_out(&e) { silent() } else { e.to_string() };
+    let streamed = stream(response.body_mut().as_reader(), part, &bar, read_error);
     bar.finish_and_clear();
     let of_total = announced.map(|len| format!(" of {len}")).unwrap_or_default();
     match streamed {
@@ -130,11 +146,12 @@ fn download(
 }
 
 /// Copies `body` into `part`, hashing as it goes; returns the hex digest and the byte count, or
-/// the byte count so far and the cause when reading or writing fails.
+/// the byte count so far and the cause when reading (described by `read_error`) or writing fails.
 fn stream(
     mut body: impl Read,
     part: &mut PartFile,
     bar: &ProgressBar,
+    read_error: impl Fn(io::Error) -> String,
 ) -> std::result::Result<(String, u64), (u64, String)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 1 << 16];
@@ -144,7 +161,7 @@ fn stream(
             Ok(0) => return Ok((format!("{:x}", hasher.finalize()), received)),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err((received, e.to_string())),
+            Err(e) => return Err((received, read_error(e))),
         };
         hasher.update(&buf[..n]);
         part.file

@@ -37,6 +37,11 @@ fn serve_once(response: Vec<u8>) -> (String, JoinHandle<()>) {
     (url, server)
 }
 
+/// A transfer with a timeout long enough for any test that does not test it.
+fn transfer(progress: bool) -> Transfer {
+    Transfer { progress, timeout: Duration::from_secs(30) }
+}
+
 fn ok_response(body: &[u8], content_length: usize) -> Vec<u8> {
     let mut response =
         format!("HTTP/1.1 200 OK\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n")
@@ -71,14 +76,14 @@ fn download_lands_in_place_and_is_reused() {
     let dir = tmp.path().join("cache/nested");
     let prefix = sha256_hex(&body)[..8].to_ascii_uppercase();
 
-    let path = fetch(&url, &prefix, &dir, "w.pth", true).unwrap();
+    let path = fetch(&url, &prefix, &dir, "w.pth", transfer(true)).unwrap();
     server.join().unwrap();
     assert_eq!(path, dir.join("w.pth"));
     assert_eq!(fs::read(&path).unwrap(), body);
     assert_eq!(listing(&dir), ["w.pth"]);
 
     // The server is gone: a second call must not touch the network.
-    assert_eq!(fetch(&url, &prefix, &dir, "w.pth", false).unwrap(), path);
+    assert_eq!(fetch(&url, &prefix, &dir, "w.pth", transfer(false)).unwrap(), path);
 }
 
 #[test]
@@ -86,7 +91,7 @@ fn hash_mismatch_leaves_nothing_behind() {
     let body = b"not the checkpoint you are looking for";
     let (url, server) = serve_once(ok_response(body, body.len()));
     let tmp = tempfile::tempdir().unwrap();
-    let err = fetch(&url, "00000000", tmp.path(), "w.pth", false).unwrap_err();
+    let err = fetch(&url, "00000000", tmp.path(), "w.pth", transfer(false)).unwrap_err();
     server.join().unwrap();
     let message = err.to_string();
     assert!(matches!(&err, Error::Fetch { url: u, .. } if *u == url), "{err:?}");
@@ -99,7 +104,7 @@ fn hash_mismatch_leaves_nothing_behind() {
 fn dropped_connection_leaves_nothing_behind() {
     let (url, server) = serve_once(ok_response(&[7u8; 1000], 100_000));
     let tmp = tempfile::tempdir().unwrap();
-    let err = fetch(&url, "", tmp.path(), "w.pth", false).unwrap_err();
+    let err = fetch(&url, "", tmp.path(), "w.pth", transfer(false)).unwrap_err();
     server.join().unwrap();
     assert!(matches!(err, Error::Fetch { .. }), "{err:?}");
     assert!(err.to_string().contains("after 1000 of 100000 bytes"), "{err}");
@@ -111,7 +116,7 @@ fn dropped_connection_leaves_nothing_behind() {
 fn http_404_is_reported_and_leaves_nothing_behind() {
     let (url, server) = serve_once(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec());
     let tmp = tempfile::tempdir().unwrap();
-    let err = fetch(&url, "", tmp.path(), "w.pth", false).unwrap_err();
+    let err = fetch(&url, "", tmp.path(), "w.pth", transfer(false)).unwrap_err();
     server.join().unwrap();
     assert!(err.to_string().contains("HTTP 404"), "{err}");
     assert_offline_hint(&err, tmp.path());
@@ -123,7 +128,8 @@ fn refused_connection_is_an_error() {
     // Bind then drop: nothing listens on this port any more.
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let tmp = tempfile::tempdir().unwrap();
-    let err = fetch(&format!("http://127.0.0.1:{port}/w.pth"), "", tmp.path(), "w.pth", false).unwrap_err();
+    let err = fetch(&format!("http://127.0.0.1:{port}/w.pth"), "", tmp.path(), "w.pth", transfer(false))
+        .unwrap_err();
     assert_offline_hint(&err, tmp.path());
     assert!(listing(tmp.path()).is_empty());
 }
@@ -134,7 +140,7 @@ fn stale_part_file_is_replaced() {
     let (url, server) = serve_once(ok_response(body, body.len()));
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("w.pth.part"), b"left over from a crash, longer than the body").unwrap();
-    let path = fetch(&url, &sha256_hex(body)[..8], tmp.path(), "w.pth", false).unwrap();
+    let path = fetch(&url, &sha256_hex(body)[..8], tmp.path(), "w.pth", transfer(false)).unwrap();
     server.join().unwrap();
     assert_eq!(fs::read(path).unwrap(), body);
     assert_eq!(listing(tmp.path()), ["w.pth"]);
@@ -166,7 +172,7 @@ fn downloads_of_one_file_at_once_take_turns() {
         .map(|run| {
             let (url, dir, prefix) = (url.clone(), tmp.path().to_path_buf(), prefix.to_owned());
             thread::sleep(Duration::from_millis(100 * run));
-            thread::spawn(move || fetch(&url, &prefix, &dir, "w.pth", false))
+            thread::spawn(move || fetch(&url, &prefix, &dir, "w.pth", transfer(false)))
         })
         .collect();
     for (i, run) in runs.into_iter().enumerate() {
@@ -182,7 +188,7 @@ fn a_cache_that_is_a_file_is_named_as_such() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     fs::write(&cache, b"not a folder").unwrap();
-    let err = fetch("http://127.0.0.1:9/w.pth", "", &cache, "w.pth", false).unwrap_err();
+    let err = fetch("http://127.0.0.1:9/w.pth", "", &cache, "w.pth", transfer(false)).unwrap_err();
     assert!(
         err.to_string().contains(&format!("the weights cache {} is not a folder", cache.display())),
         "{err}"
@@ -193,7 +199,7 @@ fn a_cache_that_is_a_file_is_named_as_such() {
 fn file_names_with_separators_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     for name in ["../w.pth", "a/w.pth", "", ".."] {
-        let err = fetch("http://127.0.0.1:9/x", "", tmp.path(), name, false).unwrap_err();
+        let err = fetch("http://127.0.0.1:9/x", "", tmp.path(), name, transfer(false)).unwrap_err();
         assert!(err.to_string().contains("not a plain file name"), "{name}: {err}");
     }
 }
@@ -215,4 +221,37 @@ fn cache_dir_precedence() {
     );
     assert_eq!(cache_dir_from(env(&[("HOME", "/h")])), Some(PathBuf::from("/h/.cache/vidclass")));
     assert_eq!(cache_dir_from(env(&[])), None);
+}
+
+#[test]
+fn a_silent_server_fails_the_download_after_the_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let timeout = Duration::from_millis(300);
+    // One server accepts the connection and never answers; one sends headers and half the body,
+    // then stays silent. Both hold the connection open far longer than the timeout.
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    let mut half = ok_response(&body, body.len());
+    half.truncate(half.len() - body.len() / 2);
+    for (response, received) in [(None, None), (Some(half), Some(body.len() / 2))] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/w.pth", listener.local_addr().unwrap());
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            if let Some(response) = response {
+                stream.write_all(&response).unwrap();
+            }
+            thread::sleep(Duration::from_secs(3));
+        });
+        let started = Instant::now();
+        let err = fetch(&url, "", tmp.path(), "w.pth", Transfer { progress: false, timeout }).unwrap_err();
+        let waited = started.elapsed();
+        let message = err.to_string();
+        assert!(message.contains("sent nothing for 0.3 s (--url-timeout)"), "{message}");
+        if let Some(received) = received {
+            assert!(message.contains(&format!("after {received} of {} bytes", body.len())), "{message}");
+        }
+        assert!(waited < Duration::from_secs(2), "failed only after {waited:?}: {message}");
+        assert_eq!(listing(tmp.path()), Vec::<String>::new(), "no partial file left");
+        server.join().unwrap();
+    }
 }
