@@ -1,6 +1,7 @@
 //! The PNG grid `vidclass inspect --contact-sheet` writes: every view's frames, labelled.
 //!
-//! One row per view (crop-major, as the model sees them), one column per frame of the clip,
+//! One row per view (crop-major, as the model sees them), one column per frame of the clip, or,
+//! for clips of one frame, one row per crop and a column per clip (the caller arranges the rows);
 //! each tile captioned with the frame number and its time. Captions use a tiny built-in
 //! bitmap font so the sheet needs no font files.
 

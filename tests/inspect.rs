@@ -135,6 +135,34 @@ fn contact_sheet_shows_each_views_frames_in_order() {
 }
 
 #[test]
+fn single_frame_clips_make_a_row_per_crop() {
+    // TSN's protocol: clips of one frame. 5 clips x 3 crops: 3 rows of 5 tiles, not 15 rows of 1.
+    let dir = tempfile::tempdir().unwrap();
+    let video = make_video(dir.path(), "a.mp4", &Spec::h264(128, 96, 50));
+    let sheet = dir.path().join("sheet.png");
+    let args = ["inspect", video.to_str().unwrap(), "--clips", "5", "--crops", "three", "--clip-len", "1"];
+    let mut args = args.to_vec();
+    args.extend(["--frame-interval", "1", "--short-side", "96", "--contact-sheet", sheet.to_str().unwrap()]);
+    let output = vidclass(&args, b"", dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let image = image::open(&sheet).unwrap().to_rgb8();
+    assert_eq!(image.dimensions(), (5 * 98 + 2, 3 * (96 + 18 + 2) + 2));
+    let image = &image;
+    let tile = |row: u32, col: u32| {
+        let (x0, y0) = (2 + col * 98, 2 + row * 116);
+        let data =
+            (0..96).flat_map(|y| (0..96).flat_map(move |x| image.get_pixel(x0 + x, y0 + y).0)).collect();
+        RgbFrame::new(96, 96, data)
+    };
+    // Five clips of one frame over 50 frames: segments of 10, the middle of each (5, 15, ..., 45).
+    // Every crop's row shows the same frames, clip by clip.
+    for row in 0..3 {
+        let shown: Vec<usize> = (0..5).map(|col| index_of(&tile(row, col))).collect();
+        assert_eq!(shown, [5, 15, 25, 35, 45], "row {row}");
+    }
+}
+
+#[test]
 fn dumped_input_is_mmaction2s_tensor_normalised() {
     // The golden case h264_342x258_s64_three64_l2i8k1: SampleFrames(2, 8, 1), Resize(-1, 64),
     // ThreeCrop(64), NCTHW, made by mmaction2 (tests/fixtures/preprocess).

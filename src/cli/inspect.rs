@@ -38,7 +38,8 @@ pub struct InspectArgs {
     #[command(flatten)]
     views: ViewArgs,
 
-    /// Write a PNG grid of the sampled, cropped frames (one row per view).
+    /// Write a PNG grid of the sampled, cropped frames (one row per view, or per crop for
+    /// single-frame clips).
     #[arg(long, value_name = "PNG")]
     contact_sheet: Option<PathBuf>,
 
@@ -213,9 +214,12 @@ fn check_output(path: &Path, flag: &str, extension: Option<&str>) -> anyhow::Res
     check_writable(path).map_err(|e| anyhow::anyhow!("{flag} {e}"))
 }
 
+/// One row per view; where every clip is a single frame (TSN), one row per crop instead, with a
+/// column per clip, so that 250 views make a 10 × 25 grid rather than a column 250 tiles long.
 fn write_contact_sheet(path: &Path, video: &Video, prepared: &PreparedInput) -> anyhow::Result<()> {
     let clips = prepared.frame_indices.len();
-    let rows: Vec<Vec<Tile>> = prepared
+    // Views are crop-major: view `v` is clip `v % clips`.
+    let views: Vec<Vec<Tile>> = prepared
         .views
         .frames
         .iter()
@@ -229,6 +233,12 @@ fn write_contact_sheet(path: &Path, video: &Video, prepared: &PreparedInput) -> 
                 .collect()
         })
         .collect();
+    let rows = if views.iter().all(|tiles| tiles.len() == 1) {
+        let mut tiles = views.into_iter().flatten();
+        (0..prepared.views.frames.len() / clips).map(|_| tiles.by_ref().take(clips).collect()).collect()
+    } else {
+        views
+    };
     contact_sheet::write(path, &rows)?;
     Ok(())
 }
