@@ -97,6 +97,39 @@ fn any_file_name_opens_as_a_file() {
 }
 
 #[test]
+fn a_url_is_downloaded_once_and_classified_like_the_file() {
+    let s = Setup::new();
+    // Index last (no faststart): the demuxer must seek to the end and back.
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 60));
+    let body = std::fs::read(&video).unwrap();
+    // The server answers one request and is gone: a second download would fail the input.
+    let (url, server) = common::http::serve_once("v.mp4", body.clone(), body.len());
+    let output = s.predict(&["--format", "jsonl", video.to_str().unwrap(), &url], b"");
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let records = json_lines(&output);
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[1]["input"], url.as_str());
+    assert_eq!(records[1]["top"], records[0]["top"], "the URL reads as the file does");
+    assert_eq!(records[1]["frames"], records[0]["frames"]);
+}
+
+#[test]
+fn a_url_with_an_empty_body_fails_and_says_so() {
+    let s = Setup::new();
+    let (url, server) = common::http::serve_once("v.mp4", Vec::new(), 0);
+    let output = s.predict(&["--format", "jsonl", &url], b"");
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = json_lines(&output);
+    assert!(
+        records[0]["error"].as_str().unwrap().contains("the server sent an empty file"),
+        "{}",
+        records[0]
+    );
+}
+
+#[test]
 fn a_url_whose_download_breaks_off_fails_alone() {
     let s = Setup::new();
     // Index first (faststart), so that half the file is a playable, shorter video.

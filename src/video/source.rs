@@ -2,16 +2,21 @@
 //!
 //! Sampling needs the frame count before any frame is chosen, and decord counts frames by
 //! reading every packet, so each video is read twice: once to index it, once to decode.
-//! Files and URLs are simply opened again. Standard input and named pipes (a FIFO, `/dev/stdin`,
-//! a shell's `<(…)`) can be read only once, so their bytes are kept: in memory up to
-//! [`IN_MEMORY`] bytes (as mmaction2's `DecordInit` does with every file), beyond that in an
-//! unnamed temporary file (in `$TMPDIR`), so that a long stream does not stay in memory. Opening a
-//! pipe a second time would wait forever for a writer that is gone.
+//! Files are simply opened again. Standard input and named pipes (a FIFO, `/dev/stdin`, a
+//! shell's `<(…)`) can be read only once, so their bytes are kept: in memory up to [`IN_MEMORY`]
+//! bytes (as mmaction2's `DecordInit` does with every file), beyond that in an unnamed temporary
+//! file (in `$TMPDIR`), so that a long stream does not stay in memory. Opening a pipe a second
+//! time would wait forever for a writer that is gone. A URL FFmpeg reads as a stream of bytes
+//! (`http`, `https`, `ftp`, …) is downloaded once and kept the same way: the index pass reads
+//! every packet, so it would download the whole video, and the decode pass much of it again.
+//! Other URLs (`rtsp`, whose demuxer speaks the protocol itself) are opened again for each pass.
 //!
 //! Files are opened through FFmpeg's `file:` protocol with their name's bytes as they are, so
 //! that any name opens (ffmpeg-next's own `input` panics on one that is not UTF-8, and FFmpeg
 //! would read a name like `concat:a.mp4` as a protocol). URLs get a read timeout, so that a
-//! server that accepts the connection and then sends nothing fails that input, not the batch.
+//! server that accepts the connection and then sends nothing fails that input, not the batch; a
+//! download that breaks off fails it too, since the part that arrived would otherwise be sampled
+//! as if it were the whole video.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -123,8 +128,8 @@ pub(crate) struct Reopenable {
 }
 
 impl Reopenable {
-    /// Prepares `source`; standard input and pipes are read in full now. A URL whose server
-    /// sends nothing for `url_timeout` fails.
+    /// Prepares `source`; standard input, pipes and URLs of byte streams are read in full now. A
+    /// URL whose server sends nothing for `url_timeout` fails.
     pub(crate) fn new(source: Input, url_timeout: Duration) -> Result<Reopenable> {
         let name = source.name();
         let keep = |reader: &mut dyn Read| {
@@ -141,7 +146,8 @@ impl Reopenable {
             Input::File(path) if is_pipe(path) => {
                 keep(&mut File::open(path).map_err(|e| Error::video(&name, format!("cannot open: {e}")))?)?
             }
-            _ => None,
+            Input::Url(url) => download(url, url_timeout).map_err(|e| Error::video(&name, e))?,
+            Input::File(_) => None,
         };
         Ok(Reopenable { source, kept, url_timeout })
     }
@@ -150,9 +156,10 @@ impl Reopenable {
         &self.source
     }
 
-    /// How a pass over this input treats failed reads: `Some` for a URL.
+    /// How a pass over this input treats failed reads: `Some` for a URL each pass reads anew.
     pub(crate) fn url_reads(&self) -> Option<UrlReads> {
-        matches!(self.source, Input::Url(_)).then_some(UrlReads { timeout: self.url_timeout })
+        let read_anew = matches!(self.source, Input::Url(_)) && self.kept.is_none();
+        read_anew.then_some(UrlReads { timeout: self.url_timeout })
     }
 
     /// Opens a fresh demuxer on the input.
@@ -186,7 +193,7 @@ impl Reopenable {
             ffmpeg::Error::InvalidData => {
                 "not a video FFmpeg can read (invalid data found when processing input)".into()
             }
-            e if stalled(&e) && self.url_reads().is_some() => {
+            e if stalled(&e) && matches!(self.source, Input::Url(_)) => {
                 format!("cannot open: {}", silent_for(self.url_timeout))
             }
             other => format!("cannot open: {other}"),
@@ -218,6 +225,85 @@ impl UrlReads {
     /// Why the failed read `e` fails the input.
     pub(crate) fn read_failed(self, e: &ffmpeg::Error) -> String {
         if stalled(e) { silent_for(self.timeout) } else { format!("the download broke off: {e}") }
+    }
+}
+
+/// The bytes at `url`, kept, or `None` for a URL FFmpeg does not read as a stream of bytes (its
+/// demuxer opens it, each pass anew). Fails with the cause when the server cannot be reached,
+/// goes silent for `timeout`, or hangs up before the length it announced (FFmpeg's `http`
+/// reports that as an I/O error).
+fn download(url: &str, timeout: Duration) -> std::result::Result<Option<Kept>, String> {
+    let mut bytes = match UrlBytes::open(url, timeout) {
+        Ok(bytes) => bytes,
+        Err(ffmpeg::Error::ProtocolNotFound) => return Ok(None),
+        Err(e) if stalled(&e) => return Err(format!("cannot open: {}", silent_for(timeout))),
+        Err(e) => return Err(format!("cannot open: {e}")),
+    };
+    match (Kept::read(&mut bytes, IN_MEMORY), bytes.failure) {
+        (Err(_), Some(failure)) => Err(UrlReads { timeout }.read_failed(&failure)),
+        (Err(e), None) => Err(format!("cannot keep the download: {e}")),
+        (Ok(kept), _) if kept.is_empty() => Err("the server sent an empty file".into()),
+        (Ok(kept), _) => Ok(Some(kept)),
+    }
+}
+
+/// A URL read as a stream of bytes through FFmpeg's protocols (`avio`), with FFmpeg's timeout
+/// on every read.
+struct UrlBytes {
+    context: *mut ffmpeg::ffi::AVIOContext,
+    /// Why the last read failed, for the message (the `io::Error` handed on loses the code).
+    failure: Option<ffmpeg::Error>,
+}
+
+impl UrlBytes {
+    fn open(url: &str, timeout: Duration) -> std::result::Result<UrlBytes, ffmpeg::Error> {
+        let url = CString::new(url).map_err(|_| ffmpeg::Error::InvalidData)?;
+        let mut options = ffmpeg::Dictionary::new();
+        options.set("rw_timeout", &timeout.as_micros().to_string());
+        let mut context = ptr::null_mut();
+        // SAFETY: `url` is NUL-terminated and outlives the call; the dictionary, handed over for
+        // FFmpeg to change, is taken back (and freed) right after; `context` is set only on
+        // success.
+        let opened = unsafe {
+            let mut options = options.disown();
+            let opened = ffmpeg::ffi::avio_open2(
+                &mut context,
+                url.as_ptr(),
+                ffmpeg::ffi::AVIO_FLAG_READ,
+                ptr::null(),
+                &mut options,
+            );
+            drop(ffmpeg::Dictionary::own(options));
+            opened
+        };
+        match opened {
+            0.. => Ok(UrlBytes { context, failure: None }),
+            e => Err(ffmpeg::Error::from(e)),
+        }
+    }
+}
+
+impl Read for UrlBytes {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len().min(i32::MAX as usize) as i32;
+        // SAFETY: `context` is open and `buf` holds at least `len` bytes.
+        match unsafe { ffmpeg::ffi::avio_read(self.context, buf.as_mut_ptr(), len) } {
+            n @ 0.. => Ok(n as usize),
+            e => match ffmpeg::Error::from(e) {
+                ffmpeg::Error::Eof => Ok(0),
+                e => {
+                    self.failure = Some(e);
+                    Err(io::Error::other(e))
+                }
+            },
+        }
+    }
+}
+
+impl Drop for UrlBytes {
+    fn drop(&mut self) {
+        // SAFETY: `context` was opened by `avio_open2` and is closed only here.
+        unsafe { ffmpeg::ffi::avio_closep(&mut self.context) };
     }
 }
 
