@@ -130,6 +130,60 @@ fn a_url_with_an_empty_body_fails_and_says_so() {
 }
 
 #[test]
+fn a_url_without_an_announced_length_reads_to_the_end() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 60));
+    let body = std::fs::read(&video).unwrap();
+    let (base, server) = common::http::serve_files(vec![("v.mp4".into(), body)], 1, false);
+    let url = format!("{base}v.mp4");
+    let output = s.predict(&["--format", "jsonl", video.to_str().unwrap(), &url], b"");
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let records = json_lines(&output);
+    assert_eq!(records[1]["top"], records[0]["top"], "{}", records[1]);
+}
+
+#[test]
+fn playlist_and_streaming_urls_are_opened_by_ffmpeg_itself() {
+    let s = Setup::new();
+    // An HLS playlist names its segments: FFmpeg's demuxer must fetch them, not a copy of the list.
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 50));
+    let hls = s.dir.path().join("hls");
+    std::fs::create_dir(&hls).unwrap();
+    let segmented = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(&video)
+        .args(["-c", "copy", "-f", "hls", "-hls_time", "1", "-hls_list_size", "0"])
+        .arg(hls.join("index.m3u8"))
+        .status()
+        .unwrap();
+    assert!(segmented.success());
+    let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&hls)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            (path.file_name().unwrap().to_str().unwrap().to_owned(), std::fs::read(&path).unwrap())
+        })
+        .collect();
+    // Each pass opens the playlist and every segment, and may open a segment again to seek.
+    let (base, _server) = common::http::serve_files(files.clone(), 10 * files.len(), true);
+    let playlist = hls.join("index.m3u8");
+    let url = format!("{base}index.m3u8");
+    // An RTSP URL is no stream of bytes: its demuxer connects, and says why it cannot.
+    let args = ["--format", "jsonl", playlist.to_str().unwrap(), &url, "rtsp://127.0.0.1:9/v"];
+    let output = s.predict(&args, b"");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = json_lines(&output);
+    assert!(records[0]["top"].is_array(), "{}", records[0]);
+    assert_eq!(
+        records[1]["top"], records[0]["top"],
+        "the playlist over HTTP reads as on disk: {}",
+        records[1]
+    );
+    assert!(records[2]["error"].as_str().unwrap().contains("Connection refused"), "{}", records[2]);
+}
+
+#[test]
 fn a_url_whose_download_breaks_off_fails_alone() {
     let s = Setup::new();
     // Index first (faststart), so that half the file is a playable, shorter video.
@@ -138,29 +192,36 @@ fn a_url_whose_download_breaks_off_fails_alone() {
         make_video(s.dir.path(), "v.mp4", &Spec { width: 64, height: 48, frames: 200, fps: 25, args: &args });
     let body = std::fs::read(&video).unwrap();
     let half = body.len() / 2;
-    // Every server announces the whole file. One sends nothing after its headers; one stops
-    // halfway and stays silent; one stops halfway and hangs up. They answer each request alike
-    // (vidclass reads a video twice: to index it, then to decode).
+    // One server accepts the connection and never answers. The others announce the whole file:
+    // one sends nothing after its headers; one stops halfway and stays silent; one stops halfway
+    // and hangs up.
     let stall = Duration::from_secs(20);
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let never = format!("http://{}/v.mp4", mute.local_addr().unwrap());
+    let _mute = std::thread::spawn(move || {
+        let _connection = mute.accept();
+        std::thread::sleep(Duration::from_secs(20));
+    });
     let (silent, _server) = common::http::serve_stalling("v.mp4", body.clone(), 0, stall, 1);
-    let (stalled, _server) = common::http::serve_stalling("v.mp4", body.clone(), half, stall, 2);
-    let (closed, _server) = common::http::serve_stalling("v.mp4", body.clone(), half, Duration::ZERO, 2);
+    let (stalled, _server) = common::http::serve_stalling("v.mp4", body.clone(), half, stall, 1);
+    let (closed, _server) = common::http::serve_stalling("v.mp4", body.clone(), half, Duration::ZERO, 1);
 
-    let urls = [silent.as_str(), &stalled, &closed];
+    let urls = [never.as_str(), &silent, &stalled, &closed];
     let mut args = vec!["--url-timeout", "0.5", "--format", "jsonl", video.to_str().unwrap()];
     args.extend(urls);
     let output = s.predict(&args, b"");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let records = json_lines(&output);
-    assert_eq!(records.len(), 4, "{records:?}");
+    assert_eq!(records.len(), 5, "{records:?}");
     assert!(records[0]["top"].is_array(), "{}", records[0]);
     let error = |i: usize| {
         let record = &records[i];
         record["error"].as_str().unwrap_or_else(|| panic!("not a partial result: {record}")).to_owned()
     };
-    assert!(error(1).contains("sent nothing for 0.5 s"), "{}", error(1));
+    assert!(error(1).contains("cannot open: the server sent nothing for 0.5 s"), "{}", error(1));
     assert!(error(2).contains("sent nothing for 0.5 s"), "{}", error(2));
-    assert!(error(3).contains("broke off"), "{}", error(3));
+    assert!(error(3).contains("sent nothing for 0.5 s"), "{}", error(3));
+    assert!(error(4).contains(&format!("broke off after {half} of {} bytes", body.len())), "{}", error(4));
 }
 
 #[test]

@@ -6,10 +6,12 @@
 //! shell's `<(…)`) can be read only once, so their bytes are kept: in memory up to [`IN_MEMORY`]
 //! bytes (as mmaction2's `DecordInit` does with every file), beyond that in an unnamed temporary
 //! file (in `$TMPDIR`), so that a long stream does not stay in memory. Opening a pipe a second
-//! time would wait forever for a writer that is gone. A URL FFmpeg reads as a stream of bytes
-//! (`http`, `https`, `ftp`, …) is downloaded once and kept the same way: the index pass reads
-//! every packet, so it would download the whole video, and the decode pass much of it again.
-//! Other URLs (`rtsp`, whose demuxer speaks the protocol itself) are opened again for each pass.
+//! time would wait forever for a writer that is gone. An `http` or `https` URL is downloaded
+//! once and kept the same way, up to [`MAX_KEPT_URL`] bytes: the index pass reads every packet,
+//! so it would download the whole video, and the decode pass much of it again. Other URLs
+//! (`rtsp`, whose demuxer speaks the protocol itself; `file:`, which needs no copy), playlists
+//! and manifests (HLS, DASH: their demuxers fetch further URLs), and longer or endless downloads
+//! are opened again by each pass.
 //!
 //! Files are opened through FFmpeg's `file:` protocol with their name's bytes as they are, so
 //! that any name opens (ffmpeg-next's own `input` panics on one that is not UTF-8, and FFmpeg
@@ -18,7 +20,7 @@
 //! download that breaks off fails it too, since the part that arrived would otherwise be sampled
 //! as if it were the whole video.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -61,6 +63,13 @@ impl Kept {
         match self {
             Kept::Memory(bytes) => bytes.is_empty(),
             Kept::File(_) => false,
+        }
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        match self {
+            Kept::Memory(bytes) => Ok(bytes.len() as u64),
+            Kept::File(file) => Ok(file.metadata()?.len()),
         }
     }
 
@@ -146,7 +155,9 @@ impl Reopenable {
             Input::File(path) if is_pipe(path) => {
                 keep(&mut File::open(path).map_err(|e| Error::video(&name, format!("cannot open: {e}")))?)?
             }
-            Input::Url(url) => download(url, url_timeout).map_err(|e| Error::video(&name, e))?,
+            Input::Url(url) => {
+                download(url, url_timeout, MAX_KEPT_URL).map_err(|e| Error::video(&name, e))?
+            }
             Input::File(_) => None,
         };
         Ok(Reopenable { source, kept, url_timeout })
@@ -228,22 +239,67 @@ impl UrlReads {
     }
 }
 
-/// The bytes at `url`, kept, or `None` for a URL FFmpeg does not read as a stream of bytes (its
-/// demuxer opens it, each pass anew). Fails with the cause when the server cannot be reached,
-/// goes silent for `timeout`, or hangs up before the length it announced (FFmpeg's `http`
-/// reports that as an I/O error).
-fn download(url: &str, timeout: Duration) -> std::result::Result<Option<Kept>, String> {
-    let mut bytes = match UrlBytes::open(url, timeout) {
+/// The most bytes of a URL kept: a longer download (or a live stream, which never ends) is
+/// dropped and the URL read from the server by each pass instead, as before it was kept.
+const MAX_KEPT_URL: u64 = 4 << 30;
+
+/// The bytes at `url`, kept, or `None` where each pass should open the URL itself: a protocol
+/// other than `http`/`https` (`file:` needs no copy, `rtsp` is no stream of bytes), a playlist
+/// or manifest, or a download longer than `limit` bytes. Fails with the cause when the server
+/// cannot be reached, goes silent for `timeout`, or hangs up before the length it announced
+/// (FFmpeg's `http` reports that as an I/O error).
+fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Option<Kept>, String> {
+    let url = CString::new(url).map_err(|_| "cannot open: the URL holds a NUL byte".to_owned())?;
+    if !matches!(protocol_name(&url), Some(b"http" | b"https")) {
+        return Ok(None);
+    }
+    let mut bytes = match UrlBytes::open(&url, timeout) {
         Ok(bytes) => bytes,
-        Err(ffmpeg::Error::ProtocolNotFound) => return Ok(None),
         Err(e) if stalled(&e) => return Err(format!("cannot open: {}", silent_for(timeout))),
         Err(e) => return Err(format!("cannot open: {e}")),
     };
-    match (Kept::read(&mut bytes, IN_MEMORY), bytes.failure) {
-        (Err(_), Some(failure)) => Err(UrlReads { timeout }.read_failed(&failure)),
-        (Err(e), None) => Err(format!("cannot keep the download: {e}")),
-        (Ok(kept), _) if kept.is_empty() => Err("the server sent an empty file".into()),
-        (Ok(kept), _) => Ok(Some(kept)),
+    let failed = |e: io::Error, bytes: &UrlBytes| match bytes.failure {
+        Some(failure) if stalled(&failure) => silent_for(timeout),
+        Some(failure) => {
+            let of_total = bytes.announced_length().map(|len| format!(" of {len}")).unwrap_or_default();
+            format!("the download broke off after {}{of_total} bytes: {failure}", bytes.received)
+        }
+        None => format!("cannot keep the download: {e}"),
+    };
+    let mut head = Vec::new();
+    if let Err(e) = (&mut bytes).take(HEAD).read_to_end(&mut head) {
+        return Err(failed(e, &bytes));
+    }
+    if names_other_urls(&head) {
+        return Ok(None);
+    }
+    let rest = (&mut bytes).take((limit + 1).saturating_sub(head.len() as u64));
+    let kept = Kept::read(Cursor::new(head).chain(rest), IN_MEMORY).map_err(|e| failed(e, &bytes))?;
+    match kept.len().map_err(|e| format!("cannot keep the download: {e}"))? {
+        0 => Err("the server sent an empty file".into()),
+        len if len > limit => Ok(None),
+        _ => Ok(Some(kept)),
+    }
+}
+
+/// Bytes read before deciding whether a download is a playlist.
+const HEAD: u64 = 4096;
+
+/// Whether a download starting with `head` is a playlist or manifest (HLS, DASH) whose demuxer
+/// fetches the media from further URLs itself, which a copy cannot do. These are the marks
+/// FFmpeg's own probes for the two formats look for.
+fn names_other_urls(head: &[u8]) -> bool {
+    let text = head.trim_ascii_start();
+    let xml = text.starts_with(b"<?xml") || text.starts_with(b"<MPD");
+    text.starts_with(b"#EXTM3U") || (xml && text.windows(4).any(|w| w == b"<MPD"))
+}
+
+/// The name of the FFmpeg protocol that would read `url` (`http`, `file`, …), if any.
+fn protocol_name(url: &CStr) -> Option<&'static [u8]> {
+    // SAFETY: `url` is NUL-terminated; FFmpeg returns null or a static, NUL-terminated name.
+    unsafe {
+        let name = ffmpeg::ffi::avio_find_protocol_name(url.as_ptr());
+        (!name.is_null()).then(|| CStr::from_ptr(name).to_bytes())
     }
 }
 
@@ -251,13 +307,14 @@ fn download(url: &str, timeout: Duration) -> std::result::Result<Option<Kept>, S
 /// on every read.
 struct UrlBytes {
     context: *mut ffmpeg::ffi::AVIOContext,
+    /// Bytes read so far.
+    received: u64,
     /// Why the last read failed, for the message (the `io::Error` handed on loses the code).
     failure: Option<ffmpeg::Error>,
 }
 
 impl UrlBytes {
-    fn open(url: &str, timeout: Duration) -> std::result::Result<UrlBytes, ffmpeg::Error> {
-        let url = CString::new(url).map_err(|_| ffmpeg::Error::InvalidData)?;
+    fn open(url: &CStr, timeout: Duration) -> std::result::Result<UrlBytes, ffmpeg::Error> {
         let mut options = ffmpeg::Dictionary::new();
         options.set("rw_timeout", &timeout.as_micros().to_string());
         let mut context = ptr::null_mut();
@@ -277,9 +334,15 @@ impl UrlBytes {
             opened
         };
         match opened {
-            0.. => Ok(UrlBytes { context, failure: None }),
+            0.. => Ok(UrlBytes { context, received: 0, failure: None }),
             e => Err(ffmpeg::Error::from(e)),
         }
+    }
+
+    /// The body's length, if the server announced it.
+    fn announced_length(&self) -> Option<u64> {
+        // SAFETY: `context` is open (see `open`).
+        u64::try_from(unsafe { ffmpeg::ffi::avio_size(self.context) }).ok()
     }
 }
 
@@ -288,9 +351,15 @@ impl Read for UrlBytes {
         let len = buf.len().min(i32::MAX as usize) as i32;
         // SAFETY: `context` is open and `buf` holds at least `len` bytes.
         match unsafe { ffmpeg::ffi::avio_read(self.context, buf.as_mut_ptr(), len) } {
-            n @ 0.. => Ok(n as usize),
+            n @ 0.. => {
+                self.received += n as u64;
+                Ok(n as usize)
+            }
             e => match ffmpeg::Error::from(e) {
                 ffmpeg::Error::Eof => Ok(0),
+                // FFmpeg 5.1's `http` also reports the end of a body whose length was not
+                // announced (the server closes the connection) as an I/O error.
+                ffmpeg::Error::Other { errno: libc::EIO } if self.announced_length().is_none() => Ok(0),
                 e => {
                     self.failure = Some(e);
                     Err(io::Error::other(e))
@@ -372,6 +441,44 @@ mod tests {
         second.seek(SeekFrom::Start(0)).unwrap();
         second.read_to_end(&mut all).unwrap();
         assert!(all == data);
+    }
+
+    /// Serves `body` once, with its length, on 127.0.0.1; returns its URL.
+    fn serve(body: Vec<u8>) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v.mp4", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let header =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = stream.write_all(header.as_bytes());
+            let _ = stream.write_all(&body);
+        });
+        url
+    }
+
+    #[test]
+    fn a_download_is_kept_up_to_the_limit_and_dropped_beyond() {
+        ffmpeg::init().unwrap();
+        let body: Vec<u8> = (0..10_000u32).map(|i| (i % 249) as u8).collect();
+        let timeout = Duration::from_secs(5);
+        let kept = download(&serve(body.clone()), timeout, 10_000).unwrap();
+        assert!(matches!(kept, Some(Kept::Memory(bytes)) if *bytes == body));
+        assert!(download(&serve(body), timeout, 9_999).unwrap().is_none(), "one byte over the limit");
+        assert!(download("file:/no/such/video.mp4", timeout, 10_000).unwrap().is_none(), "not a network URL");
+    }
+
+    #[test]
+    fn playlists_and_manifests_are_told_from_media() {
+        assert!(names_other_urls(b"#EXTM3U\n#EXT-X-VERSION:3\n"));
+        assert!(names_other_urls(
+            b"\n<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\">"
+        ));
+        assert!(names_other_urls(b"<MPD type=\"static\">"));
+        assert!(!names_other_urls(b"\x00\x00\x00\x20ftypisom<MPD"), "media that happens to hold the mark");
+        assert!(!names_other_urls(b"<?xml version=\"1.0\"?><svg/>"));
     }
 
     #[test]

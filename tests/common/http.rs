@@ -59,3 +59,54 @@ pub fn serve_stalling(
     });
     (url, server)
 }
+
+/// Serves `files` (a path under `/` and its body each) to whichever client asks, `requests` in
+/// all, one request a connection, with 404 for any other path. When `announce` is false the
+/// responses carry no Content-Length (the body ends when the connection closes, as with many
+/// simple servers). Returns the base URL (ending in `/`) and the server thread.
+pub fn serve_files(
+    files: Vec<(String, Vec<u8>)>,
+    requests: usize,
+    announce: bool,
+) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let server = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut served = 0;
+        while served < requests {
+            let mut stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                Err(_) => break,
+            };
+            served += 1;
+            stream.set_nonblocking(false).unwrap();
+            let mut request = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = request.read_line(&mut line);
+            let path = line.split_whitespace().nth(1).unwrap_or("").trim_start_matches('/').to_owned();
+            while request.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let response = match files.iter().find(|(name, _)| *name == path) {
+                Some((_, body)) => {
+                    let length =
+                        if announce { format!("Content-Length: {}\r\n", body.len()) } else { String::new() };
+                    let mut response =
+                        format!("HTTP/1.1 200 OK\r\n{length}Connection: close\r\n\r\n").into_bytes();
+                    response.extend_from_slice(body);
+                    response
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            };
+            let _ = stream.write_all(&response);
+            let _ = stream.flush();
+        }
+    });
+    (url, server)
+}
