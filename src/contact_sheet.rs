@@ -40,24 +40,29 @@ pub fn write(path: &Path, rows: &[Vec<Tile>]) -> Result<()> {
                 let (x, y) = (x0 + i % tile_w, y0 + i / tile_w);
                 sheet.put_pixel(x as u32, y as u32, image::Rgb([px[0], px[1], px[2]]));
             }
-            draw_text(&mut sheet, x0, y0 + tile_h + 2, &tile.caption);
+            draw_text(&mut sheet, x0, y0 + tile_h + 2, &tile.caption, tile_w);
         }
     }
     sheet.save(path).map_err(|e| Error::io(path, std::io::Error::other(e)))
 }
 
-/// Draws `text` in white at scale 2; characters without a glyph are left blank.
-fn draw_text(img: &mut image::RgbImage, x: usize, y: usize, text: &str) {
-    const SCALE: usize = 2;
-    for (i, ch) in text.chars().enumerate() {
+/// Draws `text` in white within `width` pixels: at scale 2 where it fits, else at scale 1, and
+/// characters that would still cross into the next tile are left out (a caption such as
+/// `#10093 403.72s` is wider than a small tile). Characters without a glyph are left blank.
+fn draw_text(img: &mut image::RgbImage, x: usize, y: usize, text: &str, width: usize) {
+    // A character takes 6 columns of the scale (5 of glyph, 1 of space), the last one 5.
+    let fits = |scale: usize| text.chars().count() * 6 * scale <= width + scale;
+    let scale = if fits(2) { 2 } else { 1 };
+    let shown = (width + scale) / (6 * scale);
+    for (i, ch) in text.chars().take(shown).enumerate() {
         let Some(rows) = glyph(ch) else { continue };
         for (gy, bits) in rows.iter().enumerate() {
             for gx in 0..5 {
                 if bits & (0b10000 >> gx) == 0 {
                     continue;
                 }
-                for (dx, dy) in (0..SCALE).flat_map(|dy| (0..SCALE).map(move |dx| (dx, dy))) {
-                    let (px, py) = (x + i * 6 * SCALE + gx * SCALE + dx, y + gy * SCALE + dy);
+                for (dx, dy) in (0..scale).flat_map(|dy| (0..scale).map(move |dx| (dx, dy))) {
+                    let (px, py) = (x + i * 6 * scale + gx * scale + dx, y + gy * scale + dy);
                     if px < img.width() as usize && py < img.height() as usize {
                         img.put_pixel(px as u32, py as u32, image::Rgb([255, 255, 255]));
                     }
@@ -119,5 +124,29 @@ mod tests {
             .filter(|&(x, y)| img.get_pixel(x, y).0 == [255, 255, 255])
             .count();
         assert!(band > 10);
+    }
+
+    /// The white pixels' columns and rows in `img`.
+    fn white(img: &image::RgbImage) -> Vec<(u32, u32)> {
+        img.enumerate_pixels().filter(|(_, _, p)| p.0 == [255, 255, 255]).map(|(x, y, _)| (x, y)).collect()
+    }
+
+    #[test]
+    fn captions_shrink_and_stop_at_their_tile() {
+        // Fits at scale 2 (5 characters, 59 columns): glyphs 14 rows tall.
+        let mut img = image::RgbImage::new(200, 20);
+        draw_text(&mut img, 0, 0, "#1 2s", 60);
+        let drawn = white(&img);
+        assert!(drawn.iter().any(|&(_, y)| y >= 7) && drawn.iter().all(|&(x, _)| x < 60));
+        // Too wide at scale 2, fits at scale 1: glyphs 7 rows tall.
+        let mut img = image::RgbImage::new(200, 20);
+        draw_text(&mut img, 0, 0, "#1093 43.72s", 72);
+        let drawn = white(&img);
+        assert!(drawn.iter().all(|&(x, y)| x < 72 && y < 7));
+        assert!(drawn.iter().any(|&(x, _)| x >= 66), "the last character is drawn");
+        // Too wide even at scale 1: only the characters that fit.
+        let mut img = image::RgbImage::new(200, 20);
+        draw_text(&mut img, 0, 0, "#1093 43.72s", 40);
+        assert!(white(&img).iter().all(|&(x, _)| x < 40));
     }
 }
