@@ -9,13 +9,14 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use vidclass::device::DeviceChoice;
-use vidclass::inputs::{self, Extensions, FilesFrom};
+use vidclass::inputs::{self, Extensions, FilesFrom, Input, Job};
 use vidclass::output::{OutputFormat, Printer, Record};
 use vidclass::pipeline::{self, Progress, ReportOptions};
 use vidclass::{Classifier, Error};
@@ -118,7 +119,9 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
         })
     };
 
-    let mut progress = ViewsBar::new(jobs.len(), protocol.num_views(), globals.quiet);
+    // A URL or stdin may take long to read: even a single one gets a bar that shows time passing.
+    let streamed = jobs.iter().any(|job| matches!(job, Job::Input(Input::Url(_) | Input::Stdin)));
+    let mut progress = ViewsBar::new(jobs.len(), protocol.num_views(), streamed, globals.quiet);
     let mut printer = Printer::new(args.format, std::io::stdout().lock());
     let mut failed = 0usize;
     let report = ReportOptions { top_k: args.top_k, min_score: args.min_score };
@@ -150,12 +153,17 @@ struct ViewsBar {
 }
 
 impl ViewsBar {
-    fn new(inputs: usize, views_per_input: usize, quiet: bool) -> ViewsBar {
+    /// A bar for `inputs` inputs of `views_per_input` views each; hidden when `quiet`, and for a
+    /// single view unless an input is `streamed` (a URL or stdin, which may take long to read).
+    /// Its clock ticks on its own, so that a long download or decode does not look hung.
+    fn new(inputs: usize, views_per_input: usize, streamed: bool, quiet: bool) -> ViewsBar {
         let total = inputs * views_per_input;
-        let bar = if quiet || total < 2 {
+        let bar = if quiet || (total < 2 && !streamed) {
             ProgressBar::hidden()
         } else {
-            ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
+            let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(500));
+            bar
         };
         bar.set_style(
             ProgressStyle::with_template("{bar:30} {msg} · {pos}/{len} views · {elapsed_precise} eta {eta}")
