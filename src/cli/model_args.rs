@@ -40,6 +40,8 @@ impl ModelArgs {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read labels {}", path.display()))?;
+                // A byte order mark (as Windows editors save UTF-8) is no part of the first name.
+                let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
                 let mut names: Vec<String> =
                     text.lines().map(|l| l.trim_end_matches('\r').to_string()).collect();
                 // Blank lines at the end are the file's end, not classes.
