@@ -163,6 +163,23 @@ fn single_frame_clips_make_a_row_per_crop() {
 }
 
 #[test]
+fn ffmpegs_own_log_shows_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = make_video(dir.path(), "a.mp4", &Spec::h264(64, 48, 10));
+    let log = |verbosity: Option<&str>| {
+        let mut args: Vec<&str> = verbosity.into_iter().collect();
+        args.extend(["inspect", video.to_str().unwrap()]);
+        let output = vidclass(&args, b"", dir.path());
+        assert_eq!(output.status.code(), Some(0));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    // The H.264 decoder says which size and pixel format it sets up at FFmpeg's verbose level.
+    assert!(!log(None).contains("[h264 @"), "{}", log(None));
+    assert!(!log(Some("-v")).contains("[h264 @"), "{}", log(Some("-v")));
+    assert!(log(Some("-vv")).contains("[h264 @"), "{}", log(Some("-vv")));
+}
+
+#[test]
 fn dumped_input_is_mmaction2s_tensor_normalised() {
     // The golden case h264_342x258_s64_three64_l2i8k1: SampleFrames(2, 8, 1), Resize(-1, 64),
     // ThreeCrop(64), NCTHW, made by mmaction2 (tests/fixtures/preprocess).

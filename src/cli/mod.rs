@@ -35,7 +35,7 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// Show FFmpeg's warnings (-v) or everything it says (-vv) on stderr.
+    /// Show FFmpeg's warnings (-v), its verbose log (-vv) or its debugging output (-vvv) on stderr.
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     verbose: u8,
 
@@ -113,7 +113,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
     video::init(match (cli.quiet, cli.verbose) {
         (true, _) | (false, 0) => FfmpegLog::Quiet,
         (false, 1) => FfmpegLog::Warnings,
-        _ => FfmpegLog::Verbose,
+        (false, 2) => FfmpegLog::Verbose,
+        _ => FfmpegLog::Debug,
     });
     let threads = cli.threads.map(|threads| usable_threads(threads, cli.quiet)).transpose()?;
     if let Some(threads) = threads {

@@ -28,8 +28,11 @@ pub enum FfmpegLog {
     Quiet,
     /// FFmpeg's errors and warnings (`-v`).
     Warnings,
-    /// Everything FFmpeg says at info level and above (`-vv`).
+    /// What FFmpeg says at its verbose level and above (`-vv`): which decoder and pixel format
+    /// each stream gets, bytes read, and so on.
     Verbose,
+    /// Everything, FFmpeg's debugging output included (`-vvv`: a lot per frame).
+    Debug,
 }
 
 /// Initialises FFmpeg once per process and sets its log level.
@@ -42,7 +45,8 @@ pub fn init(log: FfmpegLog) {
     ffmpeg::util::log::set_level(match log {
         FfmpegLog::Quiet => ffmpeg::util::log::Level::Quiet,
         FfmpegLog::Warnings => ffmpeg::util::log::Level::Warning,
-        FfmpegLog::Verbose => ffmpeg::util::log::Level::Info,
+        FfmpegLog::Verbose => ffmpeg::util::log::Level::Verbose,
+        FfmpegLog::Debug => ffmpeg::util::log::Level::Debug,
     });
 }
 
