@@ -106,6 +106,13 @@ fn the_files_are_written_even_when_the_reader_stops_early() {
     assert!(sheet.is_file() && dump.is_file(), "both files are written");
 }
 
+/// The 96-pixel tile at `row`, `col` of a contact sheet (2-pixel gaps, an 18-pixel caption band).
+fn sheet_tile(sheet: &image::RgbImage, row: u32, col: u32) -> RgbFrame {
+    let (x0, y0) = (2 + col * 98, 2 + row * 116);
+    let data = (0..96).flat_map(|y| (0..96).flat_map(move |x| sheet.get_pixel(x0 + x, y0 + y).0)).collect();
+    RgbFrame::new(96, 96, data)
+}
+
 #[test]
 fn contact_sheet_shows_each_views_frames_in_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,13 +128,7 @@ fn contact_sheet_shows_each_views_frames_in_order() {
     assert_eq!(image.dimensions(), (4 * 98 + 2, 6 * (96 + 18 + 2) + 2));
     // Row 1 is crop 0 of clip 1; its first tile shows that clip's first frame.
     // Clips of 4 frames at interval 2 span 7 frames: max offset 53, starts 0 and 53.
-    let image = &image;
-    let tile = |row: u32, col: u32| {
-        let (x0, y0) = (2 + col * 98, 2 + row * 116);
-        let data =
-            (0..96).flat_map(|y| (0..96).flat_map(move |x| image.get_pixel(x0 + x, y0 + y).0)).collect();
-        RgbFrame::new(96, 96, data)
-    };
+    let tile = |row: u32, col: u32| sheet_tile(&image, row, col);
     assert_eq!(index_of(&tile(0, 0)), 0);
     assert_eq!(index_of(&tile(0, 3)), 6);
     assert_eq!(index_of(&tile(1, 0)), 53);
@@ -147,13 +148,7 @@ fn single_frame_clips_make_a_row_per_crop() {
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let image = image::open(&sheet).unwrap().to_rgb8();
     assert_eq!(image.dimensions(), (5 * 98 + 2, 3 * (96 + 18 + 2) + 2));
-    let image = &image;
-    let tile = |row: u32, col: u32| {
-        let (x0, y0) = (2 + col * 98, 2 + row * 116);
-        let data =
-            (0..96).flat_map(|y| (0..96).flat_map(move |x| image.get_pixel(x0 + x, y0 + y).0)).collect();
-        RgbFrame::new(96, 96, data)
-    };
+    let tile = |row: u32, col: u32| sheet_tile(&image, row, col);
     // Five clips of one frame over 50 frames: segments of 10, the middle of each (5, 15, ..., 45).
     // Every crop's row shows the same frames, clip by clip.
     for row in 0..3 {

@@ -3,7 +3,7 @@
 //! after ten seconds without a client, so a failing test cannot hang.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,20 +26,10 @@ pub fn serve_stalling(
     let url = format!("http://{}/{path}", listener.local_addr().unwrap());
     listener.set_nonblocking(true).unwrap();
     let server = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(10);
         let mut served = Vec::new();
-        while served.len() < clients {
-            let mut stream = match listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                }
-                Err(_) => break,
-            };
+        accept_each(listener, clients, |mut stream| {
             let body = body.clone();
             served.push(std::thread::spawn(move || {
-                stream.set_nonblocking(false).unwrap();
                 let mut request = BufReader::new(stream.try_clone().unwrap());
                 let mut line = String::new();
                 while request.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
@@ -52,7 +42,7 @@ pub fn serve_stalling(
                 let _ = stream.flush();
                 std::thread::sleep(stall);
             }));
-        }
+        });
         for client in served {
             let _ = client.join();
         }
@@ -73,19 +63,7 @@ pub fn serve_files(
     let url = format!("http://{}/", listener.local_addr().unwrap());
     listener.set_nonblocking(true).unwrap();
     let server = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut served = 0;
-        while served < requests {
-            let mut stream = match listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                }
-                Err(_) => break,
-            };
-            served += 1;
-            stream.set_nonblocking(false).unwrap();
+        accept_each(listener, requests, |mut stream| {
             let mut request = BufReader::new(stream.try_clone().unwrap());
             let mut line = String::new();
             let _ = request.read_line(&mut line);
@@ -106,7 +84,25 @@ pub fn serve_files(
             };
             let _ = stream.write_all(&response);
             let _ = stream.flush();
-        }
+        });
     });
     (url, server)
+}
+
+/// Hands each of up to `clients` connections to `serve` (blocking), one at a time; gives up ten
+/// seconds after the start if they have not all come.
+fn accept_each(listener: TcpListener, clients: usize, mut serve: impl FnMut(TcpStream)) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut accepted = 0;
+    while accepted < clients {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                accepted += 1;
+                stream.set_nonblocking(false).unwrap();
+                serve(stream);
+            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => break,
+        }
+    }
 }
