@@ -69,7 +69,7 @@ pub enum Input {
 
 impl Input {
     /// The name results are reported under. Non-UTF-8 paths are converted lossily (invalid bytes
-    /// become U+FFFD) because every output format is text.
+    /// become U+FFFD) because every output format is text; [`Self::name_bytes`] keeps them.
     pub fn name(&self) -> String {
         match self {
             Input::File(path) => path.to_string_lossy().into_owned(),
@@ -77,6 +77,19 @@ impl Input {
             Input::Stdin => "-".to_owned(),
         }
     }
+
+    /// The name's bytes where [`Self::name`] had to replace some (a path that is not UTF-8), so
+    /// that a result can still be matched to its file; `None` where the name is exact.
+    pub fn name_bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Input::File(path) => bytes_if_not_utf8(path),
+            Input::Url(_) | Input::Stdin => None,
+        }
+    }
+}
+
+fn bytes_if_not_utf8(path: &Path) -> Option<Vec<u8>> {
+    path.to_str().is_none().then(|| path.as_os_str().as_encoded_bytes().to_vec())
 }
 
 /// One entry of the job list.
@@ -86,8 +99,8 @@ pub enum Job {
     Input(Input),
     /// An argument that yields nothing to classify; report it under `name` and go on.
     Error {
-        /// The argument or found path, lossily converted like [`Input::name`].
-        name: String,
+        /// The argument or found path.
+        name: PathBuf,
         /// Why it cannot be classified.
         error: Error,
     },
@@ -98,7 +111,15 @@ impl Job {
     pub fn name(&self) -> String {
         match self {
             Job::Input(input) => input.name(),
-            Job::Error { name, .. } => name.clone(),
+            Job::Error { name, .. } => name.to_string_lossy().into_owned(),
+        }
+    }
+
+    /// The name's bytes where [`Self::name`] had to replace some (see [`Input::name_bytes`]).
+    pub fn name_bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Job::Input(input) => input.name_bytes(),
+            Job::Error { name, .. } => bytes_if_not_utf8(name),
         }
     }
 }
@@ -159,9 +180,7 @@ fn expand(entry: &OsStr, extensions: &Extensions, jobs: &mut Vec<Job>) {
         return jobs.push(Job::Input(Input::Url(url.to_owned())));
     }
     match std::fs::metadata(path) {
-        Err(e) => {
-            jobs.push(Job::Error { name: path.to_string_lossy().into_owned(), error: Error::io(path, e) })
-        }
+        Err(e) => jobs.push(Job::Error { name: path.to_owned(), error: Error::io(path, e) }),
         Ok(meta) if meta.is_dir() => scan_folder(path, extensions, jobs),
         Ok(_) => jobs.push(Job::Input(Input::File(path.to_owned()))),
     }
@@ -207,9 +226,8 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
                 if !extensions.matches(&path) && (dangling || path.extension().is_some()) {
                     continue;
                 }
-                let name = path.to_string_lossy().into_owned();
                 let cause = err.into_io_error().unwrap_or_else(|| io::Error::other("cannot be read"));
-                jobs.push(Job::Error { name, error: Error::io(path, cause) });
+                jobs.push(Job::Error { name: path.clone(), error: Error::io(path, cause) });
             }
         }
     }
@@ -218,7 +236,7 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
             io::ErrorKind::NotFound,
             format!("no file with a video extension ({}) in this folder", extensions.0.join(", ")),
         );
-        jobs.push(Job::Error { name: dir.to_string_lossy().into_owned(), error: Error::io(dir, cause) });
+        jobs.push(Job::Error { name: dir.to_owned(), error: Error::io(dir, cause) });
     }
 }
 

@@ -28,6 +28,8 @@ pub struct ReportOptions {
 /// A prepared input, or why it could not be prepared, with the time it took.
 struct Decoded {
     name: String,
+    /// The name's bytes where `name` is lossy.
+    name_bytes: Option<Vec<u8>>,
     prepared: Result<PreparedInput, Error>,
     decode_ms: u64,
 }
@@ -59,7 +61,7 @@ pub fn run<E: From<Error>>(
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for job in jobs {
-                let name = job.name();
+                let (name, name_bytes) = (job.name(), job.name_bytes());
                 let start = Instant::now();
                 let prepared = match job {
                     Job::Error { error, .. } => Err(error),
@@ -67,7 +69,8 @@ pub fn run<E: From<Error>>(
                         Video::open(input, decode).and_then(|video| prepare(&video, &protocol))
                     }
                 };
-                let decoded = Decoded { name, prepared, decode_ms: start.elapsed().as_millis() as u64 };
+                let decoded =
+                    Decoded { name, name_bytes, prepared, decode_ms: start.elapsed().as_millis() as u64 };
                 if sender.send(decoded).is_err() {
                     break; // the consumer stopped
                 }
@@ -75,7 +78,7 @@ pub fn run<E: From<Error>>(
         });
         // Returning drops the receiver, which stops the decoding thread after its current input.
         let classifier = load()?;
-        for Decoded { name, prepared, decode_ms } in receiver {
+        for Decoded { name, name_bytes, prepared, decode_ms } in receiver {
             let predicted = prepared.and_then(|prepared| {
                 if let Some(warning) = prepared.lost_frames_warning(&name) {
                     progress.warning(warning);
@@ -84,6 +87,7 @@ pub fn run<E: From<Error>>(
                 let result = classifier.classify_with_progress(&prepared, |n| progress.views_done(n))?;
                 Ok(Prediction {
                     input: name.clone(),
+                    input_bytes: None,
                     model: classifier.name().to_string(),
                     top: top_k(&result.scores, classifier.labels(), report.top_k, report.min_score),
                     views: prepared.views.len(),
@@ -95,7 +99,8 @@ pub fn run<E: From<Error>>(
             let record = match predicted {
                 Ok(prediction) => Record::Prediction(prediction),
                 Err(error) => Record::failure(&name, &error.detail()),
-            };
+            }
+            .with_input_bytes(name_bytes.as_deref());
             progress.input_done();
             emit(record)?;
         }

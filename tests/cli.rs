@@ -91,6 +91,29 @@ fn any_file_name_opens_as_a_file() {
     let names: Vec<&str> = records.iter().map(|r| r["input"].as_str().unwrap()).collect();
     let shown = |name: &str| folder.join(name).display().to_string();
     assert_eq!(names, [shown("concat:plain.mp4"), shown("latin1_\u{fffd}t\u{fffd}.mp4"), shown("plain.mp4")]);
+    // The lossy name keeps its exact bytes, in base64 (decoded here by coreutils' base64).
+    let encoded: Vec<Option<&str>> = records.iter().map(|r| r["input_bytes"].as_str()).collect();
+    assert!(encoded[0].is_none() && encoded[2].is_none(), "only where the name is lossy: {encoded:?}");
+    let mut decoder = std::process::Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut decoder.stdin.take().unwrap(),
+        encoded[1].expect("the lossy name's bytes").as_bytes(),
+    )
+    .unwrap();
+    let decoded = decoder.wait_with_output().unwrap().stdout;
+    assert_eq!(decoded, folder.join(odd[0]).as_os_str().as_bytes());
+    // A failed input keeps its bytes too (a missing file, named in a NUL-separated list).
+    let mut list = folder.join("missing_\u{1}").as_os_str().as_bytes().to_vec();
+    list.extend_from_slice(b"\xff.mp4\0");
+    let output = s.predict(&["--files-from", "-", "-0", "--format", "jsonl"], &list);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let record = &json_lines(&output)[0];
+    assert!(record["error"].is_string() && record["input_bytes"].is_string(), "{record}");
     for record in &records {
         assert_eq!(record["top"], records[2]["top"], "the same video under every name: {record}");
     }

@@ -22,7 +22,7 @@ fn describe(jobs: &[Job], root: &Path) -> Vec<String> {
             Job::Input(Input::File(p)) => format!("file:{}", rel(p)),
             Job::Input(Input::Url(u)) => format!("url:{u}"),
             Job::Input(Input::Stdin) => "stdin".to_owned(),
-            Job::Error { name, .. } => format!("error:{}", rel(Path::new(name))),
+            Job::Error { name, .. } => format!("error:{}", rel(name)),
         })
         .collect()
 }

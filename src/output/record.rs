@@ -22,6 +22,10 @@ pub struct Prediction {
     /// The input as the user gave it (path, URL or `-`); non-UTF-8 paths are converted lossily,
     /// with invalid bytes shown as U+FFFD, because every output format is text.
     pub input: String,
+    /// The name's bytes in standard base64, only where `input` had to replace some (a path that
+    /// is not UTF-8): two such names can read alike, and a script needs the bytes to find the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_bytes: Option<String>,
     /// Name of the model that produced the scores.
     pub model: String,
     /// The best classes, highest score first.
@@ -41,6 +45,9 @@ pub struct Prediction {
 pub struct Failure {
     /// The input as the user gave it (lossy for non-UTF-8 paths, as in [`Prediction::input`]).
     pub input: String,
+    /// As [`Prediction::input_bytes`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_bytes: Option<String>,
     /// The one-line error message.
     pub error: String,
 }
@@ -60,7 +67,17 @@ pub enum Record {
 impl Record {
     /// A failure record for `input` with the error's one-line message.
     pub fn failure(input: impl Into<String>, error: &impl std::fmt::Display) -> Self {
-        Record::Failure(Failure { input: input.into(), error: error.to_string() })
+        Record::Failure(Failure { input: input.into(), input_bytes: None, error: error.to_string() })
+    }
+
+    /// The record with the input name's exact `bytes` (see [`Prediction::input_bytes`]).
+    pub fn with_input_bytes(mut self, bytes: Option<&[u8]>) -> Self {
+        let encoded = bytes.map(base64);
+        match &mut self {
+            Record::Prediction(p) => p.input_bytes = encoded,
+            Record::Failure(f) => f.input_bytes = encoded,
+        }
+        self
     }
 
     /// The input this record is about.
@@ -81,5 +98,41 @@ impl From<Prediction> for Record {
 impl From<Failure> for Record {
     fn from(f: Failure) -> Self {
         Record::Failure(f)
+    }
+}
+
+/// `bytes` in standard base64 (RFC 4648, with padding).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let group = chunk.iter().enumerate().fold(0u32, |group, (i, &b)| group | (b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            let shown = i <= chunk.len();
+            text.push(if shown { ALPHABET[(group >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64;
+
+    #[test]
+    fn base64_matches_the_rfc_4648_test_vectors() {
+        let vectors = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (bytes, text) in vectors {
+            assert_eq!(base64(bytes.as_bytes()), text, "{bytes:?}");
+        }
+        assert_eq!(base64(&[0xff, 0xfe, 0xe9]), "//7p");
     }
 }

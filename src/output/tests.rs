@@ -11,6 +11,7 @@ use super::*;
 fn prediction(input: &str, top: &[(&str, usize, f32)]) -> Record {
     Record::Prediction(Prediction {
         input: input.into(),
+        input_bytes: None,
         model: "tsn_r50".into(),
         top: top
             .iter()
@@ -24,7 +25,7 @@ fn prediction(input: &str, top: &[(&str, usize, f32)]) -> Record {
 }
 
 fn failure(input: &str, error: &str) -> Record {
-    Record::Failure(Failure { input: input.into(), error: error.into() })
+    Record::Failure(Failure { input: input.into(), input_bytes: None, error: error.into() })
 }
 
 fn render(format: OutputFormat, records: &[Record]) -> String {
