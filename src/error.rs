@@ -85,6 +85,12 @@ impl Error {
 /// Result with vidclass's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Why a download failed when its server went quiet for `timeout` (`--url-timeout`): the same
+/// words for video URLs and for weights downloads.
+pub(crate) fn server_silent_for(timeout: std::time::Duration) -> String {
+    format!("the server sent nothing for {} s (--url-timeout)", timeout.as_secs_f64())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

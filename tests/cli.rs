@@ -410,13 +410,20 @@ fn a_stderr_that_cannot_be_written_does_not_stop_the_batch() {
     assert!(records[0]["top"].is_array() && records[1]["error"].is_string() && records[2]["top"].is_array());
 }
 
+/// The tiny checkpoint as the model zoo publishes a file: its bytes, the first 8 hex digits of
+/// its SHA-256, and a file name that carries them.
+fn published_tiny_weights() -> (Vec<u8>, String, String) {
+    let body = std::fs::read(tiny_weights()).unwrap();
+    let prefix = format!("{:x}", Sha256::digest(&body))[..8].to_owned();
+    let file = format!("tiny_20250101-{prefix}.pth");
+    (body, prefix, file)
+}
+
 #[test]
 fn weights_download_on_first_use_and_fail_cleanly() {
     let s = Setup::new();
     let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
-    let body = std::fs::read(tiny_weights()).unwrap();
-    let digest = format!("{:x}", Sha256::digest(&body));
-    let file = format!("tiny_20250101-{}.pth", &digest[..8]);
+    let (body, prefix, file) = published_tiny_weights();
     let cache = s.dir.path().join("cache");
     let run = |card: &Path| {
         let args =
@@ -433,7 +440,7 @@ fn weights_download_on_first_use_and_fail_cleanly() {
 
     // Dropped mid-transfer: exit 2, nothing left in the cache, and a hint for offline use.
     let (url, server) = common::http::serve_once(&file, body.clone(), body.len() / 2);
-    let output = run(&write_tiny_card(s.dir.path(), &url, &digest[..8]));
+    let output = run(&write_tiny_card(s.dir.path(), &url, &prefix));
     server.join().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--weights FILE"), "{}", stderr(&output));
@@ -449,7 +456,7 @@ fn weights_download_on_first_use_and_fail_cleanly() {
 
     // Success: the file lands under its published name and the video is classified.
     let (url, server) = common::http::serve_once(&file, body.clone(), body.len());
-    let card = write_tiny_card(s.dir.path(), &url, &digest[..8]);
+    let card = write_tiny_card(s.dir.path(), &url, &prefix);
     let output = run(&card);
     server.join().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -722,13 +729,11 @@ fn ctrl_c_exits_130() {
 #[test]
 fn a_weights_download_from_a_silent_server_fails_after_the_url_timeout() {
     let s = Setup::new();
-    let body = std::fs::read(tiny_weights()).unwrap();
-    let digest = format!("{:x}", Sha256::digest(&body));
-    let file = format!("tiny_20250101-{}.pth", &digest[..8]);
+    let (body, prefix, file) = published_tiny_weights();
     // Half the file, then 20 s of silence with the connection open.
     let (url, _server) =
         common::http::serve_stalling(&file, body.clone(), body.len() / 2, Duration::from_secs(20), 1);
-    let card = write_tiny_card(s.dir.path(), &url, &digest[..8]);
+    let card = write_tiny_card(s.dir.path(), &url, &prefix);
     let cache = s.dir.path().join("cache");
     let started = std::time::Instant::now();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
@@ -746,12 +751,10 @@ fn a_weights_download_from_a_silent_server_fails_after_the_url_timeout() {
 #[test]
 fn an_interrupted_download_leaves_nothing_behind() {
     let s = Setup::new();
-    let body = std::fs::read(tiny_weights()).unwrap();
-    let digest = format!("{:x}", Sha256::digest(&body));
-    let file = format!("tiny_20250101-{}.pth", &digest[..8]);
+    let (body, prefix, file) = published_tiny_weights();
     let (url, server) =
         common::http::serve_stalling(&file, body.clone(), body.len() / 2, Duration::from_secs(3), 1);
-    let card = write_tiny_card(s.dir.path(), &url, &digest[..8]);
+    let card = write_tiny_card(s.dir.path(), &url, &prefix);
     let cache = s.dir.path().join("cache");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
         .args(["fetch", card.to_str().unwrap()])

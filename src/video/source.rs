@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use ffmpeg_next as ffmpeg;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, server_silent_for};
 use crate::inputs::Input;
 
 /// The most bytes of a once-readable input kept in memory; longer ones go to a temporary file.
@@ -189,10 +189,7 @@ impl Reopenable {
                 open_file(path)
             }
             (Input::Url(url), None) => {
-                let mut options = ffmpeg::Dictionary::new();
-                // FFmpeg's generic read/write timeout of every protocol, in microseconds.
-                options.set("rw_timeout", &self.url_timeout.as_micros().to_string());
-                ffmpeg::format::input_with_dictionary(url.as_str(), options)
+                ffmpeg::format::input_with_dictionary(url.as_str(), url_options(self.url_timeout))
             }
             (Input::Stdin, None) => unreachable!("stdin bytes are read when the source is prepared"),
         };
@@ -205,7 +202,7 @@ impl Reopenable {
                 "not a video FFmpeg can read (invalid data found when processing input)".into()
             }
             e if stalled(&e) && matches!(self.source, Input::Url(_)) => {
-                format!("cannot open: {}", silent_for(self.url_timeout))
+                format!("cannot open: {}", server_silent_for(self.url_timeout))
             }
             other => format!("cannot open: {other}"),
         }
@@ -218,9 +215,12 @@ fn stalled(e: &ffmpeg::Error) -> bool {
     matches!(e, ffmpeg::Error::Other { errno: libc::ETIMEDOUT })
 }
 
-/// Why a [`stalled`] read failed.
-fn silent_for(url_timeout: Duration) -> String {
-    format!("the server sent nothing for {} s (--url-timeout)", url_timeout.as_secs_f64())
+/// FFmpeg's options for a URL: its generic read/write timeout of every protocol, which it counts
+/// in microseconds.
+fn url_options(timeout: Duration) -> ffmpeg::Dictionary<'static> {
+    let mut options = ffmpeg::Dictionary::new();
+    options.set("rw_timeout", &timeout.as_micros().to_string());
+    options
 }
 
 /// How the passes over a URL treat a read that fails. A local file whose read fails is taken as
@@ -235,7 +235,7 @@ pub(crate) struct UrlReads {
 impl UrlReads {
     /// Why the failed read `e` fails the input.
     pub(crate) fn read_failed(self, e: &ffmpeg::Error) -> String {
-        if stalled(e) { silent_for(self.timeout) } else { format!("the download broke off: {e}") }
+        if stalled(e) { server_silent_for(self.timeout) } else { format!("the download broke off: {e}") }
     }
 }
 
@@ -255,11 +255,11 @@ fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Opt
     }
     let mut bytes = match UrlBytes::open(&url, timeout) {
         Ok(bytes) => bytes,
-        Err(e) if stalled(&e) => return Err(format!("cannot open: {}", silent_for(timeout))),
+        Err(e) if stalled(&e) => return Err(format!("cannot open: {}", server_silent_for(timeout))),
         Err(e) => return Err(format!("cannot open: {e}")),
     };
     let failed = |e: io::Error, bytes: &UrlBytes| match bytes.failure {
-        Some(failure) if stalled(&failure) => silent_for(timeout),
+        Some(failure) if stalled(&failure) => server_silent_for(timeout),
         Some(failure) => {
             let of_total = bytes.announced_length().map(|len| format!(" of {len}")).unwrap_or_default();
             format!("the download broke off after {}{of_total} bytes: {failure}", bytes.received)
@@ -315,8 +315,7 @@ struct UrlBytes {
 
 impl UrlBytes {
     fn open(url: &CStr, timeout: Duration) -> std::result::Result<UrlBytes, ffmpeg::Error> {
-        let mut options = ffmpeg::Dictionary::new();
-        options.set("rw_timeout", &timeout.as_micros().to_string());
+        let options = url_options(timeout);
         let mut context = ptr::null_mut();
         // SAFETY: `url` is NUL-terminated and outlives the call; the dictionary, handed over for
         // FFmpeg to change, is taken back (and freed) right after; `context` is set only on

@@ -25,7 +25,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, server_silent_for};
 
 /// The weights cache: `$VIDCLASS_CACHE` if set, else `$XDG_CACHE_HOME/vidclass`, else
 /// `$HOME/.cache/vidclass`. Empty variables count as unset and a relative `XDG_CACHE_HOME` is
@@ -118,10 +118,9 @@ fn download(
         .timeout_per_read(Some(timeout))
         .build()
         .into();
-    let silent = || format!("the server sent nothing for {} s (--url-timeout)", timeout.as_secs_f64());
     let mut response = agent.get(url).call().map_err(|e| match e {
         ureq::Error::StatusCode(code) => format!("the server answered HTTP {code}"),
-        ureq::Error::Timeout(_) => silent(),
+        ureq::Error::Timeout(_) => server_silent_for(timeout),
         other => other.to_string(),
     })?;
     let announced = response.body().content_length();
@@ -130,7 +129,7 @@ fn download(
     let timed_out = |e: &io::Error| {
         e.get_ref().and_then(|e| e.downcast_ref()).is_some_and(|e| matches!(e, ureq::Error::Timeout(_)))
     };
-    let read_error = |e: io::Error| if timed_out(&e) { silent() } else { e.to_string() };
+    let read_error = |e: io::Error| if timed_out(&e) { server_silent_for(timeout) } else { e.to_string() };
     let streamed = stream(response.body_mut().as_reader(), part, &bar, read_error);
     bar.finish_and_clear();
     let of_total = announced.map(|len| format!(" of {len}")).unwrap_or_default();
