@@ -225,6 +225,26 @@ fn odd_portrait_and_tiny_videos() {
 }
 
 #[test]
+fn a_stream_that_changes_size_comes_out_at_its_declared_size() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two transport streams joined byte for byte, as `cat` joins recordings: 64×48, then 48×64.
+    let landscape = make_video(dir.path(), "a.ts", &Spec::h264(64, 48, 10));
+    let portrait = make_video_of(dir.path(), "b.ts", &Spec::h264(48, 64, 10), &|i| {
+        common::painted_frame(48, 64, 10 + i)
+    });
+    let joined = dir.path().join("joined.ts");
+    let bytes = [std::fs::read(landscape).unwrap(), std::fs::read(portrait).unwrap()].concat();
+    std::fs::write(&joined, bytes).unwrap();
+    let video = open(&joined);
+    assert_eq!((video.info().width, video.info().height, video.info().frame_count), (64, 48, 20));
+    let all: Vec<usize> = (0..20).collect();
+    let decoded = video.decode(&all, |f| f).unwrap();
+    let sizes: Vec<_> = decoded.frames.iter().map(|f| (f.width, f.height)).collect();
+    assert_eq!(sizes, vec![(64, 48); 20]);
+    assert_eq!(decoded.frames.iter().map(index_of).collect::<Vec<_>>(), all);
+}
+
+#[test]
 fn stdin_bytes_decode_like_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = make_video(dir.path(), "a.mkv", &Spec::h264(64, 48, 30));

@@ -6,9 +6,11 @@
 //! or, when the next wanted frame starts at a later key frame, seeks straight to that key frame
 //! (only on seekable inputs: seeking a pipe scrambles the demuxer). Frames that are not wanted
 //! and that no other frame refers to (most B-frames) are not decoded at all: the decoder is told
-//! to skip non-reference frames for their packets. Only wanted frames are converted to RGB, at
-//! their own size with swscale, the conversion decord uses (anchors.md §10); the colour matrix
-//! and range follow the frame's tags as FFmpeg's `scale` filter does.
+//! to skip non-reference frames for their packets. Only wanted frames are converted to RGB with
+//! swscale, the conversion decord uses (anchors.md §10); the colour matrix and range follow the
+//! frame's tags as FFmpeg's `scale` filter does. Every frame comes out at the stream's declared
+//! size, as decord's frames all have one shape: a stream that changes resolution part way (joined
+//! transport streams) has its other frames scaled to it, so the clips stay uniform.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,6 +36,8 @@ pub(crate) struct FrameDecoder<'a> {
     pub stream_index: usize,
     pub decoder: ffmpeg::decoder::Video,
     pub index: &'a PacketIndex,
+    /// The size every frame is converted to (width, height; zeros keep each frame's own).
+    pub size: (u32, u32),
     pub name: &'a str,
     /// `Some` for a URL: a download that breaks off fails the decode.
     pub url: Option<UrlReads>,
@@ -46,7 +50,7 @@ impl FrameDecoder<'_> {
         wanted: &[usize],
         mut convert: impl FnMut(RgbFrame) -> T,
     ) -> Result<Decoded<T>> {
-        let FrameDecoder { mut input, stream_index, mut decoder, index, name, url } = self;
+        let FrameDecoder { mut input, stream_index, mut decoder, index, size, name, url } = self;
         let mut frame_numbers: Vec<usize> = wanted.to_vec();
         frame_numbers.sort_unstable();
         frame_numbers.dedup();
@@ -67,7 +71,7 @@ impl FrameDecoder<'_> {
             let key = if in_order { Some(frames_out.get()) } else { frame.timestamp() };
             frames_out.set(frames_out.get() + 1);
             if let Some(slot) = key.and_then(|key| matcher.offer(key)) {
-                let rgb = scaler.convert(frame).map_err(|e| Error::video(name, e))?;
+                let rgb = scaler.convert(frame, size).map_err(|e| Error::video(name, e))?;
                 found.insert(frame_numbers[slot], convert(rgb));
             }
             Ok(())
@@ -201,33 +205,40 @@ fn is_seekable(input: &ffmpeg::format::context::Input) -> bool {
     }
 }
 
-/// What a swscale context was built for: pixel format, size, colour matrix and range.
-type ScalerKey = (ffmpeg::format::Pixel, u32, u32, i32, i32);
+/// What a swscale context was built for: pixel format, input and output size, colour matrix and
+/// range.
+type ScalerKey = (ffmpeg::format::Pixel, u32, u32, u32, u32, i32, i32);
 
-/// swscale to packed RGB24 at the frame's own size, rebuilt when the frame format changes.
+/// swscale to packed RGB24, rebuilt when the frame format or the size changes.
 #[derive(Default)]
 struct Scaler {
     context: Option<(scaling::Context, ScalerKey)>,
 }
 
 impl Scaler {
-    fn convert(&mut self, frame: &ffmpeg::frame::Video) -> std::result::Result<RgbFrame, String> {
+    /// Converts `frame` to RGB at `size`, or at its own size where `size` has a zero.
+    fn convert(
+        &mut self,
+        frame: &ffmpeg::frame::Video,
+        size: (u32, u32),
+    ) -> std::result::Result<RgbFrame, String> {
         let (format, width, height) = (frame.format(), frame.width(), frame.height());
         if format == ffmpeg::format::Pixel::None || width == 0 || height == 0 {
             return Err("decoder produced a frame without pixel format or size".into());
         }
+        let (out_width, out_height) = if size.0 == 0 || size.1 == 0 { (width, height) } else { size };
         // SAFETY: reading plain fields of a valid frame.
         let (space, range) =
             unsafe { ((*frame.as_ptr()).colorspace as i32, (*frame.as_ptr()).color_range as i32) };
-        let key = (format, width, height, space, range);
+        let key = (format, width, height, out_width, out_height, space, range);
         if self.context.as_ref().is_none_or(|(_, k)| *k != key) {
             let mut context = scaling::Context::get(
                 format,
                 width,
                 height,
                 ffmpeg::format::Pixel::RGB24,
-                width,
-                height,
+                out_width,
+                out_height,
                 scaling::Flags::BILINEAR,
             )
             .map_err(|e| format!("cannot convert {format:?} to RGB: {e}"))?;
@@ -237,7 +248,7 @@ impl Scaler {
         let (context, _) = self.context.as_mut().expect("scaler was just built");
         let mut rgb = ffmpeg::frame::Video::empty();
         context.run(frame, &mut rgb).map_err(|e| format!("RGB conversion failed: {e}"))?;
-        let (w, h, stride) = (width as usize, height as usize, rgb.stride(0));
+        let (w, h, stride) = (out_width as usize, out_height as usize, rgb.stride(0));
         let plane = rgb.data(0);
         let mut data = Vec::with_capacity(w * h * 3);
         for y in 0..h {

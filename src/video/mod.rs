@@ -229,6 +229,7 @@ impl Video {
             stream_index: self.stream_index,
             decoder,
             index: &self.index,
+            size: (self.info.coded_width as u32, self.info.coded_height as u32),
             name: &name,
             url: self.input.url_reads(),
         }
