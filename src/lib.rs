@@ -9,6 +9,7 @@ pub mod contact_sheet;
 pub mod device;
 pub mod error;
 pub mod frame;
+mod http;
 pub mod inputs;
 pub mod memory;
 pub mod model;

@@ -246,39 +246,58 @@ const MAX_KEPT_URL: u64 = 4 << 30;
 /// The bytes at `url`, kept, or `None` where each pass should open the URL itself: a protocol
 /// other than `http`/`https` (`file:` needs no copy, `rtsp` is no stream of bytes), a playlist
 /// or manifest, or a download longer than `limit` bytes. Fails with the cause when the server
-/// cannot be reached, goes silent for `timeout`, or hangs up before the length it announced
-/// (FFmpeg's `http` reports that as an I/O error).
+/// cannot be reached, goes silent for `timeout`, or hangs up before the end of the body (the
+/// length it announced, or the last chunk of a chunked one).
 fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Option<Kept>, String> {
-    let url = CString::new(url).map_err(|_| "cannot open: the URL holds a NUL byte".to_owned())?;
-    if !matches!(protocol_name(&url), Some(b"http" | b"https")) {
+    let c_url = CString::new(url).map_err(|_| "cannot open: the URL holds a NUL byte".to_owned())?;
+    if !matches!(protocol_name(&c_url), Some(b"http" | b"https")) {
         return Ok(None);
     }
-    let mut bytes = match UrlBytes::open(&url, timeout) {
-        Ok(bytes) => bytes,
-        Err(e) if stalled(&e) => return Err(format!("cannot open: {}", server_silent_for(timeout))),
-        Err(e) => return Err(format!("cannot open: {e}")),
-    };
-    let failed = |e: io::Error, bytes: &UrlBytes| match bytes.failure {
-        Some(failure) if stalled(&failure) => server_silent_for(timeout),
-        Some(failure) => {
-            let of_total = bytes.announced_length().map(|len| format!(" of {len}")).unwrap_or_default();
-            format!("the download broke off after {}{of_total} bytes: {failure}", bytes.received)
+    let download = crate::http::get(url, timeout).map_err(|e| format!("cannot open: {e}"))?;
+    let announced = download.announced;
+    let mut body = Counted { inner: download.body, received: 0, failed: false };
+    let failed = |e: io::Error, body: &Counted<_>| {
+        if !body.failed {
+            return format!("cannot keep the download: {e}");
         }
-        None => format!("cannot keep the download: {e}"),
+        if crate::http::timed_out(&e) {
+            return server_silent_for(timeout);
+        }
+        let of_total = announced.map(|len| format!(" of {len}")).unwrap_or_default();
+        format!("the download broke off after {}{of_total} bytes: {e}", body.received)
     };
     let mut head = Vec::new();
-    if let Err(e) = (&mut bytes).take(HEAD).read_to_end(&mut head) {
-        return Err(failed(e, &bytes));
+    if let Err(e) = (&mut body).take(HEAD).read_to_end(&mut head) {
+        return Err(failed(e, &body));
     }
     if names_other_urls(&head) {
         return Ok(None);
     }
-    let rest = (&mut bytes).take((limit + 1).saturating_sub(head.len() as u64));
-    let kept = Kept::read(Cursor::new(head).chain(rest), IN_MEMORY).map_err(|e| failed(e, &bytes))?;
+    let rest = (&mut body).take((limit + 1).saturating_sub(head.len() as u64));
+    let kept = Kept::read(Cursor::new(head).chain(rest), IN_MEMORY).map_err(|e| failed(e, &body))?;
     match kept.len().map_err(|e| format!("cannot keep the download: {e}"))? {
         0 => Err("the server sent an empty file".into()),
         len if len > limit => Ok(None),
         _ => Ok(Some(kept)),
+    }
+}
+
+/// A reader that counts the bytes it hands out and remembers whether a read failed (so a
+/// download's failure is told from a failure to keep it).
+struct Counted<R> {
+    inner: R,
+    received: u64,
+    failed: bool,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf);
+        match &read {
+            Ok(n) => self.received += *n as u64,
+            Err(e) => self.failed |= e.kind() != io::ErrorKind::Interrupted,
+        }
+        read
     }
 }
 
@@ -300,78 +319,6 @@ fn protocol_name(url: &CStr) -> Option<&'static [u8]> {
     unsafe {
         let name = ffmpeg::ffi::avio_find_protocol_name(url.as_ptr());
         (!name.is_null()).then(|| CStr::from_ptr(name).to_bytes())
-    }
-}
-
-/// A URL read as a stream of bytes through FFmpeg's protocols (`avio`), with FFmpeg's timeout
-/// on every read.
-struct UrlBytes {
-    context: *mut ffmpeg::ffi::AVIOContext,
-    /// Bytes read so far.
-    received: u64,
-    /// Why the last read failed, for the message (the `io::Error` handed on loses the code).
-    failure: Option<ffmpeg::Error>,
-}
-
-impl UrlBytes {
-    fn open(url: &CStr, timeout: Duration) -> std::result::Result<UrlBytes, ffmpeg::Error> {
-        let options = url_options(timeout);
-        let mut context = ptr::null_mut();
-        // SAFETY: `url` is NUL-terminated and outlives the call; the dictionary, handed over for
-        // FFmpeg to change, is taken back (and freed) right after; `context` is set only on
-        // success.
-        let opened = unsafe {
-            let mut options = options.disown();
-            let opened = ffmpeg::ffi::avio_open2(
-                &mut context,
-                url.as_ptr(),
-                ffmpeg::ffi::AVIO_FLAG_READ,
-                ptr::null(),
-                &mut options,
-            );
-            drop(ffmpeg::Dictionary::own(options));
-            opened
-        };
-        match opened {
-            0.. => Ok(UrlBytes { context, received: 0, failure: None }),
-            e => Err(ffmpeg::Error::from(e)),
-        }
-    }
-
-    /// The body's length, if the server announced it.
-    fn announced_length(&self) -> Option<u64> {
-        // SAFETY: `context` is open (see `open`).
-        u64::try_from(unsafe { ffmpeg::ffi::avio_size(self.context) }).ok()
-    }
-}
-
-impl Read for UrlBytes {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let len = buf.len().min(i32::MAX as usize) as i32;
-        // SAFETY: `context` is open and `buf` holds at least `len` bytes.
-        match unsafe { ffmpeg::ffi::avio_read(self.context, buf.as_mut_ptr(), len) } {
-            n @ 0.. => {
-                self.received += n as u64;
-                Ok(n as usize)
-            }
-            e => match ffmpeg::Error::from(e) {
-                ffmpeg::Error::Eof => Ok(0),
-                // FFmpeg 5.1's `http` also reports the end of a body whose length was not
-                // announced (the server closes the connection) as an I/O error.
-                ffmpeg::Error::Other { errno: libc::EIO } if self.announced_length().is_none() => Ok(0),
-                e => {
-                    self.failure = Some(e);
-                    Err(io::Error::other(e))
-                }
-            },
-        }
-    }
-}
-
-impl Drop for UrlBytes {
-    fn drop(&mut self) {
-        // SAFETY: `context` was opened by `avio_open2` and is closed only here.
-        unsafe { ffmpeg::ffi::avio_closep(&mut self.context) };
     }
 }
 
@@ -442,20 +389,56 @@ mod tests {
         assert!(all == data);
     }
 
-    /// Serves `body` once, with its length, on 127.0.0.1; returns its URL.
-    fn serve(body: Vec<u8>) -> String {
+    /// Answers every request on 127.0.0.1 with the raw bytes `response(url)`, then closes the
+    /// connection; returns `url`, that of `/v.mp4` there.
+    fn serve_raw(response: impl FnOnce(&str) -> Vec<u8>) -> String {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/v.mp4", listener.local_addr().unwrap());
+        let response = response(&url);
         std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            let header =
-                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-            let _ = stream.write_all(header.as_bytes());
-            let _ = stream.write_all(&body);
+            for mut stream in listener.incoming().map_while(|s| s.ok()) {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let _ = stream.write_all(&response);
+            }
         });
         url
+    }
+
+    /// Serves `body` with its length; returns its URL.
+    fn serve(body: Vec<u8>) -> String {
+        let header =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+        serve_raw(|_| [header.into_bytes(), body].concat())
+    }
+
+    /// `body` as one chunk of a chunked response, followed by the last (empty) chunk if `complete`.
+    fn chunked(body: &[u8], complete: bool) -> Vec<u8> {
+        let head = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n", body.len());
+        let tail: &[u8] = if complete { b"\r\n0\r\n\r\n" } else { b"" };
+        [head.as_bytes(), body, tail].concat()
+    }
+
+    #[test]
+    fn a_chunked_download_is_kept_whole_or_fails_where_it_broke_off() {
+        let body: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let timeout = Duration::from_secs(5);
+        let whole = download(&serve_raw(|_| chunked(&body, true)), timeout, 1 << 20).unwrap();
+        assert!(matches!(whole, Some(Kept::Memory(bytes)) if *bytes == body));
+        // The connection closes inside the chunk: half of it arrived.
+        let mut cut = chunked(&body, false);
+        cut.truncate(cut.len() - body.len() / 2);
+        let error = download(&serve_raw(|_| cut), timeout, 1 << 20).err().unwrap();
+        assert!(error.starts_with("the download broke off after 5000 bytes: "), "{error}");
+    }
+
+    #[test]
+    fn a_redirect_loop_is_named() {
+        let looping = serve_raw(|url| {
+            format!("HTTP/1.1 302 Found\r\nLocation: {url}\r\nContent-Length: 0\r\n\r\n").into_bytes()
+        });
+        let error = download(&looping, Duration::from_secs(5), 1 << 20).err().unwrap();
+        assert_eq!(error, "cannot open: too many redirects");
     }
 
     #[test]

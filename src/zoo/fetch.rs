@@ -25,7 +25,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result, server_silent_for};
+use crate::error::{Error, Result};
 
 /// The weights cache: `$VIDCLASS_CACHE` if set, else `$XDG_CACHE_HOME/vidclass`, else
 /// `$HOME/.cache/vidclass`. Empty variables count as unset and a relative `XDG_CACHE_HOME` is
@@ -113,24 +113,10 @@ fn download(
     label: &str,
     Transfer { progress, timeout }: Transfer,
 ) -> std::result::Result<String, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(timeout))
-        .timeout_per_read(Some(timeout))
-        .build()
-        .into();
-    let mut response = agent.get(url).call().map_err(|e| match e {
-        ureq::Error::StatusCode(code) => format!("the server answered HTTP {code}"),
-        ureq::Error::Timeout(_) => server_silent_for(timeout),
-        other => other.to_string(),
-    })?;
-    let announced = response.body().content_length();
+    let crate::http::Download { body, announced } = crate::http::get(url, timeout)?;
     let bar = progress_bar(label, announced, progress);
-    // ureq hands its own errors through the reader wrapped in an `io::Error`.
-    let timed_out = |e: &io::Error| {
-        e.get_ref().and_then(|e| e.downcast_ref()).is_some_and(|e| matches!(e, ureq::Error::Timeout(_)))
-    };
-    let read_error = |e: io::Error| if timed_out(&e) { server_silent_for(timeout) } else { e.to_string() };
-    let streamed = stream(response.body_mut().as_reader(), part, &bar, read_error);
+    let read_error = |e: io::Error| crate::http::read_failure(&e, timeout);
+    let streamed = stream(body, part, &bar, read_error);
     bar.finish_and_clear();
     let of_total = announced.map(|len| format!(" of {len}")).unwrap_or_default();
     match streamed {

@@ -1,0 +1,51 @@
+//! HTTP(S) downloads: model weights, and video URLs read once and kept. One client (ureq), one
+//! rule for a silent server (`--url-timeout` on connecting and on every read), one wording for
+//! what went wrong.
+//!
+//! Video URLs are fetched here rather than through FFmpeg's `http` protocol because FFmpeg 5.1
+//! reports two different endings with the same I/O error: the normal end of a body whose length
+//! was not announced (the server closes the connection) and a chunked body cut off before its last
+//! chunk. Taking that error as the end let a broken-off download be sampled as if it were the
+//! whole video; ureq tells the two apart (and names a redirect loop as one, where FFmpeg says
+//! "Input/output error").
+
+use std::io;
+use std::time::Duration;
+
+use crate::error::server_silent_for;
+
+/// A response whose body is being received.
+pub(crate) struct Download {
+    pub body: ureq::BodyReader<'static>,
+    /// The body's length, if the server announced it.
+    pub announced: Option<u64>,
+}
+
+/// Sends a GET for `url`; fails with the cause (unreachable, silent for `timeout`, an HTTP
+/// error status, too many redirects).
+pub(crate) fn get(url: &str, timeout: Duration) -> Result<Download, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(timeout))
+        .timeout_per_read(Some(timeout))
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::StatusCode(code) => format!("the server answered HTTP {code}"),
+        ureq::Error::Timeout(_) => server_silent_for(timeout),
+        other => other.to_string(),
+    })?;
+    let announced = response.body().content_length();
+    Ok(Download { body: response.into_body().into_reader(), announced })
+}
+
+/// Whether reading a body failed because the server sent nothing for the timeout.
+pub(crate) fn timed_out(e: &io::Error) -> bool {
+    // ureq hands its own errors through the reader wrapped in an `io::Error`.
+    e.get_ref().and_then(|e| e.downcast_ref()).is_some_and(|e| matches!(e, ureq::Error::Timeout(_)))
+}
+
+/// Why reading a body failed: the server went silent for `timeout`, or what ureq says (a
+/// connection closed before the announced length or the last chunk, …).
+pub(crate) fn read_failure(e: &io::Error, timeout: Duration) -> String {
+    if timed_out(e) { server_silent_for(timeout) } else { e.to_string() }
+}
