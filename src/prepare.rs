@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::sample::SampleFrames;
 use crate::transform::{
-    Crop, CropWindow, Region, Views, crop_windows, resize_bilinear_region, short_side_size,
+    Crop, CropKind, CropWindow, Region, Views, crop_windows, resize_bilinear_region, short_side_size,
 };
 use crate::video::Video;
 
@@ -44,7 +44,46 @@ impl ViewProtocol {
         .into_iter()
         .find_map(|(value, name)| (value == 0).then_some(name))
     }
+
+    /// Why this protocol cannot run, if it cannot (counts of 0 aside, which [`Self::zero_field`]
+    /// names): a crop larger than the resized short side, a three-crop that does not span it, a
+    /// short side over [`MAX_SHORT_SIDE`], a clip spanning more frames than can be counted, or
+    /// views over [`MAX_VIEW_BYTES`] a video. Cards and command-line overrides go through the same
+    /// check, so a protocol that cannot run is refused before any video is read.
+    pub fn problem(&self) -> Option<String> {
+        let Crop { kind, size } = self.crop;
+        let short = self.resize_short_side;
+        let SampleFrames { clip_len, frame_interval, .. } = self.sample;
+        let (clips, crops) = (self.sample.num_clips, self.crop.views_per_clip());
+        let view_bytes = [clips, crops, clip_len, size, size, 3].into_iter().try_fold(1, usize::checked_mul);
+        if short > MAX_SHORT_SIDE {
+            Some(format!("a short side of {short} is more than {MAX_SHORT_SIDE}"))
+        } else if size > short {
+            Some(format!("the crop ({size}) is larger than the resized short side ({short})"))
+        } else if kind == CropKind::Three && size != short {
+            Some(format!("a three-crop covers the short side, so its size ({size}) must be {short}"))
+        } else if clip_len.saturating_sub(1).checked_mul(frame_interval).is_none_or(|s| s == usize::MAX) {
+            Some(format!(
+                "clips of {clip_len} frames {frame_interval} apart span more frames than any video has"
+            ))
+        } else if view_bytes.is_none_or(|bytes| bytes > MAX_VIEW_BYTES) {
+            Some(format!(
+                "{clips} clip(s) × {crops} crop(s) of {clip_len} frames of {size}×{size} pixels hold more \
+                 than {} GiB",
+                MAX_VIEW_BYTES >> 30
+            ))
+        } else {
+            None
+        }
+    }
 }
+
+/// The largest short side a protocol may resize to (far beyond any model's).
+pub const MAX_SHORT_SIDE: usize = 1 << 16;
+
+/// The most bytes of cropped frames a protocol may ask for a video (SlowFast's 30 views take
+/// 189 MB): clip counts or lengths beyond it are typing mistakes that would end the process.
+pub const MAX_VIEW_BYTES: usize = 4 << 30;
 
 /// What a model will see of one video.
 #[derive(Debug)]

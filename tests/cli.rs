@@ -491,6 +491,32 @@ fn models_lists_the_zoo_and_knows_which_weights_are_present() {
 }
 
 #[test]
+fn view_options_that_cannot_run_are_refused_before_any_input() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
+    let max = usize::MAX.to_string();
+    let cases: [(&[&str], &str); 6] = [
+        // 10^11 clips of 16 frames of 32² pixels: 4.9 PB of frames.
+        (&["--clips", "99999999999"], "hold more than 4 GiB"),
+        (&["--clips", &max, "--crops", "ten"], "hold more than 4 GiB"),
+        (&["--clip-len", &max], "span more frames than any video has"),
+        (&["--frame-interval", &max], "span more frames than any video has"),
+        (&["--short-side", &max], "is more than 65536"),
+        // The full views' three-crop spans the short side (40): a smaller crop cannot.
+        (&["--views", "full", "--crop-size", "32"], "so its size (32) must be 40"),
+    ];
+    for (options, cause) in cases {
+        let mut args = vec!["--format", "jsonl"];
+        args.extend(options);
+        args.push(video.to_str().unwrap());
+        let output = s.predict(&args, b"");
+        assert_eq!(output.status.code(), Some(2), "{options:?}: {}", stderr(&output));
+        assert!(output.stdout.is_empty(), "{options:?}: no record");
+        assert!(stderr(&output).contains(cause), "{options:?}: {}", stderr(&output));
+    }
+}
+
+#[test]
 fn usage_and_model_errors_exit_2() {
     let s = Setup::new();
     let cache = s.dir.path().join("cache");

@@ -176,12 +176,8 @@ impl ViewArgs {
                 bail!("{flag} must be at least 1");
             }
         }
-        if protocol.crop.size > protocol.resize_short_side {
-            bail!(
-                "the crop ({}) is larger than the resized short side ({})",
-                protocol.crop.size,
-                protocol.resize_short_side
-            );
+        if let Some(problem) = protocol.problem() {
+            bail!("{problem}");
         }
         Ok(protocol)
     }

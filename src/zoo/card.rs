@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Architecture, Averaging};
 use crate::prepare::ViewProtocol;
-use crate::transform::{CropKind, Normalize};
+use crate::transform::Normalize;
 use crate::{Error, Result};
 
 /// The embedded cards, by name.
@@ -119,8 +119,8 @@ impl ModelCard {
         Ok(card)
     }
 
-    /// Counts and sizes of both view protocols are at least 1, each crop fits its resized frame
-    /// (a three-crop exactly), and the normalisation divides by positive numbers.
+    /// Counts and sizes of both view protocols are at least 1, both can run
+    /// ([`ViewProtocol::problem`]), and the normalisation divides by positive numbers.
     fn check_values(&self) -> std::result::Result<(), String> {
         let Normalize { mean, std } = self.normalize;
         if !mean.iter().all(|m| m.is_finite()) || !std.iter().all(|s| s.is_finite() && *s > 0.0) {
@@ -130,17 +130,8 @@ impl ModelCard {
             if let Some(field) = views.zero_field() {
                 return Err(format!("views.{which}.{field} must be at least 1"));
             }
-            if views.crop.size > views.resize_short_side {
-                return Err(format!(
-                    "views.{which}: the crop ({}) is larger than the resized short side ({})",
-                    views.crop.size, views.resize_short_side
-                ));
-            }
-            if views.crop.kind == CropKind::Three && views.crop.size != views.resize_short_side {
-                return Err(format!(
-                    "views.{which}: a three-crop covers the short side, so its size ({}) must be {}",
-                    views.crop.size, views.resize_short_side
-                ));
+            if let Some(problem) = views.problem() {
+                return Err(format!("views.{which}: {problem}"));
             }
         }
         Ok(())
