@@ -53,6 +53,57 @@ fn vp9_webm() {
     assert_eq!(video.info().codec, "vp9", "the format's name, whichever decoder reads it");
 }
 
+/// Frame `n` of the video at `path` as the `ffmpeg` tool decodes it, in RGB.
+fn ffmpeg_frame(path: &std::path::Path, n: usize) -> Vec<u8> {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-vf",
+            &format!("select=eq(n\\,{n})"),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    output.stdout
+}
+
+#[test]
+fn raw_mjpeg_whose_demuxer_cannot_seek() {
+    // The `jpeg_pipe` demuxer refuses a seek into this stream and is left at the end of the file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.mjpeg");
+    let source = "testsrc2=size=320x240:rate=25";
+    common::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        source,
+        "-t",
+        "3",
+        "-c:v",
+        "mjpeg",
+        "-f",
+        "mjpeg",
+        path.to_str().unwrap(),
+    ]);
+    let video = open(&path);
+    assert_eq!(video.info().frame_count, 75);
+    let wanted = [6, 40, 74];
+    let decoded = video.decode(&wanted, |f| f.data).unwrap();
+    assert_eq!(decoded.lost, 0);
+    for (frame, n) in decoded.frames.iter().zip(wanted) {
+        assert!(*frame == ffmpeg_frame(&path, n), "frame {n}: the pixels the ffmpeg tool decodes");
+    }
+}
+
 #[test]
 fn mpeg4_avi() {
     check_container("a.avi", &["-c:v", "mpeg4", "-q:v", "3", "-g", "10"]);

@@ -4,7 +4,8 @@
 //! for every frame number, or, where timestamps cannot tell frames apart, by counting the frames
 //! the decoder puts out from the start. Between two wanted frames the decoder either keeps going
 //! or, when the next wanted frame starts at a later key frame, seeks straight to that key frame
-//! (only on seekable inputs: seeking a pipe scrambles the demuxer). Frames that are not wanted
+//! (only on seekable inputs: seeking a pipe scrambles the demuxer; a seek the demuxer refuses or
+//! lands past sends the decode back to a fresh input, read forward). Frames that are not wanted
 //! and that no other frame refers to (most B-frames) are not decoded at all: the decoder is told
 //! to skip non-reference frames for their packets. Only wanted frames are converted to RGB with
 //! swscale, the conversion decord uses (anchors.md §10); the colour matrix and range follow the
@@ -41,16 +42,21 @@ pub(crate) struct FrameDecoder<'a> {
     pub name: &'a str,
     /// `Some` for a URL: a download that breaks off fails the decode.
     pub url: Option<UrlReads>,
+    /// Whether to seek to key frames; false after a seek went wrong on this input.
+    pub may_seek: bool,
 }
 
 impl FrameDecoder<'_> {
-    /// Decodes the frames numbered in `wanted` and hands each to `convert` as RGB.
+    /// Decodes the frames numbered in `wanted` and hands each to `convert` as RGB. `None` when
+    /// a seek went wrong (the demuxer refused it, or landed past the key frame): its read position
+    /// is then unknown (a raw MJPEG stream's is at the end), so the caller decodes again from a
+    /// fresh input without seeking.
     pub(crate) fn decode<T>(
         self,
         wanted: &[usize],
         mut convert: impl FnMut(RgbFrame) -> T,
-    ) -> Result<Decoded<T>> {
-        let FrameDecoder { mut input, stream_index, mut decoder, index, size, name, url } = self;
+    ) -> Result<Option<Decoded<T>>> {
+        let FrameDecoder { mut input, stream_index, mut decoder, index, size, name, url, may_seek } = self;
         let mut frame_numbers: Vec<usize> = wanted.to_vec();
         frame_numbers.sort_unstable();
         frame_numbers.dedup();
@@ -78,7 +84,7 @@ impl FrameDecoder<'_> {
         };
 
         // Numbering by output order counts every frame from the first.
-        let mut can_seek = !in_order && is_seekable(&input);
+        let can_seek = may_seek && !in_order && is_seekable(&input);
         let mut last_position: Option<usize> = None;
         // Key frames are sought in increasing order only: a demuxer that lands early is simply
         // decoded forward from there, never asked again.
@@ -93,8 +99,10 @@ impl FrameDecoder<'_> {
             if can_seek && start > here && last_seek.is_none_or(|s| start > s) {
                 drain(&mut decoder, &mut frame, &mut matcher, &mut on_frame)?;
                 last_seek = Some(start);
-                can_seek = seek_to_packet(&mut input, stream_index, index, start);
-                landing = can_seek.then_some(start);
+                if !seek_to_packet(&mut input, stream_index, index, start) {
+                    return Ok(None);
+                }
+                landing = Some(start);
                 last_position = start.checked_sub(1);
                 continue;
             }
@@ -113,12 +121,8 @@ impl FrameDecoder<'_> {
             let position = packet.pts().and_then(|ts| position_of.get(&ts)).filter(|_| !in_order);
             if let Some(&d) = position {
                 if landing.take().is_some_and(|expected| d > expected) {
-                    // The demuxer overshot the key frame (imprecise index): decode from the top.
-                    can_seek = false;
-                    if seek_to_packet(&mut input, stream_index, index, 0) {
-                        last_position = None;
-                        continue;
-                    }
+                    // The demuxer overshot the key frame (imprecise index).
+                    return Ok(None);
                 }
                 last_position = Some(d);
             }
@@ -138,7 +142,7 @@ impl FrameDecoder<'_> {
         }
         drain(&mut decoder, &mut frame, &mut matcher, &mut on_frame)?;
         let lost = matcher.lost + (targets.len() - matcher.next);
-        Ok(Decoded { frames: found, lost })
+        Ok(Some(Decoded { frames: found, lost }))
     }
 }
 

@@ -218,22 +218,33 @@ impl Video {
                 format!("frame {bad} asked for, the video has {}", self.info.frame_count),
             ));
         }
-        let mut ictx = self.input.open()?;
-        let stream =
-            ictx.stream(self.stream_index).ok_or_else(|| Error::video(&name, "video stream vanished"))?;
-        let decoder = open_decoder(&stream, self.options, &name)?;
-        discard_other_streams(&mut ictx, self.stream_index);
         let rotation = self.info.rotation;
-        let decoded = decode::FrameDecoder {
-            input: ictx,
-            stream_index: self.stream_index,
-            decoder,
-            index: &self.index,
-            size: (self.info.coded_width as u32, self.info.coded_height as u32),
-            name: &name,
-            url: self.input.url_reads(),
-        }
-        .decode(wanted, |rgb| convert(if rotation == 0 { rgb } else { rgb.rotated_clockwise(rotation) }))?;
+        let mut convert =
+            |rgb: RgbFrame| convert(if rotation == 0 { rgb } else { rgb.rotated_clockwise(rotation) });
+        let mut may_seek = true;
+        let decoded = loop {
+            let mut ictx = self.input.open()?;
+            let stream =
+                ictx.stream(self.stream_index).ok_or_else(|| Error::video(&name, "video stream vanished"))?;
+            let decoder = open_decoder(&stream, self.options, &name)?;
+            discard_other_streams(&mut ictx, self.stream_index);
+            let attempt = decode::FrameDecoder {
+                input: ictx,
+                stream_index: self.stream_index,
+                decoder,
+                index: &self.index,
+                size: (self.info.coded_width as u32, self.info.coded_height as u32),
+                name: &name,
+                url: self.input.url_reads(),
+                may_seek,
+            }
+            .decode(wanted, &mut convert)?;
+            match attempt {
+                Some(decoded) => break decoded,
+                // Without seeking, a decode always finishes.
+                None => may_seek = false,
+            }
+        };
         if decoded.frames.is_empty() {
             let sampled = wanted.iter().collect::<std::collections::BTreeSet<_>>().len();
             return Err(Error::video(
