@@ -38,6 +38,31 @@ fn full_views_of_the_default_model_list_ten_clips_with_times() {
 }
 
 #[test]
+fn a_built_in_model_name_wins_over_a_file_of_that_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = make_video(dir.path(), "a.mp4", &Spec::h264(96, 64, 30));
+    // What `vidclass predict … > i3d-r50-k400` leaves in the folder before the command runs.
+    std::fs::write(dir.path().join("i3d-r50-k400"), "").unwrap();
+    let run = |model: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+            .args(["inspect", "--json", "-m", model])
+            .arg(&video)
+            .current_dir(dir.path())
+            .env("VIDCLASS_CACHE", dir.path())
+            .output()
+            .unwrap()
+    };
+    let output = run("i3d-r50-k400");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["model"], "i3d-r50-k400");
+    // A path reads the file.
+    let output = run("./i3d-r50-k400");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing field"), "the empty file was read");
+}
+
+#[test]
 fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let video = make_video(dir.path(), "a.mp4", &Spec::h264(64, 48, 20));

@@ -65,13 +65,16 @@ impl ModelArgs {
     }
 }
 
-/// A built-in card by name, or a card file by path (`.toml`).
+/// A built-in card by name, or a card file by path (`.toml`, or any file). A built-in name wins
+/// over a file of that name in the current folder, which `> tsn-r50-1x1x8-k400` creates before
+/// the command runs; `./NAME` reads such a file.
 pub fn load_card(name: &str) -> anyhow::Result<ModelCard> {
+    let builtin = ModelCard::builtin(name);
     let as_path = Path::new(name);
-    if name.ends_with(".toml") || as_path.is_file() {
+    if builtin.is_err() && (name.ends_with(".toml") || as_path.is_file()) {
         return Ok(ModelCard::from_file(as_path)?);
     }
-    Ok(ModelCard::builtin(name)?)
+    Ok(builtin?)
 }
 
 /// The card's checkpoint in the weights cache, downloaded when missing.
