@@ -132,6 +132,12 @@ fn stdin_dash_conflicts_with_files_from_stdin() {
     let list = FilesFrom { path: "-".into(), null: false };
     let err = plan(&["-"], Some(&list), &Extensions::default(), &b"a.mp4\n"[..]).unwrap_err();
     assert!(matches!(err, Error::Usage(_)), "{err}");
+    // A `-` inside the list read from stdin is stdin again.
+    let no_args: [&str; 0] = [];
+    for listed in [&b"a.mp4\n-\n"[..], b"-\n-\n"] {
+        let err = plan(&no_args, Some(&list), &Extensions::default(), listed).unwrap_err();
+        assert!(err.to_string().contains("cannot be combined with `--files-from -`"), "{err}");
+    }
 }
 
 #[test]
