@@ -1,7 +1,8 @@
 //! Batch classification: inputs in, one record per input out, in input order.
 //!
 //! A decoding thread prepares the next input while the network runs on the current one (a
-//! one-slot channel between them bounds memory to two inputs' views), and prepares the first one
+//! channel without a buffer between them bounds memory to two inputs' views: the one in the
+//! network and the next, prepared and waiting to be handed over), and prepares the first one
 //! while the model loads, so a single video's decoding hides behind the load. Failures of one
 //! input become its record and the batch goes on; a consumer that stops (a closed stdout) stops
 //! the batch.
@@ -57,7 +58,7 @@ pub fn run<E: From<Error>>(
     progress: &mut impl Progress,
     mut emit: impl FnMut(Record) -> Result<(), E>,
 ) -> Result<(), E> {
-    let (sender, receiver) = mpsc::sync_channel::<Decoded>(1);
+    let (sender, receiver) = mpsc::sync_channel::<Decoded>(0);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for job in jobs {
