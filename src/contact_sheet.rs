@@ -43,7 +43,9 @@ pub fn write(path: &Path, rows: &[Vec<Tile>]) -> Result<()> {
             draw_text(&mut sheet, x0, y0 + tile_h + 2, &tile.caption, tile_w);
         }
     }
-    sheet.save(path).map_err(|e| Error::io(path, std::io::Error::other(e)))
+    crate::writable::write_whole(path, |scratch| {
+        sheet.save(scratch).map_err(|e| Error::io(path, std::io::Error::other(e)))
+    })
 }
 
 /// Draws `text` in white within `width` pixels: at scale 2 where it fits, else at scale 1, and

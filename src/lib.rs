@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod prepare;
 pub mod sample;
 pub mod transform;
+pub mod unfinished;
 pub mod video;
 pub mod writable;
 pub mod zoo;

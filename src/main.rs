@@ -8,15 +8,16 @@ use std::process::ExitCode;
 use clap::Parser;
 use cli::{Cli, Status};
 
-/// Exit status after Ctrl-C, as shells report a SIGINT death.
+/// Exit status after Ctrl-C (or `kill`), as shells report a SIGINT death.
 const INTERRUPTED: i32 = 130;
 
 fn main() -> ExitCode {
     vidclass::memory::reuse_freed_memory();
     let cli = Cli::parse();
-    // Results already printed stay printed; a download in progress leaves nothing behind.
+    // Results already printed stay printed; a download or file being written leaves nothing
+    // behind. Also on SIGTERM and SIGHUP (`kill`, a closed terminal).
     let _ = ctrlc::set_handler(|| {
-        vidclass::zoo::fetch::abandon_downloads();
+        vidclass::unfinished::remove_all();
         // End the terminal's line (a progress bar's, or the echoed ^C), so that the shell's prompt
         // starts a new one: it adds none for a process that exits rather than dies of the signal.
         if std::io::stderr().is_terminal() {

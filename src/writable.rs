@@ -1,6 +1,6 @@
-//! Checking, before any work is done, that an output file (`convert`'s checkpoint, `inspect`'s
-//! contact sheet and input dump) can be written, so that a long run does not end in a failure it
-//! could have reported at once.
+//! Output files (`convert`'s checkpoint, `inspect`'s contact sheet and input dump): checked
+//! before any work is done, so that a long run does not end in a failure it could have reported
+//! at once, and written whole or not at all.
 
 use std::io;
 use std::path::Path;
@@ -18,7 +18,7 @@ pub fn check_writable(path: &Path) -> Result<()> {
     if path.is_dir() {
         return fail(io::ErrorKind::IsADirectory, "is a folder".into());
     }
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let folder = folder_of(path);
     if !folder.exists() {
         return fail(io::ErrorKind::NotFound, format!("no folder {}", folder.display()));
     }
@@ -28,16 +28,35 @@ pub fn check_writable(path: &Path) -> Result<()> {
     writable_folder(folder).map_err(|e| Error::io(path, e))
 }
 
+/// The folder `path` is in (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// Writes the file at `path` through `write`, which is handed a path of the same name in a
+/// scratch folder next to it, then moves it into place (one rename, within one file system). A
+/// write that fails, or a run interrupted meanwhile ([`crate::unfinished`]), leaves neither a
+/// partial `path` nor the scratch folder.
+pub fn write_whole(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let scratch = tempfile::Builder::new()
+        .prefix(".vidclass-")
+        .tempdir_in(folder_of(path))
+        .map_err(|e| Error::io(path, e))?;
+    crate::unfinished::begin(scratch.path());
+    let written = scratch.path().join(path.file_name().unwrap_or("output".as_ref()));
+    let result =
+        write(&written).and_then(|()| std::fs::rename(&written, path).map_err(|e| Error::io(path, e)));
+    crate::unfinished::end(scratch.path());
+    result
+}
+
 /// Whether writing `output` would overwrite `input`: the same file (also through links), or the
 /// same name in the same folder where neither exists yet.
 pub fn same_file(input: &Path, output: &Path) -> bool {
     match (std::fs::metadata(input), std::fs::metadata(output)) {
         (Ok(a), Ok(b)) => same_existing((input, &a), (output, &b)),
         (Err(_), Err(_)) => {
-            let folder = |p: &Path| {
-                let parent = p.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                std::fs::canonicalize(parent).ok()
-            };
+            let folder = |p: &Path| std::fs::canonicalize(folder_of(p)).ok();
             input.file_name() == output.file_name()
                 && folder(input).is_some_and(|f| folder(output) == Some(f))
         }
@@ -78,6 +97,39 @@ fn writable_folder(_folder: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names in `folder`.
+    fn listed(folder: &Path) -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(folder).unwrap().map(|e| e.unwrap().file_name()).collect()
+    }
+
+    #[test]
+    fn a_file_is_written_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        write_whole(&path, |scratch| {
+            assert_ne!(scratch, path, "written elsewhere first");
+            std::fs::write(scratch, b"whole").map_err(|e| Error::io(scratch, e))
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"whole");
+        assert_eq!(listed(dir.path()), ["out.bin"], "no scratch folder left");
+
+        let other = dir.path().join("failed.bin");
+        let failed = write_whole(&other, |scratch| {
+            std::fs::write(scratch, b"half").unwrap();
+            Err(Error::io(scratch, io::Error::other("disk full")))
+        });
+        assert!(failed.is_err());
+        assert_eq!(listed(dir.path()), ["out.bin"], "neither the file nor its scratch folder");
+
+        // What an interrupted run's signal handler removes.
+        write_whole(&dir.path().join("again.bin"), |scratch| {
+            assert!(crate::unfinished::includes(scratch.parent().unwrap()));
+            std::fs::write(scratch, b"whole").map_err(|e| Error::io(scratch, e))
+        })
+        .unwrap();
+    }
 
     #[test]
     fn says_why_a_file_cannot_be_written() {

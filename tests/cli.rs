@@ -778,25 +778,29 @@ fn a_weights_download_from_a_silent_server_fails_after_the_url_timeout() {
 fn an_interrupted_download_leaves_nothing_behind() {
     let s = Setup::new();
     let (body, prefix, file) = published_tiny_weights();
-    let (url, server) =
-        common::http::serve_stalling(&file, body.clone(), body.len() / 2, Duration::from_secs(3), 1);
-    let card = write_tiny_card(s.dir.path(), &url, &prefix);
-    let cache = s.dir.path().join("cache");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
-        .args(["fetch", card.to_str().unwrap()])
-        .env("VIDCLASS_CACHE", &cache)
-        .spawn()
-        .unwrap();
-    // Wait until half the file has arrived, then press Ctrl-C.
-    let part = cache.join(format!("{file}.part"));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::fs::metadata(&part).map_or(true, |m| m.len() < body.len() as u64 / 2) {
-        assert!(std::time::Instant::now() < deadline, "the download never got going");
-        std::thread::sleep(Duration::from_millis(20));
+    // Ctrl-C, and `kill`'s default signal.
+    for signal in ["-INT", "-TERM"] {
+        let (url, server) =
+            common::http::serve_stalling(&file, body.clone(), body.len() / 2, Duration::from_secs(3), 1);
+        let card = write_tiny_card(s.dir.path(), &url, &prefix);
+        let cache = s.dir.path().join("cache");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+            .args(["fetch", card.to_str().unwrap()])
+            .env("VIDCLASS_CACHE", &cache)
+            .spawn()
+            .unwrap();
+        // Wait until half the file has arrived, then send the signal.
+        let part = cache.join(format!("{file}.part"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&part).map_or(true, |m| m.len() < body.len() as u64 / 2) {
+            assert!(std::time::Instant::now() < deadline, "the download never got going");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let killed =
+            std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        assert_eq!(child.wait().unwrap().code(), Some(130), "{signal}");
+        server.join().unwrap();
+        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0, "{signal}: no partial file left");
     }
-    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
-    assert_eq!(child.wait().unwrap().code(), Some(130));
-    server.join().unwrap();
-    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0, "no partial file left");
 }

@@ -1,8 +1,8 @@
 //! Writing tensors as a `.safetensors` file (`vidclass convert`, `inspect --dump-input`).
 //!
-//! The safetensors crate writes through a temporary file that only its owner may read and renames
-//! it into place, so a converted checkpoint in a shared cache would be unreadable to everyone
-//! else. Here the file ends up with the permissions of any newly created file: `0666` less the
+//! The file is written whole or not at all ([`write_whole`]). The safetensors crate writes
+//! through a temporary file that only its owner may read, so a converted checkpoint in a shared
+//! cache would be unreadable to everyone else. Here the file ends up with the permissions of any newly created file: `0666` less the
 //! process's umask (on Linux, which reports the umask without changing it).
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use std::path::Path;
 
 use candle_core::Tensor;
 
-use crate::writable::check_writable;
+use crate::writable::{check_writable, write_whole};
 use crate::{Error, Result};
 
 /// Writes `tensors` to `path`; errors name `path` (see [`check_writable`]).
@@ -21,8 +21,10 @@ pub fn save_safetensors<K: AsRef<str> + Ord + Display>(
     path: &Path,
 ) -> Result<()> {
     check_writable(path)?;
-    candle_core::safetensors::save(tensors, path)
-        .map_err(|e| Error::io(path, io::Error::other(e.to_string())))?;
+    write_whole(path, |scratch| {
+        candle_core::safetensors::save(tensors, scratch)
+            .map_err(|e| Error::io(path, io::Error::other(e.to_string())))
+    })?;
     #[cfg(unix)]
     if let Some(umask) = umask() {
         use std::os::unix::fs::PermissionsExt;

@@ -19,7 +19,6 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -171,22 +170,6 @@ fn progress_bar(label: &str, len: Option<u64>, show: bool) -> ProgressBar {
     bar
 }
 
-/// `.part` files being written right now, so that an interrupted run can remove them on its way
-/// out (a process that exits on Ctrl-C runs no destructors).
-static IN_PROGRESS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-/// Removes the `.part` files of downloads still in progress. For a Ctrl-C handler that is about to
-/// exit the process: an interrupted download must not leave a partial file behind.
-pub fn abandon_downloads() {
-    for path in in_progress().iter() {
-        let _ = fs::remove_file(path);
-    }
-}
-
-fn in_progress() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
-    IN_PROGRESS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// A `.part` file that removes itself unless it is moved into place.
 struct PartFile {
     path: PathBuf,
@@ -222,7 +205,7 @@ impl PartFile {
                 if let Err(e) = file.set_len(0) {
                     return Err((path, e));
                 }
-                in_progress().push(path.clone());
+                crate::unfinished::begin(&path);
                 return Ok(Some(PartFile { path, file, persisted: false }));
             }
             // The file waited on was renamed or removed meanwhile: lock the one there now.
@@ -287,7 +270,7 @@ fn is_at(_: &File, path: &Path) -> bool {
 
 impl Drop for PartFile {
     fn drop(&mut self) {
-        in_progress().retain(|p| p != &self.path);
+        crate::unfinished::end(&self.path);
         if !self.persisted {
             // Nothing more can be done about a failed cleanup; the next download truncates it.
             let _ = fs::remove_file(&self.path);
