@@ -111,6 +111,18 @@ impl Conv3d {
         let y = match &self.imp {
             Imp::Cpu(conv, bias) if cpu::applies(x) && residual.is_none_or(cpu::applies) => {
                 let d = Dims::of(x)?;
+                // The kernels read the residual by output row: one of another shape would be
+                // misread, where the generic path's addition fails.
+                if let Some(r) = residual {
+                    let out = conv.out_dims(d)?.to_shape();
+                    if r.dims5()? != out {
+                        return Err(candle_core::Error::Msg(format!(
+                            "the residual {:?} does not match the convolution's output {out:?}",
+                            r.dims()
+                        ))
+                        .into());
+                    }
+                }
                 let run = |x: &[f32], residual: Option<&[f32]>| {
                     let epilogue = Epilogue { bias: bias.as_deref(), residual, relu };
                     conv.forward(x, d, &epilogue)
@@ -144,7 +156,24 @@ impl Conv3d {
 
 #[cfg(test)]
 mod tests {
-    use super::weight_matrix;
+    use candle_core::{Device, Tensor};
+
+    use super::{Conv3d, Conv3dParams, weight_matrix};
+
+    #[test]
+    fn a_residual_of_another_shape_is_an_error() {
+        // A 1×1×1 convolution with temporal stride 2: 4 frames in, 2 out.
+        let weight = Tensor::ones((8, 3, 1, 1, 1), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let conv = Conv3d::new(&weight, None, Conv3dParams::new([2, 1, 1], [0, 0, 0])).unwrap();
+        let x = Tensor::ones((1, 4, 5, 5, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let identity = Tensor::ones((1, 4, 5, 5, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let error = conv.forward_fused(&x, Some(&identity), true).unwrap_err().to_string();
+        assert!(error.contains("does not match"), "{error}");
+        let halved = identity.narrow(1, 0, 2).unwrap();
+        let y = conv.forward_fused(&x, Some(&halved), true).unwrap();
+        // Three input channels of ones, plus the residual's one.
+        assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), vec![4.0; 2 * 5 * 5 * 8]);
+    }
 
     #[test]
     fn weight_matrix_puts_tap_and_channel_on_rows_and_output_on_columns() {

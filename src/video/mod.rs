@@ -199,8 +199,9 @@ impl Video {
         if self.index.in_output_order {
             return if self.info.fps > 0.0 { i as f64 / self.info.fps } else { 0.0 };
         }
-        // One rounding, in the division: 70 ticks of 1/25 s read 2.8, not 2.8000000000000003.
-        let ticks = (self.index.frame_pts(i) - self.start_pts) as f64;
+        // One rounding, in the division: 70 ticks of 1/25 s read 2.8, not 2.8000000000000003. In
+        // i128, as a damaged file's timestamps may be any two i64s.
+        let ticks = (i128::from(self.index.frame_pts(i)) - i128::from(self.start_pts)) as f64;
         ticks * f64::from(self.time_base.numerator()) / f64::from(self.time_base.denominator())
     }
 

@@ -180,7 +180,10 @@ impl Reopenable {
             (_, Some(kept)) => kept.open(),
             (Input::File(path), None) => {
                 match std::fs::metadata(path) {
-                    Err(_) => return Err(Error::video(&name, "no such file")),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        return Err(Error::video(&name, "no such file"));
+                    }
+                    Err(e) => return Err(Error::video(&name, format!("cannot open: {e}"))),
                     Ok(meta) if meta.is_dir() => {
                         return Err(Error::video(&name, "is a directory, not a video"));
                     }

@@ -30,9 +30,13 @@ pub(crate) fn applies(m: usize, n: usize) -> bool {
 /// `dst[m×n] (+)= a[m×k] · b[k×n]`, `dst` dense row-major; only where [`applies`].
 ///
 /// # Safety
-/// `dst` points to `a.rows × b.cols` writable `f32`s, initialised when `accumulate`.
+/// `dst` points to `a.rows × b.cols` writable `f32`s, initialised when `accumulate`, that
+/// overlap neither input.
 pub(crate) unsafe fn product(dst: *mut f32, a: MatRef, b: MatRef, accumulate: bool) {
     assert!(applies(a.rows, b.cols), "the few-rows kernel does not apply");
+    assert_eq!(a.cols, b.rows, "inner dimensions");
+    a.check();
+    b.check();
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the CPU has AVX2 and FMA (`applies`); the caller vouches for `dst`.
     unsafe {

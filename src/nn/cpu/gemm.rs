@@ -26,7 +26,8 @@ impl<'a> MatRef<'a> {
         MatRef { data, rows, cols, stride: cols }
     }
 
-    fn check(&self) {
+    /// Asserts that every row lies inside the data (and rows do not overlap).
+    pub(super) fn check(&self) {
         assert!(self.cols <= self.stride || self.rows <= 1);
         assert!(self.rows == 0 || (self.rows - 1) * self.stride + self.cols <= self.data.len());
     }
