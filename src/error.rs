@@ -11,11 +11,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A video could not be opened, probed or decoded.
-    #[error("{input}: {cause}")]
+    #[error("{}: {cause}", one_line_name(input))]
     Video { input: String, cause: String },
 
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", one_line_name(&path.to_string_lossy()))]
     Io {
         path: PathBuf,
         #[source]
@@ -23,11 +23,11 @@ pub enum Error {
     },
 
     /// A checkpoint does not fit the architecture, or cannot be read.
-    #[error("checkpoint {}: {cause}", path.display())]
+    #[error("checkpoint {}: {cause}", one_line_name(&path.to_string_lossy()))]
     Checkpoint { path: PathBuf, cause: String },
 
     /// A model card is missing or malformed.
-    #[error("model card {name}: {cause}")]
+    #[error("model card {}: {cause}", one_line_name(name))]
     Card { name: String, cause: String },
 
     /// Downloading weights failed.
@@ -45,6 +45,13 @@ pub enum Error {
     /// A tensor operation failed: a bug or an input of an unexpected shape.
     #[error("tensor operation failed: {}", one_line(.0))]
     Tensor(#[from] candle_core::Error),
+}
+
+/// A name (a file's, a URL) as one line: control characters (a newline, an escape) are escaped,
+/// as `ls` shows them, so that a message naming a file stays one line and cannot drive the
+/// terminal.
+pub fn one_line_name(name: &str) -> String {
+    name.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
 }
 
 /// candle's message without the backtrace it appends when `RUST_BACKTRACE` is set (users set it

@@ -101,7 +101,8 @@ impl PreparedInput {
     pub fn lost_frames_warning(&self, name: &str) -> Option<String> {
         (self.lost_frames > 0).then(|| {
             format!(
-                "{name}: {} sampled frame(s) could not be decoded and were replaced by their neighbours",
+                "{}: {} sampled frame(s) could not be decoded and were replaced by their neighbours",
+                crate::error::one_line_name(name),
                 self.lost_frames
             )
         })

@@ -62,6 +62,41 @@ fn a_built_in_model_name_wins_over_a_file_of_that_name() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing field"), "the empty file was read");
 }
 
+#[cfg(unix)]
+#[test]
+fn odd_names_stay_on_one_line_and_exact_in_json() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let made = make_video(dir.path(), "a.mp4", &Spec::h264(96, 64, 30));
+    // A terminal escape and a byte that is not UTF-8.
+    let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"esc\x1b[31m\xff.mp4"));
+    std::fs::rename(&made, &odd).unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+            .arg("inspect")
+            .args(args)
+            .env("VIDCLASS_CACHE", dir.path())
+            .output()
+            .unwrap()
+    };
+    let text = run(&[odd.as_os_str()]);
+    assert_eq!(text.status.code(), Some(0), "{}", String::from_utf8_lossy(&text.stderr));
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(!text.contains('\x1b'), "no raw escape reaches the terminal: {text}");
+    assert!(text.lines().next().unwrap().ends_with("esc\\u{1b}[31m\u{fffd}.mp4"), "{text}");
+
+    let json = run(&["--json".as_ref(), odd.as_os_str()]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["input_bytes"], vidclass::output::base64(odd.as_os_str().as_bytes()));
+
+    // An error naming a file with a newline is one line.
+    let missing = dir.path().join("no\nsuch.mp4");
+    let failed = run(&[missing.as_os_str()]);
+    let stderr = String::from_utf8(failed.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no\\nsuch.mp4"), "{stderr}");
+}
+
 #[test]
 fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
     let dir = tempfile::tempdir().unwrap();

@@ -16,8 +16,10 @@ use clap::Args;
 use serde_json::json;
 
 use vidclass::contact_sheet::{self, Tile};
+use vidclass::error::one_line_name;
 use vidclass::inputs::{self, Extensions, Input, Job};
 use vidclass::model::save_safetensors;
+use vidclass::output::base64;
 use vidclass::prepare::{PreparedInput, ViewProtocol, prepare};
 use vidclass::video::Video;
 use vidclass::writable::{check_writable, same_file};
@@ -124,7 +126,7 @@ fn write_report(
     prepared: &PreparedInput,
 ) -> std::io::Result<()> {
     let info = video.info();
-    writeln!(out, "input:      {}", video.name())?;
+    writeln!(out, "input:      {}", one_line_name(&video.name()))?;
     writeln!(out, "container:  {}", info.container)?;
     writeln!(out, "codec:      {} ({})", info.codec, info.pixel_format)?;
     let turned = match info.rotation {
@@ -139,7 +141,11 @@ fn write_report(
     writeln!(out, "fps:        {:.3}", info.fps)?;
     let header = info.header_frame_count.map_or("none".to_string(), |n| n.to_string());
     let numbering = if info.numbered_by_decoder_output { "; numbered in decoder output order" } else { "" };
-    writeln!(out, "frames:     {} (header says {header}{numbering})", info.frame_count)?;
+    let damaged = match info.damaged_packets {
+        0 => String::new(),
+        n => format!("; {n} damaged packet(s) skipped"),
+    };
+    writeln!(out, "frames:     {} (header says {header}{numbering}{damaged})", info.frame_count)?;
     if let Some(d) = info.duration {
         writeln!(out, "duration:   {d:.3} s")?;
     }
@@ -177,6 +183,7 @@ fn report_json(
         .collect();
     json!({
         "input": video.name(),
+        "input_bytes": video.name_bytes().as_deref().map(base64),
         "container": info.container,
         "codec": info.codec,
         "pixel_format": info.pixel_format,
@@ -187,6 +194,7 @@ fn report_json(
         "rotation_clockwise": info.rotation,
         "fps": info.fps,
         "frame_count": info.frame_count,
+        "damaged_packets": info.damaged_packets,
         "header_frame_count": info.header_frame_count,
         "frames_numbered_by": if info.numbered_by_decoder_output { "decoder output" } else { "timestamp" },
         "duration": info.duration,

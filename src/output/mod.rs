@@ -24,7 +24,7 @@ mod tests;
 use std::io::{self, Write};
 
 use delimited::Dialect;
-pub use record::{Failure, Prediction, Record, TopEntry};
+pub use record::{Failure, Prediction, Record, TopEntry, base64};
 pub use topk::top_k;
 
 /// How results are printed (`--format`).

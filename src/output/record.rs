@@ -101,8 +101,8 @@ impl From<Failure> for Record {
     }
 }
 
-/// `bytes` in standard base64 (RFC 4648, with padding).
-fn base64(bytes: &[u8]) -> String {
+/// `bytes` in standard base64 (RFC 4648, with padding): how JSON carries a name's exact bytes.
+pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

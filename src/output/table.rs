@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 
 use super::record::{Prediction, Record};
+use crate::error::one_line_name;
 
 /// Writes one record; `first` tells whether a separating blank line is needed before it.
 pub(super) fn write(out: &mut dyn Write, record: &Record, first: bool) -> io::Result<()> {
@@ -14,14 +15,10 @@ pub(super) fn write(out: &mut dyn Write, record: &Record, first: bool) -> io::Re
     }
     match record {
         Record::Prediction(p) => write_prediction(out, p),
-        Record::Failure(f) => writeln!(out, "{}\n  error: {}", shown(&f.input), shown(&f.error)),
+        Record::Failure(f) => {
+            writeln!(out, "{}\n  error: {}", one_line_name(&f.input), one_line_name(&f.error))
+        }
     }
-}
-
-/// A file name (or an error naming one) as one line: control characters (a newline, a carriage
-/// return) are escaped, as `ls` shows them, so that each input keeps its lines.
-fn shown(name: &str) -> String {
-    name.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
 }
 
 fn write_prediction(out: &mut dyn Write, p: &Prediction) -> io::Result<()> {
@@ -29,7 +26,7 @@ fn write_prediction(out: &mut dyn Write, p: &Prediction) -> io::Result<()> {
     writeln!(
         out,
         "{} ({}; {}, {}; decode {} ms, infer {} ms)",
-        shown(&p.input),
+        one_line_name(&p.input),
         p.model,
         plural(p.views, "view"),
         plural(p.frames, "frame"),

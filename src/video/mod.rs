@@ -193,6 +193,12 @@ impl Video {
         self.input.source().name()
     }
 
+    /// The name's exact bytes where [`Self::name`] had to replace some (see
+    /// [`Input::name_bytes`](crate::inputs::Input::name_bytes)).
+    pub fn name_bytes(&self) -> Option<Vec<u8>> {
+        self.input.source().name_bytes()
+    }
+
     /// Presentation time of frame `i` in seconds from the start of the stream (from the frame
     /// rate where the stream's timestamps cannot tell frames apart).
     pub fn timestamp(&self, i: usize) -> f64 {
