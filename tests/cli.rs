@@ -584,10 +584,22 @@ fn usage_and_model_errors_exit_2() {
     assert_eq!(downloaded, 0, "nothing was downloaded");
     // Weights that are not weights say what they are.
     let folder = s.dir.path().to_str().unwrap();
-    for (weights, says) in [(folder, "is a folder"), (video, "neither a PyTorch checkpoint")] {
+    let empty = s.path("empty.pth");
+    std::fs::write(&empty, b"").unwrap();
+    // A download cut short: the first half of a real checkpoint.
+    let cut = s.path("cut.pth");
+    let whole = std::fs::read(&s.weights).unwrap();
+    std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+    for (weights, says) in [
+        (folder, "is a folder"),
+        (video, "neither a PyTorch checkpoint"),
+        (&empty, "checkpoint {empty}: an empty file"),
+        (&cut, "checkpoint {cut}: a .pth cut short or damaged"),
+    ] {
+        let says = says.replace("{empty}", &empty).replace("{cut}", &cut);
         let output = vidclass(&["predict", "--model", &s.card, "--weights", weights, video], b"", &cache);
         assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-        assert!(stderr(&output).contains(says), "{}", stderr(&output));
+        assert!(stderr(&output).contains(&says), "{}", stderr(&output));
     }
 }
 

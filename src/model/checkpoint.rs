@@ -88,11 +88,22 @@ fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     {
         use std::io::Read;
         let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        if len < magic.len() as u64 {
+            let what = if len == 0 { "an empty file" } else { "a file of a few bytes" };
+            return Err(checkpoint_error(path, format!("{what}, not a checkpoint (cut short?)")));
+        }
         f.read_exact(&mut magic).map_err(|e| Error::io(path, e))?;
     }
     let fail = |e: candle_core::Error| checkpoint_error(path, e.to_string());
     if &magic == b"PK\x03\x04" {
-        read_pth(path).map_err(fail)
+        read_pth(path).map_err(|e| match e.to_string() {
+            // The zip's directory sits at its end: a download or copy cut short has none.
+            zip if zip.contains("EOCD") => {
+                checkpoint_error(path, format!("a .pth cut short or damaged ({zip})"))
+            }
+            _ => fail(e),
+        })
     } else if magic[..2] == [0x80, 0x02] || magic[..2] == [0x8a, 0x0a] {
         Err(checkpoint_error(
             path,
