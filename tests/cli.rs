@@ -517,6 +517,40 @@ fn view_options_that_cannot_run_are_refused_before_any_input() {
 }
 
 #[test]
+fn a_card_of_ones_own_needs_no_checkpoint_or_metrics_with_weights_given() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 24));
+    let video = video.to_str().unwrap();
+    let text = std::fs::read_to_string(&s.card).unwrap();
+    let bare = s.path("bare.toml");
+    std::fs::write(&bare, &text[..text.find("[checkpoint]").unwrap()]).unwrap();
+    let cache = s.dir.path().join("cache");
+    let run = |args: &[&str]| vidclass(args, b"", &cache);
+
+    let output = run(&["predict", "-m", &bare, "--weights", &s.weights, "--labels", &s.labels, video]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = run(&["predict", "-m", &bare, "--labels", &s.labels, video]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("names no checkpoint to download; pass --weights FILE"),
+        "{}",
+        stderr(&output)
+    );
+
+    // A label map the card names but vidclass does not know: the card is named, and the way out.
+    let other = s.path("other.toml");
+    std::fs::write(&other, text.replace("labels = \"kinetics400\"", "labels = \"kinetics700\"")).unwrap();
+    let output = run(&["predict", "-m", &other, "--weights", &s.weights, video]);
+    assert_eq!(output.status.code(), Some(2));
+    let says = "model card tiny-slowfast: labels: no label map `kinetics700`";
+    assert!(
+        stderr(&output).contains(says) && stderr(&output).contains("--labels FILE"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn usage_and_model_errors_exit_2() {
     let s = Setup::new();
     let cache = s.dir.path().join("cache");

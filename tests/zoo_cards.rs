@@ -11,12 +11,10 @@ fn every_builtin_card_parses_and_is_consistent() {
     assert_eq!(cards.len(), 13);
     for card in &cards {
         assert_eq!(ModelCard::builtin(&card.name).unwrap(), *card);
-        assert!(
-            card.checkpoint.url.ends_with(&format!("-{}.pth", card.checkpoint.sha256_prefix)),
-            "{}",
-            card.name
-        );
-        assert_eq!(card.checkpoint.sha256_prefix.len(), 8);
+        let checkpoint = card.checkpoint.as_ref().expect("a built-in card names its checkpoint");
+        assert!(checkpoint.url.ends_with(&format!("-{}.pth", checkpoint.sha256_prefix)), "{}", card.name);
+        assert_eq!(checkpoint.sha256_prefix.len(), 8);
+        assert!(card.metrics.as_ref().is_some_and(|m| m.top1 > 50.0), "{}: published accuracy", card.name);
         assert_eq!(labels(&card.labels).unwrap().len(), 400);
         let tsn = matches!(card.architecture, Architecture::Tsn(_));
         let (full, fast) = (&card.views.full, &card.views.fast);

@@ -50,7 +50,7 @@ impl ModelArgs {
                 }
                 Ok(names)
             }
-            None => Ok(zoo::labels(&card.labels)?),
+            None => zoo::labels(&card.labels).with_context(|| format!("model card {}", card.name)),
         }
     }
 
@@ -82,14 +82,17 @@ pub fn fetch_weights(card: &ModelCard, transfer: fetch::Transfer) -> anyhow::Res
     let cache = fetch::cache_dir().context(
         "no cache folder for weights: set VIDCLASS_CACHE (or HOME), or pass --weights FILE to work offline",
     )?;
-    let url = &card.checkpoint.url;
-    Ok(fetch::fetch(url, &card.checkpoint.sha256_prefix, &cache, weights_file_name(url), transfer)?)
+    let Some(checkpoint) = &card.checkpoint else {
+        bail!("model card {}: names no checkpoint to download; pass --weights FILE", card.name);
+    };
+    let url = &checkpoint.url;
+    Ok(fetch::fetch(url, &checkpoint.sha256_prefix, &cache, weights_file_name(url), transfer)?)
 }
 
 /// Where the card's checkpoint lives in the weights cache, whether it is there yet or not; None
-/// without a cache folder.
+/// without a cache folder or a checkpoint.
 pub fn cached_weights(card: &ModelCard) -> Option<PathBuf> {
-    Some(fetch::cache_dir()?.join(weights_file_name(&card.checkpoint.url)))
+    Some(fetch::cache_dir()?.join(weights_file_name(&card.checkpoint.as_ref()?.url)))
 }
 
 /// The file name a checkpoint URL ends with.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use vidclass::zoo::ModelCard;
+use vidclass::zoo::{Metrics, ModelCard};
 
 use super::model_args::{DEFAULT_MODEL, cached_weights, fetch_weights, load_card};
 use super::{Globals, Status, error_line};
@@ -43,17 +43,18 @@ pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
     if args.json {
         for card in &cards {
             let full = card.views.full;
+            let metric = |f: fn(&Metrics) -> f64| card.metrics.as_ref().map(f);
             let record = json!({
                 "name": card.name,
                 "description": card.description,
-                "top1": card.metrics.top1,
-                "top5": card.metrics.top5,
-                "gflops": card.metrics.gflops,
-                "params_m": card.metrics.params_m,
+                "top1": metric(|m| m.top1),
+                "top5": metric(|m| m.top5),
+                "gflops": metric(|m| m.gflops),
+                "params_m": metric(|m| m.params_m),
                 "full_views": full.num_views(),
                 "default": card.name == DEFAULT_MODEL,
                 "weights_present": present(card),
-                "url": card.checkpoint.url,
+                "url": card.checkpoint.as_ref().map(|c| &c.url),
             });
             writeln!(out, "{record}")?;
         }
@@ -65,7 +66,9 @@ pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
         )?;
         for card in &cards {
             let weights = if present(card) { "present" } else { "-" };
-            let m = &card.metrics;
+            let shown = |f: fn(&Metrics) -> f64, decimals: usize| {
+                card.metrics.as_ref().map_or("-".to_owned(), |m| format!("{:.decimals$}", f(m)))
+            };
             let views = card.views.full.num_views();
             let name = if card.name == DEFAULT_MODEL {
                 format!("{} (default)", card.name)
@@ -74,8 +77,10 @@ pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
             };
             writeln!(
                 out,
-                "{name:<34} {:>6.2} {:>6.2} {:>8.1} {views:>10}  {weights}",
-                m.top1, m.top5, m.gflops
+                "{name:<34} {:>6} {:>6} {:>8} {views:>10}  {weights}",
+                shown(|m| m.top1, 2),
+                shown(|m| m.top5, 2),
+                shown(|m| m.gflops, 1)
             )?;
         }
     }

@@ -51,10 +51,11 @@ pub struct ModelCard {
     pub normalize: Normalize,
     /// View protocols.
     pub views: Views,
-    /// Where the weights are published.
-    pub checkpoint: CheckpointRef,
-    /// Published accuracy and cost.
-    pub metrics: Metrics,
+    /// Where the weights are published (a card of one's own may leave it out and always be run
+    /// with `--weights`).
+    pub checkpoint: Option<CheckpointRef>,
+    /// Published accuracy and cost (every built-in card has them).
+    pub metrics: Option<Metrics>,
 }
 
 /// The two ways to look at a video.

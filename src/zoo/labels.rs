@@ -12,9 +12,8 @@ const KINETICS400: &str = include_str!("../../assets/kinetics400.txt");
 pub fn labels(name: &str) -> Result<Vec<String>> {
     match name {
         "kinetics400" => Ok(KINETICS400.lines().map(str::to_owned).collect()),
-        other => Err(Error::Card {
-            name: other.to_owned(),
-            cause: "unknown label map (known: kinetics400)".into(),
-        }),
+        other => Err(Error::Usage(format!(
+            "labels: no label map `{other}` (known: kinetics400); give the class names with --labels FILE"
+        ))),
     }
 }
