@@ -550,6 +550,26 @@ fn a_card_of_ones_own_needs_no_checkpoint_or_metrics_with_weights_given() {
     );
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn results_that_cannot_be_written_say_so_and_exit_2() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 24));
+    let missing = s.path("no\nsuch.mp4");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+        .args(["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels])
+        .args(["--format", "jsonl", &missing, video.to_str().unwrap()])
+        .env("VIDCLASS_CACHE", s.dir.path().join("cache"))
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr(&output);
+    assert!(stderr.contains("cannot write the results to stdout: No space left on device"), "{stderr}");
+    // The failed input's warning names it on one line.
+    assert!(stderr.lines().any(|line| line.contains("no\\nsuch.mp4: ")), "{stderr}");
+}
+
 #[test]
 fn usage_and_model_errors_exit_2() {
     let s = Setup::new();

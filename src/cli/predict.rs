@@ -11,11 +11,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use vidclass::device::DeviceChoice;
+use vidclass::error::one_line_name;
 use vidclass::inputs::{self, Extensions, FilesFrom, Input, Job};
 use vidclass::output::{OutputFormat, Printer, Record};
 use vidclass::pipeline::{self, Progress, ReportOptions};
@@ -131,16 +132,20 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
         if let Record::Failure(failure) = &record {
             failed += 1;
             if !globals.quiet && args.format != OutputFormat::Table {
-                bar.suspend(|| super::say(format_args!("{}: {}", failure.input, failure.error)));
+                let input = one_line_name(&failure.input);
+                bar.suspend(|| super::say(format_args!("{input}: {}", failure.error)));
             }
         }
-        bar.suspend(|| printer.write_result(&record)).map_err(anyhow::Error::from)
+        bar.suspend(|| printer.write_result(&record)).context(CANNOT_WRITE)
     });
     bar.finish_and_clear();
     outcome?;
-    printer.finish()?.flush()?;
+    printer.finish().and_then(|mut out| out.flush()).context(CANNOT_WRITE)?;
     Ok(if failed > 0 { Status::SomeFailed } else { Status::Success })
 }
+
+/// What a failed write of the results says (a full disk, `> /dev/full`).
+const CANNOT_WRITE: &str = "cannot write the results to stdout";
 
 /// A progress bar on stderr counting views (a 30-view video takes a while on a CPU), with the
 /// number of finished inputs as its message. indicatif hides it when stderr is not a terminal.
