@@ -155,9 +155,8 @@ impl Reopenable {
             Input::File(path) if is_pipe(path) => {
                 keep(&mut File::open(path).map_err(|e| Error::video(&name, format!("cannot open: {e}")))?)?
             }
-            Input::Url(url) => {
-                download(url, url_timeout, MAX_KEPT_URL).map_err(|e| Error::video(&name, e))?
-            }
+            Input::Url(url) => download(&lowercase_scheme(url), url_timeout, MAX_KEPT_URL)
+                .map_err(|e| Error::video(&name, e))?,
             Input::File(_) => None,
         };
         Ok(Reopenable { source, kept, url_timeout })
@@ -192,7 +191,7 @@ impl Reopenable {
                 open_file(path)
             }
             (Input::Url(url), None) => {
-                ffmpeg::format::input_with_dictionary(url.as_str(), url_options(self.url_timeout))
+                ffmpeg::format::input_with_dictionary(&*lowercase_scheme(url), url_options(self.url_timeout))
             }
             (Input::Stdin, None) => unreachable!("stdin bytes are read when the source is prepared"),
         };
@@ -209,6 +208,17 @@ impl Reopenable {
             }
             other => format!("cannot open: {other}"),
         }
+    }
+}
+
+/// `url` with its scheme in lower case: schemes are case-insensitive (RFC 3986), FFmpeg's protocol
+/// names are not (`HTTP://` was "Protocol not found").
+fn lowercase_scheme(url: &str) -> std::borrow::Cow<'_, str> {
+    match url.split_once(':') {
+        Some((scheme, rest)) if scheme.bytes().any(|b| b.is_ascii_uppercase()) => {
+            format!("{}:{rest}", scheme.to_ascii_lowercase()).into()
+        }
+        _ => url.into(),
     }
 }
 
@@ -433,6 +443,16 @@ mod tests {
         cut.truncate(cut.len() - body.len() / 2);
         let error = download(&serve_raw(|_| cut), timeout, 1 << 20).err().unwrap();
         assert!(error.starts_with("the download broke off after 5000 bytes: "), "{error}");
+    }
+
+    #[test]
+    fn a_scheme_in_capitals_is_the_same_scheme() {
+        let body = vec![7u8; 100];
+        let url = serve(body.clone()).replacen("http", "HTTP", 1);
+        let kept = download(&lowercase_scheme(&url), Duration::from_secs(5), 1 << 20).unwrap();
+        assert!(matches!(kept, Some(Kept::Memory(bytes)) if *bytes == body));
+        assert_eq!(lowercase_scheme("HTTPS://Example.org/A.mp4"), "https://Example.org/A.mp4");
+        assert_eq!(lowercase_scheme("rtsp://h/v"), "rtsp://h/v");
     }
 
     #[test]
