@@ -420,6 +420,27 @@ fn published_tiny_weights() -> (Vec<u8>, String, String) {
 }
 
 #[test]
+fn fetch_downloads_again_a_cached_file_that_is_not_the_published_one() {
+    let s = Setup::new();
+    let (body, prefix, file) = published_tiny_weights();
+    let cache = s.dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    // Cut short by a copy, or put there by hand.
+    std::fs::write(cache.join(&file), &body[..body.len() / 2]).unwrap();
+    let (url, server) = common::http::serve_once(&file, body.clone(), body.len());
+    let card = write_tiny_card(s.dir.path(), &url, &prefix);
+    let output = vidclass(&["fetch", card.to_str().unwrap()], b"", &cache);
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains(&format!("not {prefix}…: downloading it again")), "{}", stderr(&output));
+    assert!(std::fs::read(cache.join(&file)).unwrap() == body, "the published file is in place");
+    // A good file is left alone: no server this time.
+    let output = vidclass(&["fetch", card.to_str().unwrap()], b"", &cache);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+}
+
+#[test]
 fn weights_download_on_first_use_and_fail_cleanly() {
     let s = Setup::new();
     let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));

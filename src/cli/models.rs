@@ -3,10 +3,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
-use vidclass::zoo::{Metrics, ModelCard};
+use vidclass::zoo::{Metrics, ModelCard, fetch};
 
 use super::model_args::{DEFAULT_MODEL, cached_weights, fetch_weights, load_card};
 use super::{Globals, Status, error_line};
@@ -89,12 +90,19 @@ pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
 }
 
 /// Every name must be a model before anything downloads (a misspelt one is a usage error, 2);
-/// a download that fails does not stop the others (1).
+/// a download that fails does not stop the others (1). A file already in the cache is checked
+/// against its published hash here (not on every `predict`, where that would cost a second or
+/// so): one cut short or replaced by hand is downloaded again.
 pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
     let cards =
         args.models.iter().map(|name| Ok((name, load_card(name)?))).collect::<anyhow::Result<Vec<_>>>()?;
     let mut failed = false;
     for (name, card) in cards {
+        if let Err(e) = drop_if_damaged(&card, globals.quiet) {
+            super::say(format_args!("{name}: {}", error_line(&e)));
+            failed = true;
+            continue;
+        }
         match fetch_weights(&card, globals.transfer()) {
             Ok(path) => {
                 let mut out = std::io::stdout().lock();
@@ -113,4 +121,25 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
 pub fn convert(args: ConvertArgs) -> anyhow::Result<Status> {
     vidclass::convert_checkpoint(&args.input, &args.output, args.f16)?;
     Ok(Status::Success)
+}
+
+/// Removes the card's cached checkpoint if its SHA-256 does not start with the published prefix,
+/// saying so unless `quiet`.
+fn drop_if_damaged(card: &ModelCard, quiet: bool) -> anyhow::Result<()> {
+    let (Some(path), Some(checkpoint)) = (cached_weights(card), &card.checkpoint) else { return Ok(()) };
+    if !path.is_file() {
+        return Ok(());
+    }
+    let digest = fetch::file_sha256(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let expected = checkpoint.sha256_prefix.to_ascii_lowercase();
+    if !digest.starts_with(&expected) {
+        if !quiet {
+            super::say(format_args!(
+                "{}: its sha256 is {digest}, not {expected}…: downloading it again",
+                path.display()
+            ));
+        }
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    Ok(())
 }

@@ -51,6 +51,13 @@ pub struct Transfer {
     pub timeout: Duration,
 }
 
+/// The lowercase hex SHA-256 of the file at `path`.
+pub fn file_sha256(path: &Path) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    io::copy(&mut File::open(path)?, &mut hasher)?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
 /// Returns `dest_dir/file_name`, downloading it from `url` first unless it is already there.
 ///
 /// A file already in place is trusted without rehashing: it was verified when it arrived (or put
