@@ -329,6 +329,18 @@ fn errors_name_the_file_and_the_cause() {
     let audio = dir.path().join("tone.m4a");
     common::ffmpeg(&["-f", "lavfi", "-i", "sine=duration=0.5", audio.to_str().unwrap()]);
     assert_eq!(error(&audio), format!("{}: no video stream", audio.display()));
+
+    // A song with its album cover: a picture, not a video.
+    let song = dir.path().join("song.mp3");
+    let cover = "-f lavfi -i sine=duration=0.5 -f lavfi -i color=size=64x64:duration=0.04 -map 0 -map 1 \
+                 -c:v png -disposition:v attached_pic";
+    let mut args: Vec<&str> = cover.split_whitespace().collect();
+    args.push(song.to_str().unwrap());
+    common::ffmpeg(&args);
+    assert_eq!(
+        error(&song),
+        format!("{}: no video stream, only a still picture (cover art)", song.display())
+    );
 }
 
 /// A 50-frame video at `dir/name` whose middle 400 bytes of frame data are garbled (an MP4's

@@ -134,6 +134,10 @@ impl Video {
             .streams()
             .best(ffmpeg::media::Type::Video)
             .ok_or_else(|| Error::video(&name, "no video stream"))?;
+        // FFmpeg ranks a music file's cover picture last, but takes it where nothing else is.
+        if stream.disposition().contains(ffmpeg::format::stream::Disposition::ATTACHED_PIC) {
+            return Err(Error::video(&name, "no video stream, only a still picture (cover art)"));
+        }
         let stream_index = stream.index();
         let time_base = stream.time_base();
         let rotation = rotation_of(&stream);
