@@ -617,6 +617,7 @@ fn usage_and_model_errors_exit_2() {
         vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels],
         vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels, "-", "-"],
         vec!["predict", "--frobnicate", video],
+        vec!["predict", "-q", "-v", video],
         // A card file whose own fast protocol the network cannot take.
         vec!["predict", "--model", &short_card, "--weights", &s.weights, "--labels", &s.labels, video],
         vec!["predict", "--url-timeout", "0", video],

@@ -40,7 +40,7 @@ pub struct Cli {
     verbose: u8,
 
     /// Print results only: no progress bars or warnings.
-    #[arg(short, long, global = true, help_heading = GLOBAL)]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     quiet: bool,
 
     /// Threads for decoding and for the network (default: all cores).
