@@ -146,6 +146,15 @@ pub fn plan<A: AsRef<OsStr>>(
 ) -> Result<Vec<Job>> {
     let list_on_stdin = files_from.is_some_and(|f| f.path.as_os_str() == "-");
     let mut entries: Vec<OsString> = args.iter().map(|a| a.as_ref().to_owned()).collect();
+    let both_on_stdin = || {
+        Error::Usage(
+            "`-` (a video on stdin) cannot be combined with `--files-from -` (a list on stdin)".into(),
+        )
+    };
+    // Before the list is read: the video's bytes are not to be read as a list.
+    if list_on_stdin && entries.iter().any(|e| e == "-") {
+        return Err(both_on_stdin());
+    }
     if let Some(list) = files_from {
         let read = if list_on_stdin {
             read_list(stdin, list.null)
@@ -154,11 +163,9 @@ pub fn plan<A: AsRef<OsStr>>(
         };
         entries.extend(read.map_err(|e| Error::io(&list.path, e))?);
     }
-    // As an argument or as an entry of the list itself.
+    // And as an entry of the list itself.
     if list_on_stdin && entries.iter().any(|e| e == "-") {
-        return Err(Error::Usage(
-            "`-` (a video on stdin) cannot be combined with `--files-from -` (a list on stdin)".into(),
-        ));
+        return Err(both_on_stdin());
     }
     if entries.iter().filter(|e| *e == "-").count() > 1 {
         return Err(Error::Usage("`-` (a video on stdin) can be given only once".into()));

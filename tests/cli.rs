@@ -866,27 +866,36 @@ fn a_weights_download_from_a_silent_server_fails_after_the_url_timeout() {
 fn an_interrupted_download_leaves_nothing_behind() {
     let s = Setup::new();
     let (body, prefix, file) = published_tiny_weights();
-    // Ctrl-C, and `kill`'s default signal.
-    for signal in ["-INT", "-TERM"] {
+    let cache = s.dir.path().join("cache");
+    let part = cache.join(format!("{file}.part"));
+    let kill = |signal: &str, child: &std::process::Child| {
+        let killed = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status();
+        assert!(killed.unwrap().success());
+    };
+    // Ctrl-C, `kill`'s default signal, a closed terminal; then a closed terminal under `nohup`,
+    // which ignores it, followed by Ctrl-C.
+    for (signal, nohup) in [("-INT", false), ("-TERM", false), ("-HUP", false), ("-HUP", true)] {
         let (url, server) =
             common::http::serve_stalling(&file, body.clone(), body.len() / 2, Duration::from_secs(3), 1);
         let card = write_tiny_card(s.dir.path(), &url, &prefix);
-        let cache = s.dir.path().join("cache");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
-            .args(["fetch", card.to_str().unwrap()])
+        let shell = if nohup { "trap '' HUP; exec \"$0\" \"$@\"" } else { "exec \"$0\" \"$@\"" };
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", shell, env!("CARGO_BIN_EXE_vidclass"), "fetch", card.to_str().unwrap()])
             .env("VIDCLASS_CACHE", &cache)
             .spawn()
             .unwrap();
         // Wait until half the file has arrived, then send the signal.
-        let part = cache.join(format!("{file}.part"));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::fs::metadata(&part).map_or(true, |m| m.len() < body.len() as u64 / 2) {
             assert!(std::time::Instant::now() < deadline, "the download never got going");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let killed =
-            std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
-        assert!(killed.success());
+        kill(signal, &child);
+        if nohup {
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(child.try_wait().unwrap().is_none(), "an ignored SIGHUP stays ignored");
+            kill("-INT", &child);
+        }
         assert_eq!(child.wait().unwrap().code(), Some(130), "{signal}");
         server.join().unwrap();
         assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0, "{signal}: no partial file left");

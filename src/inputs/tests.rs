@@ -130,7 +130,14 @@ fn stdin_dash_at_most_once() {
 #[test]
 fn stdin_dash_conflicts_with_files_from_stdin() {
     let list = FilesFrom { path: "-".into(), null: false };
-    let err = plan(&["-"], Some(&list), &Extensions::default(), &b"a.mp4\n"[..]).unwrap_err();
+    // Refused before stdin is read: a reader that fails if it is.
+    struct Unread;
+    impl io::Read for Unread {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            panic!("stdin was read")
+        }
+    }
+    let err = plan(&["-"], Some(&list), &Extensions::default(), Unread).unwrap_err();
     assert!(matches!(err, Error::Usage(_)), "{err}");
     // A `-` inside the list read from stdin is stdin again.
     let no_args: [&str; 0] = [];
