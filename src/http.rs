@@ -8,6 +8,10 @@
 //! chunk. Taking that error as the end let a broken-off download be sampled as if it were the
 //! whole video; ureq tells the two apart (and names a redirect loop as one, where FFmpeg says
 //! "Input/output error").
+//!
+//! Certificates are checked against the system's trusted roots (as `curl` does, so a private CA
+//! installed there works; `SSL_CERT_FILE` and `SSL_CERT_DIR` point elsewhere), and proxies are
+//! taken from `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
 
 use std::io;
 use std::time::Duration;
@@ -24,9 +28,11 @@ pub(crate) struct Download {
 /// Sends a GET for `url`; fails with the cause (unreachable, silent for `timeout`, an HTTP
 /// error status, too many redirects).
 pub(crate) fn get(url: &str, timeout: Duration) -> Result<Download, String> {
+    let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(timeout))
         .timeout_per_read(Some(timeout))
+        .tls_config(tls)
         .build()
         .into();
     let response = agent.get(url).call().map_err(|e| match e {
