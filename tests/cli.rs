@@ -427,6 +427,11 @@ fn fetch_downloads_again_a_cached_file_that_is_not_the_published_one() {
     std::fs::create_dir_all(&cache).unwrap();
     // Cut short by a copy, or put there by hand.
     std::fs::write(cache.join(&file), &body[..body.len() / 2]).unwrap();
+    // Offline: the download fails, and the file stays until one that matches arrives.
+    let offline = write_tiny_card(s.dir.path(), &format!("http://127.0.0.1:9/{file}"), &prefix);
+    let output = vidclass(&["fetch", offline.to_str().unwrap()], b"", &cache);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(std::fs::read(cache.join(&file)).unwrap().len(), body.len() / 2, "left in place");
     let (url, server) = common::http::serve_once(&file, body.clone(), body.len());
     let card = write_tiny_card(s.dir.path(), &url, &prefix);
     let output = vidclass(&["fetch", card.to_str().unwrap()], b"", &cache);

@@ -104,7 +104,7 @@ pub struct Globals {
 impl Globals {
     /// How weights downloads go: a progress bar unless quiet, and the URL timeout.
     pub fn transfer(&self) -> Transfer {
-        Transfer { progress: !self.quiet, timeout: self.decode.url_timeout }
+        Transfer { progress: !self.quiet, timeout: self.decode.url_timeout, recheck: false }
     }
 }
 

@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
-use vidclass::zoo::{Metrics, ModelCard, fetch};
+use vidclass::zoo::fetch::Transfer;
+use vidclass::zoo::{Metrics, ModelCard};
 
 use super::model_args::{DEFAULT_MODEL, cached_weights, fetch_weights, load_card};
 use super::{Globals, Status, error_line};
@@ -98,12 +98,7 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
         args.models.iter().map(|name| Ok((name, load_card(name)?))).collect::<anyhow::Result<Vec<_>>>()?;
     let mut failed = false;
     for (name, card) in cards {
-        if let Err(e) = drop_if_damaged(&card, globals.quiet) {
-            super::say(format_args!("{name}: {}", error_line(&e)));
-            failed = true;
-            continue;
-        }
-        match fetch_weights(&card, globals.transfer()) {
+        match fetch_weights(&card, Transfer { recheck: true, ..globals.transfer() }) {
             Ok(path) => {
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "{name}\t{}", path.display())?;
@@ -121,25 +116,4 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
 pub fn convert(args: ConvertArgs) -> anyhow::Result<Status> {
     vidclass::convert_checkpoint(&args.input, &args.output, args.f16)?;
     Ok(Status::Success)
-}
-
-/// Removes the card's cached checkpoint if its SHA-256 does not start with the published prefix,
-/// saying so unless `quiet`.
-fn drop_if_damaged(card: &ModelCard, quiet: bool) -> anyhow::Result<()> {
-    let (Some(path), Some(checkpoint)) = (cached_weights(card), &card.checkpoint) else { return Ok(()) };
-    if !path.is_file() {
-        return Ok(());
-    }
-    let digest = fetch::file_sha256(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let expected = checkpoint.sha256_prefix.to_ascii_lowercase();
-    if !digest.starts_with(&expected) {
-        if !quiet {
-            super::say(format_args!(
-                "{}: its sha256 is {digest}, not {expected}…: downloading it again",
-                path.display()
-            ));
-        }
-        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
-    }
-    Ok(())
 }

@@ -4,8 +4,9 @@
 //! card can name the expected hash prefix without a separate checksum file. A download streams into
 //! `<name>.part`, is hashed on the way, and is renamed into place only after the hash matches and the
 //! body is as long as the server announced; anything else removes the `.part` file, so the cache only
-//! ever holds verified files (or files the user put there on purpose). The rename is atomic within
-//! the cache folder, so a concurrent reader never sees half a checkpoint.
+//! ever holds verified files (or files the user put there on purpose; `vidclass fetch` checks
+//! those too, and replaces one that does not match once a download that does has arrived). The
+//! rename is atomic within the cache folder, so a concurrent reader never sees half a checkpoint.
 //!
 //! Runs that start at once (`xargs -P`, a cluster's jobs sharing a cache) take turns: the `.part`
 //! file is locked while it is written, and a run that waited for the lock finds the file in place.
@@ -49,6 +50,9 @@ pub struct Transfer {
     /// How long the server may take to accept the connection, and then stay silent, before the
     /// download fails instead of hanging the run: the `--url-timeout` of URL inputs.
     pub timeout: Duration,
+    /// Check a file already in place against the hash, and download it again if it does not
+    /// match (`vidclass fetch`); otherwise it is trusted.
+    pub recheck: bool,
 }
 
 /// The lowercase hex SHA-256 of the file at `path`.
@@ -60,10 +64,11 @@ pub fn file_sha256(path: &Path) -> io::Result<String> {
 
 /// Returns `dest_dir/file_name`, downloading it from `url` first unless it is already there.
 ///
-/// A file already in place is trusted without rehashing: it was verified when it arrived (or put
-/// there by the user), and rehashing hundreds of megabytes would slow every run. A download must
-/// have a lowercase hex SHA-256 digest starting with `expected_sha256_prefix` (case-insensitive; an
-/// empty prefix checks nothing).
+/// A file already in place is trusted without rehashing unless `transfer.recheck`: it was
+/// verified when it arrived (or put there by the user), and rehashing hundreds of megabytes would
+/// slow every run. A rechecked file that does not match stays until a download that does replaces
+/// it. A download must have a lowercase hex SHA-256 digest starting with `expected_sha256_prefix`
+/// (case-insensitive; an empty prefix checks nothing).
 pub fn fetch(
     url: &str,
     expected_sha256_prefix: &str,
@@ -83,8 +88,22 @@ pub fn fetch(
     if Path::new(file_name).file_name() != Some(OsStr::new(file_name)) {
         return Err(fail(format!("`{file_name}` is not a plain file name")));
     }
-    if target.is_file() {
+    let expected = expected_sha256_prefix.to_ascii_lowercase();
+    let mismatch = |path: &Path| match file_sha256(path) {
+        Ok(digest) if !digest.starts_with(&expected) => Some(digest),
+        _ => None,
+    };
+    // The file in place, if it may be used as it is.
+    let in_place = || target.is_file() && !(transfer.recheck && mismatch(&target).is_some());
+    if in_place() {
         return Ok(target);
+    }
+    if let Some(digest) = mismatch(&target).filter(|_| transfer.recheck && transfer.progress) {
+        let _ = writeln!(
+            io::stderr(),
+            "vidclass: {}: its sha256 is {digest}, not {expected}…: downloading it again",
+            target.display()
+        );
     }
     if dest_dir.exists() && !dest_dir.is_dir() {
         return Err(fail(format!("the weights cache {} is not a folder", dest_dir.display())));
@@ -92,15 +111,13 @@ pub fn fetch(
     fs::create_dir_all(dest_dir).map_err(|e| fail(format!("cannot create {}: {e}", dest_dir.display())))?;
 
     let part_path = dest_dir.join(format!("{file_name}.part"));
-    let Some(mut part) = PartFile::lock(part_path, &target, transfer.progress)
+    let Some(mut part) = PartFile::lock(part_path, &in_place, transfer.progress)
         .map_err(|(path, e)| fail(format!("cannot write {}: {e}", path.display())))?
     else {
         // Another run downloaded it while this one waited.
         return Ok(target);
     };
     let digest = download(url, &mut part, file_name, transfer).map_err(fail)?;
-
-    let expected = expected_sha256_prefix.to_ascii_lowercase();
     if !digest.starts_with(&expected) {
         return Err(fail(format!(
             "the file's sha256 is {digest}, not {expected}…: the download is corrupt or is not the file \
@@ -117,7 +134,7 @@ fn download(
     url: &str,
     part: &mut PartFile,
     label: &str,
-    Transfer { progress, timeout }: Transfer,
+    Transfer { progress, timeout, .. }: Transfer,
 ) -> std::result::Result<String, String> {
     let crate::http::Download { body, announced } = crate::http::get(url, timeout)?;
     let bar = progress_bar(label, announced, progress);
@@ -186,12 +203,13 @@ struct PartFile {
 
 impl PartFile {
     /// Opens `path` (a stale one is emptied) and locks it, waiting while another process writes
-    /// it (saying so on stderr if `tell`); `None` when `target` exists once the lock is held. A
+    /// it (saying so on stderr if `tell`); `None` when `in_place()` says that the target is there
+    /// (another run put it there) once the lock is held. A
     /// file system without locks (NFS without its lock daemon, some FUSE mounts) goes unlocked,
     /// as before locking.
     fn lock(
         path: PathBuf,
-        target: &Path,
+        in_place: &dyn Fn() -> bool,
         tell: bool,
     ) -> std::result::Result<Option<Self>, (PathBuf, io::Error)> {
         loop {
@@ -201,7 +219,7 @@ impl PartFile {
                 Err(e) => return Err((path, e)),
             };
             let current = is_at(&file, &path);
-            if target.is_file() {
+            if in_place() {
                 if current {
                     // Opened after the other run's rename: an empty file of this run's making.
                     let _ = fs::remove_file(&path);

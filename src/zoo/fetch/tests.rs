@@ -39,7 +39,7 @@ fn serve_once(response: Vec<u8>) -> (String, JoinHandle<()>) {
 
 /// A transfer with a timeout long enough for any test that does not test it.
 fn transfer(progress: bool) -> Transfer {
-    Transfer { progress, timeout: Duration::from_secs(30) }
+    Transfer { progress, timeout: Duration::from_secs(30), recheck: false }
 }
 
 fn ok_response(body: &[u8], content_length: usize) -> Vec<u8> {
@@ -243,7 +243,8 @@ fn a_silent_server_fails_the_download_after_the_timeout() {
             thread::sleep(Duration::from_secs(3));
         });
         let started = Instant::now();
-        let err = fetch(&url, "", tmp.path(), "w.pth", Transfer { progress: false, timeout }).unwrap_err();
+        let err = fetch(&url, "", tmp.path(), "w.pth", Transfer { progress: false, timeout, recheck: false })
+            .unwrap_err();
         let waited = started.elapsed();
         let message = err.to_string();
         assert!(message.contains("sent nothing for 0.3 s (--url-timeout)"), "{message}");
