@@ -49,13 +49,16 @@ impl ViewProtocol {
     /// names): a crop larger than the resized short side, a three-crop that does not span it, a
     /// short side over [`MAX_SHORT_SIDE`], a clip spanning more frames than can be counted, or
     /// views over [`MAX_VIEW_BYTES`] a video. Cards and command-line overrides go through the same
-    /// check, so a protocol that cannot run is refused before any video is read.
+    /// check, so such a protocol is refused before any video is read; what depends on a video's
+    /// size (its resized frames' memory) is [`prepare`]'s to refuse, for that video.
     pub fn problem(&self) -> Option<String> {
         let Crop { kind, size } = self.crop;
         let short = self.resize_short_side;
         let SampleFrames { clip_len, frame_interval, .. } = self.sample;
         let (clips, crops) = (self.sample.num_clips, self.crop.views_per_clip());
-        let view_bytes = [clips, crops, clip_len, size, size, 3].into_iter().try_fold(1, usize::checked_mul);
+        let view_bytes = [clips, crops, clip_len, size, size, 3]
+            .into_iter()
+            .try_fold(1u64, |a, b| a.checked_mul(b as u64));
         if short > MAX_SHORT_SIDE {
             Some(format!("a short side of {short} is more than {MAX_SHORT_SIDE}"))
         } else if size > short {
@@ -83,7 +86,7 @@ pub const MAX_SHORT_SIDE: usize = 1 << 16;
 
 /// The most bytes of cropped frames a protocol may ask for a video (SlowFast's 30 views take
 /// 189 MB): clip counts or lengths beyond it are typing mistakes that would end the process.
-pub const MAX_VIEW_BYTES: usize = 4 << 30;
+pub const MAX_VIEW_BYTES: u64 = 4 << 30;
 
 /// What a model will see of one video.
 #[derive(Debug)]
@@ -126,29 +129,37 @@ fn covering(windows: &[CropWindow]) -> Region {
     Region { x, y }
 }
 
-/// The largest resized frame, in bytes: resizing computes only the crops' region but holds the
-/// whole frame, and a short side of 100 000 asked for 40 GB and ended the process.
-const MAX_RESIZED_BYTES: usize = 1 << 28;
+/// The most bytes of resized frames a video may hold while its views are cut from them, one frame
+/// and all of them: resizing computes only the crops' region but holds the whole frame, and a
+/// short side of 100 000 asked for 40 GB and ended the process (6000 on SlowFast's 30 views, 61 GB
+/// in 320 frames of 192 MB).
+const MAX_RESIZED_FRAME: u64 = 1 << 28;
+const MAX_RESIZED_FRAMES: u64 = 8 << 30;
 
 /// Samples, decodes, resizes and crops `video` according to `protocol`.
 pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> {
     let info = video.info();
+    let frame_indices = protocol.sample.frame_indices(info.frame_count);
+    let wanted: Vec<usize> = frame_indices.iter().flatten().copied().collect();
     let (w, h) = short_side_size(info.width, info.height, protocol.resize_short_side);
-    if w.saturating_mul(h).saturating_mul(3) > MAX_RESIZED_BYTES {
+    let frame_bytes = (w as u64).saturating_mul(h as u64).saturating_mul(3);
+    let distinct = wanted.iter().collect::<std::collections::BTreeSet<_>>().len();
+    let all_bytes = frame_bytes.saturating_mul(distinct as u64);
+    if frame_bytes > MAX_RESIZED_FRAME || all_bytes > MAX_RESIZED_FRAMES {
         return Err(Error::video(
             video.name(),
             format!(
-                "a short side of {} makes its {}×{} frames {w}×{h}, more than {} MiB each; use a smaller \
-                 --short-side",
+                "a short side of {} makes its {}×{} frames {w}×{h}: {distinct} of them would take {} MiB \
+                 (at most {} MiB a frame and {} GiB in all); use a smaller --short-side",
                 protocol.resize_short_side,
                 info.width,
                 info.height,
-                MAX_RESIZED_BYTES >> 20
+                all_bytes >> 20,
+                MAX_RESIZED_FRAME >> 20,
+                MAX_RESIZED_FRAMES >> 30
             ),
         ));
     }
-    let frame_indices = protocol.sample.frame_indices(info.frame_count);
-    let wanted: Vec<usize> = frame_indices.iter().flatten().copied().collect();
     let decoded = video.decode(&wanted, |frame| {
         let (w, h) = short_side_size(frame.width, frame.height, protocol.resize_short_side);
         // A crop that does not fit is reported by `Views::from_clips` below.

@@ -543,6 +543,23 @@ fn view_options_that_cannot_run_are_refused_before_any_input() {
 }
 
 #[test]
+fn resized_frames_too_large_to_hold_fail_that_input() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 160));
+    // Ten clips of 16 consecutive frames, 16 apart: all 160 frames, resized to 8000×6000 (144 MB
+    // each, which alone would pass): 23 GB.
+    let video = video.to_str().unwrap();
+    let views = ["--clips", "10", "--clip-len", "16", "--frame-interval", "1"];
+    let mut args = vec!["--format", "jsonl", "--short-side", "6000", video];
+    args.extend(views);
+    let output = s.predict(&args, b"");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = json_lines(&output);
+    let error = records[0]["error"].as_str().unwrap();
+    assert!(error.contains("frames 8000×6000: 160 of them would take 21972 MiB"), "{error}");
+}
+
+#[test]
 fn a_card_of_ones_own_needs_no_checkpoint_or_metrics_with_weights_given() {
     let s = Setup::new();
     let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 24));
