@@ -427,4 +427,9 @@ fn urls_are_opened_by_ffmpeg() {
     assert_eq!(video.name(), url);
     assert_eq!(video.info().frame_count, 12);
     assert_eq!(shown(&video, &[11, 3]), [11, 3]);
+    // Schemes are case-insensitive; FFmpeg's protocol names are not.
+    let shouted = format!("FILE:{}", path.display());
+    let video = Video::open(Input::Url(shouted.clone()), DecodeOptions::default()).unwrap();
+    assert_eq!(video.name(), shouted, "shown as given");
+    assert_eq!(shown(&video, &[11, 3]), [11, 3]);
 }

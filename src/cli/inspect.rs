@@ -181,9 +181,8 @@ fn report_json(
         .iter()
         .map(|clip| json!({"frames": clip, "times": clip.iter().map(|&i| video.timestamp(i)).collect::<Vec<_>>()}))
         .collect();
-    json!({
+    let mut report = json!({
         "input": video.name(),
-        "input_bytes": video.name_bytes().as_deref().map(base64),
         "container": info.container,
         "codec": info.codec,
         "pixel_format": info.pixel_format,
@@ -203,7 +202,12 @@ fn report_json(
         "views": prepared.views.len(),
         "lost_frames": prepared.lost_frames,
         "clips": clips,
-    })
+    });
+    // As `predict`'s records: only where the name had to be changed to be shown.
+    if let Some(bytes) = video.name_bytes() {
+        report["input_bytes"] = base64(&bytes).into();
+    }
+    report
 }
 
 /// Says why the video could not be inspected.

@@ -89,7 +89,7 @@ pub enum Status {
     Success = 0,
     /// Some inputs failed; the others were reported.
     SomeFailed = 1,
-    /// Nothing could run: bad arguments, model or weights.
+    /// Nothing could run (bad arguments, model or weights), or the results could not be written.
     Fatal = 2,
 }
 

@@ -2,8 +2,9 @@
 //!
 //! The file is written whole or not at all ([`write_whole`]). The safetensors crate writes
 //! through a temporary file that only its owner may read, so a converted checkpoint in a shared
-//! cache would be unreadable to everyone else. Here the file ends up with the permissions of any newly created file: `0666` less the
-//! process's umask (on Linux, which reports the umask without changing it).
+//! cache would be unreadable to everyone else. Here the file ends up with the permissions of any
+//! newly created file: `0666` less the process's umask (on Linux, which reports the umask without
+//! changing it).
 
 use std::collections::HashMap;
 use std::fmt::Display;

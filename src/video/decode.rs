@@ -42,7 +42,7 @@ pub(crate) struct FrameDecoder<'a> {
     pub name: &'a str,
     /// `Some` for a URL: a download that breaks off fails the decode.
     pub url: Option<UrlReads>,
-    /// Whether to seek to key frames; false after a seek went wrong on this input.
+    /// Whether to seek to key frames: false for the fresh input opened after a seek went wrong.
     pub may_seek: bool,
 }
 

@@ -216,7 +216,8 @@ impl Video {
     }
 
     /// Decodes the frames numbered in `wanted` (any order, repeats allowed), rotates them upright
-    /// and passes each distinct frame once through `convert`.
+    /// and passes each distinct frame through `convert`: once, or twice for those decoded before a
+    /// seek went wrong and the decode started over.
     pub fn decode<T: Clone>(
         &self,
         wanted: &[usize],
