@@ -312,6 +312,22 @@ fn stdin_bytes_decode_like_the_file() {
 }
 
 #[test]
+fn the_video_is_chosen_over_a_picture_flagged_default() {
+    // An MP4 whose H.264 track is not flagged "default" and whose one-frame PNG track is. decord
+    // 0.6 (FFmpeg 4) reads the H.264 track here: 25 frames of 64×48.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("both.mp4");
+    let tracks = "-f lavfi -i testsrc2=size=64x48:rate=25:duration=1 -f lavfi -i color=size=32x32:duration=0.04 \
+                  -map 0 -map 1 -c:v:0 libx264 -c:v:1 png -disposition:v:0 0 -disposition:v:1 default";
+    let mut args: Vec<&str> = tracks.split_whitespace().collect();
+    args.push(path.to_str().unwrap());
+    common::ffmpeg(&args);
+    let video = open(&path);
+    assert_eq!((video.info().codec.as_str(), video.info().frame_count), ("h264", 25));
+    assert_eq!((video.info().width, video.info().height), (64, 48));
+}
+
+#[test]
 fn errors_name_the_file_and_the_cause() {
     vidclass::video::init(vidclass::video::FfmpegLog::Quiet);
     let dir = tempfile::tempdir().unwrap();

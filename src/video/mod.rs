@@ -130,11 +130,9 @@ impl Video {
         let name = source.name();
         let input = Reopenable::new(source, options.url_timeout)?;
         let mut ictx = input.open()?;
-        let stream = ictx
-            .streams()
-            .best(ffmpeg::media::Type::Video)
-            .ok_or_else(|| Error::video(&name, "no video stream"))?;
-        // FFmpeg ranks a music file's cover picture last, but takes it where nothing else is.
+        let best = best_video_stream(&mut ictx).ok_or_else(|| Error::video(&name, "no video stream"))?;
+        let stream = ictx.stream(best).expect("FFmpeg names one of its streams");
+        // A one-frame cover picture ranks below any video, so it is chosen only where there is none.
         if stream.disposition().contains(ffmpeg::format::stream::Disposition::ATTACHED_PIC) {
             return Err(Error::video(&name, "no video stream, only a still picture (cover art)"));
         }
@@ -268,6 +266,37 @@ impl Video {
             frames: wanted.iter().map(|&i| nearest(&decoded.frames, i).clone()).collect(),
             lost: decoded.lost,
         })
+    }
+}
+
+/// The video stream decord reads: FFmpeg's best, ranked as FFmpeg 4 (decord's) ranks streams,
+/// by frames seen while probing (up to 5), then bit rate, then frames. FFmpeg 5.1 ranks a stream
+/// flagged "default" first, which took a one-frame picture flagged so over the file's video; the
+/// flags are set aside for the choice.
+fn best_video_stream(ictx: &mut ffmpeg::format::context::Input) -> Option<usize> {
+    // The constant's type differs between FFmpeg versions' bindings; the field is a C int.
+    #[allow(clippy::unnecessary_cast)]
+    let default = ffmpeg::ffi::AV_DISPOSITION_DEFAULT as libc::c_int;
+    // SAFETY: the context is open; its `nb_streams` stream pointers are valid, and only their
+    // `disposition` fields are changed, and set back before the context is used again.
+    unsafe {
+        let ctx = ictx.as_mut_ptr();
+        if (*ctx).nb_streams == 0 {
+            return None;
+        }
+        let streams = std::slice::from_raw_parts((*ctx).streams, (*ctx).nb_streams as usize);
+        let flags: Vec<i32> = streams.iter().map(|&st| (*st).disposition).collect();
+        streams.iter().for_each(|&st| (*st).disposition &= !default);
+        let best = ffmpeg::ffi::av_find_best_stream(
+            ctx,
+            ffmpeg::ffi::AVMediaType::AVMEDIA_TYPE_VIDEO,
+            -1,
+            -1,
+            std::ptr::null_mut(),
+            0,
+        );
+        streams.iter().zip(flags).for_each(|(&st, flags)| (*st).disposition = flags);
+        usize::try_from(best).ok()
     }
 }
 
