@@ -88,8 +88,9 @@ fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     {
         use std::io::Read;
         let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
-        if len < magic.len() as u64 {
+        let meta = f.metadata().map_err(|e| Error::io(path, e))?;
+        let len = meta.len();
+        if meta.is_file() && len < magic.len() as u64 {
             let what = if len == 0 { "an empty file" } else { "a file of a few bytes" };
             return Err(checkpoint_error(path, format!("{what}, not a checkpoint (cut short?)")));
         }
