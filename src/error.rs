@@ -15,7 +15,7 @@ pub enum Error {
     Video { input: String, cause: String },
 
     /// Reading or writing a file failed.
-    #[error("{}: {source}", one_line_name(&path.to_string_lossy()))]
+    #[error("{}: {source}", one_line_path(path))]
     Io {
         path: PathBuf,
         #[source]
@@ -23,7 +23,7 @@ pub enum Error {
     },
 
     /// A checkpoint does not fit the architecture, or cannot be read.
-    #[error("checkpoint {}: {cause}", one_line_name(&path.to_string_lossy()))]
+    #[error("checkpoint {}: {cause}", one_line_path(path))]
     Checkpoint { path: PathBuf, cause: String },
 
     /// A model card is missing or malformed.
@@ -52,6 +52,11 @@ pub enum Error {
 /// terminal.
 pub fn one_line_name(name: &str) -> String {
     name.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
+}
+
+/// [`one_line_name`] of a path.
+pub fn one_line_path(path: &std::path::Path) -> String {
+    one_line_name(&path.to_string_lossy())
 }
 
 /// candle's message without the backtrace it appends when `RUST_BACKTRACE` is set (users set it

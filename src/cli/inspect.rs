@@ -16,7 +16,7 @@ use clap::Args;
 use serde_json::json;
 
 use vidclass::contact_sheet::{self, Tile};
-use vidclass::error::one_line_name;
+use vidclass::error::{one_line_name, one_line_path};
 use vidclass::inputs::{self, Extensions, Input, Job};
 use vidclass::model::save_safetensors;
 use vidclass::output::base64;
@@ -66,7 +66,11 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
         check_output(path, "--dump-input", None)?;
     }
     if let (Some(sheet), Some(dump)) = (&args.contact_sheet, &args.dump_input) {
-        ensure!(!same_file(sheet, dump), "--contact-sheet and --dump-input both name {}", sheet.display());
+        ensure!(
+            !same_file(sheet, dump),
+            "--contact-sheet and --dump-input both name {}",
+            one_line_path(sheet)
+        );
     }
     // A folder is refused even when it holds a single video: which one runs should not depend on
     // what else is in it.
@@ -83,7 +87,7 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
                 ensure!(
                     !same_file(video, output),
                     "{flag} {}: is the video being inspected",
-                    output.display()
+                    one_line_path(output)
                 );
             }
         }
@@ -221,7 +225,7 @@ fn input_failed(error: anyhow::Error) -> Status {
 fn check_output(path: &Path, flag: &str, extension: Option<&str>) -> anyhow::Result<()> {
     if let Some(extension) = extension {
         let matches = path.extension().is_some_and(|e| e.eq_ignore_ascii_case(extension));
-        ensure!(matches, "{flag} {}: only .{extension} files can be written", path.display());
+        ensure!(matches, "{flag} {}: only .{extension} files can be written", one_line_path(path));
     }
     check_writable(path).map_err(|e| anyhow::anyhow!("{flag} {e}"))
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
+use vidclass::error::one_line_path;
 use vidclass::prepare::ViewProtocol;
 use vidclass::transform::{Crop, CropKind};
 use vidclass::zoo::{self, ModelCard, fetch};
@@ -39,7 +40,7 @@ impl ModelArgs {
         match &self.labels {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read labels {}", path.display()))?;
+                    .with_context(|| format!("cannot read labels {}", one_line_path(path)))?;
                 // A byte order mark (as Windows editors save UTF-8) is no part of the first name.
                 let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
                 let mut names: Vec<String> =
@@ -58,8 +59,10 @@ impl ModelArgs {
     /// the cache ([`fetch_weights`]).
     pub fn given_weights(&self) -> anyhow::Result<Option<PathBuf>> {
         match &self.weights {
-            Some(path) if path.is_dir() => bail!("weights {}: is a folder, not a checkpoint", path.display()),
-            Some(path) if !path.is_file() => bail!("weights {}: no such file", path.display()),
+            Some(path) if path.is_dir() => {
+                bail!("weights {}: is a folder, not a checkpoint", one_line_path(path))
+            }
+            Some(path) if !path.is_file() => bail!("weights {}: no such file", one_line_path(path)),
             given => Ok(given.clone()),
         }
     }

@@ -16,7 +16,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use vidclass::device::DeviceChoice;
-use vidclass::error::one_line_name;
+use vidclass::error::{one_line_name, one_line_path};
 use vidclass::inputs::{self, Extensions, FilesFrom, Input, Job};
 use vidclass::output::{OutputFormat, Printer, Record};
 use vidclass::pipeline::{self, Progress, ReportOptions};
@@ -108,7 +108,7 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     };
     // Loaded inside the pipeline, while the first input decodes.
     let labels_origin = match &args.model.labels {
-        Some(path) => format!("--labels {}", path.display()),
+        Some(path) => format!("--labels {}", one_line_path(path)),
         None => format!("model card {}: label map {}", card.name, card.labels),
     };
     let load = || {
