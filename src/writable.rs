@@ -36,8 +36,11 @@ fn folder_of(path: &Path) -> &Path {
 /// Writes the file at `path` through `write`, which is handed a path of the same name in a
 /// scratch folder next to it, then moves it into place (one rename, within one file system). A
 /// write that fails, or a run interrupted meanwhile ([`crate::unfinished`]), leaves neither a
-/// partial `path` nor the scratch folder.
+/// partial `path` nor the scratch folder. Where `path` is a link, the file it points to is
+/// replaced and the link kept.
 pub fn write_whole(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let linked = path.is_symlink().then(|| std::fs::canonicalize(path).ok()).flatten();
+    let path = linked.as_deref().unwrap_or(path);
     let scratch = tempfile::Builder::new()
         .prefix(".vidclass-")
         .tempdir_in(folder_of(path))
@@ -122,6 +125,17 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(listed(dir.path()), ["out.bin"], "neither the file nor its scratch folder");
+
+        // A link stays a link: the file it points to is what is written.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.bin");
+            std::os::unix::fs::symlink("out.bin", &link).unwrap();
+            write_whole(&link, |scratch| std::fs::write(scratch, b"new").map_err(|e| Error::io(scratch, e)))
+                .unwrap();
+            assert!(link.is_symlink());
+            assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        }
 
         // What an interrupted run's signal handler removes.
         write_whole(&dir.path().join("again.bin"), |scratch| {
