@@ -44,6 +44,21 @@ pub(crate) fn get(url: &str, timeout: Duration) -> Result<Download, String> {
     Ok(Download { body: response.into_body().into_reader(), announced })
 }
 
+/// The proxy for a plain `http://` URL, as curl and FFmpeg take it: `http_proxy` (or
+/// `HTTP_PROXY`), else `ALL_PROXY`, unless `NO_PROXY` names the host. ureq sends every proxied
+/// request through a CONNECT tunnel, which proxies commonly allow to port 443 only, so such a URL
+/// is left to FFmpeg, which sends its GET to the proxy.
+pub(crate) fn plain_http_proxy(url: &str) -> Option<String> {
+    if !url.starts_with("http://") {
+        return None;
+    }
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let proxy = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"].into_iter().find_map(set)?;
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    let exempt = ureq::Proxy::try_from_env().is_some_and(|p| p.is_no_proxy(&uri));
+    (!exempt).then_some(proxy)
+}
+
 /// Whether reading a body failed because the server sent nothing for the timeout.
 pub(crate) fn timed_out(e: &io::Error) -> bool {
     // ureq hands its own errors through the reader wrapped in an `io::Error`.

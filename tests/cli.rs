@@ -138,6 +138,53 @@ fn a_url_is_downloaded_once_and_classified_like_the_file() {
 }
 
 #[test]
+fn a_plain_http_url_is_fetched_through_the_proxy_with_a_get() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "v.ts", &Spec::h264(64, 48, 24));
+    let body = std::fs::read(&video).unwrap();
+    // A proxy as squid is set up by default: GETs of http URLs pass, CONNECT tunnels do not
+    // (but to port 443). It answers every GET with the video itself.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut stream in proxy.incoming().map_while(|c| c.ok()) {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let answer = if head.starts_with(b"GET http://") {
+                [
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes(),
+                    body.clone(),
+                ]
+                .concat()
+            } else {
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n".to_vec()
+            };
+            let _ = stream.write_all(&answer);
+        }
+    });
+    // A host that does not resolve: only the proxy can answer for it.
+    let url = "http://video.invalid/v.ts";
+    let run = |proxy_variable: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+            .args(["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels])
+            .args(["--format", "jsonl", url])
+            .env("VIDCLASS_CACHE", s.dir.path().join("cache"))
+            .env(proxy_variable, &proxy_url)
+            .output()
+            .unwrap()
+    };
+    for variable in ["http_proxy", "HTTP_PROXY"] {
+        let output = run(variable);
+        assert_eq!(output.status.code(), Some(0), "{variable}: {}", stderr(&output));
+        assert!(json_lines(&output)[0]["top"].is_array());
+    }
+}
+
+#[test]
 fn a_url_with_an_empty_body_fails_and_says_so() {
     let s = Setup::new();
     let (url, server) = common::http::serve_once("v.mp4", Vec::new(), 0);

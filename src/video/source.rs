@@ -31,6 +31,7 @@ use std::time::Duration;
 use ffmpeg_next as ffmpeg;
 
 use crate::error::{Error, Result, server_silent_for};
+use crate::http;
 use crate::inputs::Input;
 
 /// The most bytes of a once-readable input kept in memory; longer ones go to a temporary file.
@@ -191,7 +192,8 @@ impl Reopenable {
                 open_file(path)
             }
             (Input::Url(url), None) => {
-                ffmpeg::format::input_with_dictionary(&*lowercase_scheme(url), url_options(self.url_timeout))
+                let url = lowercase_scheme(url);
+                ffmpeg::format::input_with_dictionary(&*url, url_options(&url, self.url_timeout))
             }
             (Input::Stdin, None) => unreachable!("stdin bytes are read when the source is prepared"),
         };
@@ -228,11 +230,15 @@ fn stalled(e: &ffmpeg::Error) -> bool {
     matches!(e, ffmpeg::Error::Other { errno: libc::ETIMEDOUT })
 }
 
-/// FFmpeg's options for a URL: its generic read/write timeout of every protocol, which it counts
-/// in microseconds.
-fn url_options(timeout: Duration) -> ffmpeg::Dictionary<'static> {
+/// FFmpeg's options for `url`: its generic read/write timeout of every protocol, which it counts in
+/// microseconds, and for a plain `http` URL the proxy the environment names
+/// ([`http::plain_http_proxy`]; FFmpeg itself reads only `http_proxy`).
+fn url_options(url: &str, timeout: Duration) -> ffmpeg::Dictionary<'static> {
     let mut options = ffmpeg::Dictionary::new();
     options.set("rw_timeout", &timeout.as_micros().to_string());
+    if let Some(proxy) = http::plain_http_proxy(url) {
+        options.set("http_proxy", &proxy);
+    }
     options
 }
 
@@ -263,17 +269,17 @@ const MAX_KEPT_URL: u64 = 4 << 30;
 /// length it announced, or the last chunk of a chunked one).
 fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Option<Kept>, String> {
     // Told by the scheme, not by FFmpeg's protocols: one built without TLS has no `https`.
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
+    if !(url.starts_with("http://") || url.starts_with("https://")) || http::plain_http_proxy(url).is_some() {
         return Ok(None);
     }
-    let download = crate::http::get(url, timeout).map_err(|e| format!("cannot open: {e}"))?;
+    let download = http::get(url, timeout).map_err(|e| format!("cannot open: {e}"))?;
     let announced = download.announced;
     let mut body = Counted { inner: download.body, received: 0, failed: false };
     let failed = |e: io::Error, body: &Counted<_>| {
         if !body.failed {
             return format!("cannot keep the download: {e}");
         }
-        if crate::http::timed_out(&e) {
+        if http::timed_out(&e) {
             return server_silent_for(timeout);
         }
         let of_total = announced.map(|len| format!(" of {len}")).unwrap_or_default();
