@@ -5,10 +5,12 @@
 use std::io;
 use std::path::Path;
 
+use crate::error::one_line_path;
 use crate::{Error, Result};
 
-/// `Ok` when `path` is not a folder and its folder exists and may be written to; otherwise an
-/// error naming `path` and the reason (a missing folder, a read-only file system, no permission).
+/// `Ok` when `path` is not a folder and its folder exists and may be written to (or, for a device
+/// or a pipe, it may be written to itself); otherwise an error naming `path` and the reason (a
+/// missing folder, a read-only file system, no permission).
 pub fn check_writable(path: &Path) -> Result<()> {
     let fail = |kind, cause: String| Err(Error::io(path, io::Error::new(kind, cause)));
     if path == Path::new("-") {
@@ -18,14 +20,18 @@ pub fn check_writable(path: &Path) -> Result<()> {
     if path.is_dir() {
         return fail(io::ErrorKind::IsADirectory, "is a folder".into());
     }
+    if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file()) {
+        // A device or a pipe, written to as it is (see `write_whole`).
+        return may_write(path).map_err(|e| Error::io(path, e));
+    }
     let folder = folder_of(path);
     if !folder.exists() {
-        return fail(io::ErrorKind::NotFound, format!("no folder {}", folder.display()));
+        return fail(io::ErrorKind::NotFound, format!("no folder {}", one_line_path(folder)));
     }
     if !folder.is_dir() {
-        return fail(io::ErrorKind::NotADirectory, format!("{} is not a folder", folder.display()));
+        return fail(io::ErrorKind::NotADirectory, format!("{} is not a folder", one_line_path(folder)));
     }
-    writable_folder(folder).map_err(|e| Error::io(path, e))
+    may_write(folder).map_err(|e| Error::io(path, e))
 }
 
 /// The folder `path` is in (`.` for a bare file name).
@@ -37,8 +43,13 @@ fn folder_of(path: &Path) -> &Path {
 /// scratch folder next to it, then moves it into place (one rename, within one file system). A
 /// write that fails, or a run interrupted meanwhile ([`crate::unfinished`]), leaves neither a
 /// partial `path` nor the scratch folder. Where `path` is a link, the file it points to is
-/// replaced and the link kept.
+/// replaced and the link kept; a file replaced keeps its permissions. Where `path` is no regular
+/// file (`/dev/null`, a pipe, `/dev/stdout`), `write` writes to it directly.
 pub fn write_whole(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let existing = std::fs::metadata(path).ok();
+    if existing.as_ref().is_some_and(|meta| !meta.is_file()) {
+        return write(path);
+    }
     let linked = path.is_symlink().then(|| std::fs::canonicalize(path).ok()).flatten();
     let path = linked.as_deref().unwrap_or(path);
     let scratch = tempfile::Builder::new()
@@ -47,8 +58,13 @@ pub fn write_whole(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resu
         .map_err(|e| Error::io(path, e))?;
     crate::unfinished::begin(scratch.path());
     let written = scratch.path().join(path.file_name().unwrap_or("output".as_ref()));
-    let result =
-        write(&written).and_then(|()| std::fs::rename(&written, path).map_err(|e| Error::io(path, e)));
+    let keep_permissions = |()| match &existing {
+        Some(meta) => std::fs::set_permissions(&written, meta.permissions()).map_err(|e| Error::io(path, e)),
+        None => Ok(()),
+    };
+    let result = write(&written)
+        .and_then(keep_permissions)
+        .and_then(|()| std::fs::rename(&written, path).map_err(|e| Error::io(path, e)));
     crate::unfinished::end(scratch.path());
     result
 }
@@ -79,21 +95,21 @@ fn same_existing((a, _): (&Path, &std::fs::Metadata), (b, _): (&Path, &std::fs::
     std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
 }
 
-/// Whether this process may create files in `folder` (`access(2)` with `W_OK`, which also
-/// reports a read-only file system to root).
+/// Whether this process may write to `path`, or create files in it if it is a folder
+/// (`access(2)` with `W_OK`, which also reports a read-only file system to root).
 #[cfg(unix)]
-fn writable_folder(folder: &Path) -> io::Result<()> {
+fn may_write(path: &Path) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
-    let folder = std::ffi::CString::new(folder.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    // SAFETY: `folder` is a NUL-terminated path that outlives the call.
-    match unsafe { libc::access(folder.as_ptr(), libc::W_OK) } {
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: `path` is a NUL-terminated path that outlives the call.
+    match unsafe { libc::access(path.as_ptr(), libc::W_OK) } {
         0 => Ok(()),
         _ => Err(io::Error::last_os_error()),
     }
 }
 
 #[cfg(not(unix))]
-fn writable_folder(_folder: &Path) -> io::Result<()> {
+fn may_write(_path: &Path) -> io::Result<()> {
     Ok(())
 }
 
@@ -135,6 +151,25 @@ mod tests {
                 .unwrap();
             assert!(link.is_symlink());
             assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        }
+
+        // A file replaced keeps its permissions; what is no file is written to as it is.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            write_whole(&path, |scratch| {
+                std::fs::write(scratch, b"again").map_err(|e| Error::io(scratch, e))
+            })
+            .unwrap();
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            let null = Path::new("/dev/null");
+            write_whole(null, |to| {
+                assert_eq!(to, null, "directly");
+                std::fs::write(to, b"gone").map_err(|e| Error::io(to, e))
+            })
+            .unwrap();
+            assert!(!std::fs::metadata(null).unwrap().is_file(), "still the device");
         }
 
         // What an interrupted run's signal handler removes.

@@ -1,10 +1,10 @@
 //! Writing tensors as a `.safetensors` file (`vidclass convert`, `inspect --dump-input`).
 //!
-//! The file is written whole or not at all ([`write_whole`]). The safetensors crate writes
-//! through a temporary file that only its owner may read, so a converted checkpoint in a shared
-//! cache would be unreadable to everyone else. Here the file ends up with the permissions of any
-//! newly created file: `0666` less the process's umask (on Linux, which reports the umask without
-//! changing it).
+//! The tensors are laid out in memory and written whole or not at all ([`write_whole`]), with the
+//! permissions of any new file (`0666` less the umask) or those of the file replaced. The
+//! safetensors crate's own writer goes through a temporary file that only its owner may read, so
+//! a converted checkpoint in a shared cache was unreadable to everyone else, and it cannot write
+//! to `/dev/stdout` or a pipe.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -22,27 +22,9 @@ pub fn save_safetensors<K: AsRef<str> + Ord + Display>(
     path: &Path,
 ) -> Result<()> {
     check_writable(path)?;
-    write_whole(path, |scratch| {
-        candle_core::safetensors::save(tensors, scratch)
-            .map_err(|e| Error::io(path, io::Error::other(e.to_string())))
-    })?;
-    #[cfg(unix)]
-    if let Some(umask) = umask() {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666 & !umask))
-            .map_err(|e| Error::io(path, e))?;
-    }
-    Ok(())
-}
-
-/// The process's umask, as Linux reports it in `/proc/self/status` (reading it there leaves it
-/// unchanged, which `umask(2)` cannot). Where that is unavailable the file keeps the owner-only
-/// permissions it was written with, rather than some guess wider than the user's umask.
-#[cfg(unix)]
-fn umask() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = status.lines().find_map(|line| line.strip_prefix("Umask:"))?;
-    u32::from_str_radix(field.trim(), 8).ok()
+    let bytes = safetensors::tensor::serialize(tensors, None)
+        .map_err(|e| Error::io(path, io::Error::other(e.to_string())))?;
+    write_whole(path, |to| std::fs::write(to, &bytes).map_err(|e| Error::io(path, e)))
 }
 
 #[cfg(all(test, unix))]
