@@ -735,8 +735,11 @@ fn usage_and_model_errors_exit_2() {
     let cut = s.path("cut.pth");
     let whole = std::fs::read(&s.weights).unwrap();
     std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+    let fifo = s.path("weights.pipe");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     for (weights, says) in [
         (folder, "is a folder"),
+        (&fifo, "not a regular file"),
         (video, "neither a PyTorch checkpoint"),
         (&empty, "checkpoint {empty}: an empty file"),
         (&cut, "checkpoint {cut}: a .pth cut short or damaged"),

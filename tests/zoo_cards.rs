@@ -76,6 +76,12 @@ fn a_card_with_unusable_values_is_refused_by_its_field() {
         ),
         ("kind = \"ten\", size = 224", "kind = \"ten\", size = 300", "views.full: the crop (300) is larger"),
         ("std = [58.395", "std = [0.0", "std [0.0, 57.12, 57.375] positive"),
+        // A name printed in every table header and message: a terminal escape would drive the terminal.
+        (
+            "name = \"tsn-r50-1x1x8-k400\"",
+            "name = \"tsn\\u001b[2J\"",
+            "name: \"tsn\\u{1b}[2J\" must be a name on one line",
+        ),
     ];
     for (from, to, says) in cases {
         assert!(original.contains(from), "{from}");

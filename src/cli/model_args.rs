@@ -62,7 +62,12 @@ impl ModelArgs {
             Some(path) if path.is_dir() => {
                 bail!("weights {}: is a folder, not a checkpoint", one_line_path(path))
             }
-            Some(path) if !path.is_file() => bail!("weights {}: no such file", one_line_path(path)),
+            Some(path) if !path.exists() => bail!("weights {}: no such file", one_line_path(path)),
+            Some(path) if !path.is_file() => bail!(
+                "weights {}: not a regular file (a checkpoint is read in pieces, out of order: save it to a \
+                 file first)",
+                one_line_path(path)
+            ),
             given => Ok(given.clone()),
         }
     }

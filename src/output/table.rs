@@ -27,7 +27,7 @@ fn write_prediction(out: &mut dyn Write, p: &Prediction) -> io::Result<()> {
         out,
         "{} ({}; {}, {}; decode {} ms, infer {} ms)",
         one_line_name(&p.input),
-        p.model,
+        one_line_name(&p.model),
         plural(p.views, "view"),
         plural(p.frames, "frame"),
         p.decode_ms,
@@ -40,7 +40,7 @@ fn write_prediction(out: &mut dyn Write, p: &Prediction) -> io::Result<()> {
     let score_width = scores.iter().map(String::len).max().unwrap_or(0);
     let rank_width = p.top.len().to_string().len();
     for (rank, (entry, score)) in p.top.iter().zip(&scores).enumerate() {
-        writeln!(out, "  {:>rank_width$}  {score:>score_width$}  {}", rank + 1, entry.label)?;
+        writeln!(out, "  {:>rank_width$}  {score:>score_width$}  {}", rank + 1, one_line_name(&entry.label))?;
     }
     Ok(())
 }

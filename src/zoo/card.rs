@@ -123,6 +123,12 @@ impl ModelCard {
     /// Counts and sizes of both view protocols are at least 1, both can run
     /// ([`ViewProtocol::problem`]), and the normalisation divides by positive numbers.
     fn check_values(&self) -> std::result::Result<(), String> {
+        if self.name.is_empty() || self.name.chars().any(char::is_control) {
+            return Err(format!(
+                "name: {:?} must be a name on one line, without control characters",
+                self.name
+            ));
+        }
         let Normalize { mean, std } = self.normalize;
         if !mean.iter().all(|m| m.is_finite()) || !std.iter().all(|s| s.is_finite() && *s > 0.0) {
             return Err(format!("normalize: mean {mean:?} must be finite and std {std:?} positive"));
