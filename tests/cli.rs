@@ -658,6 +658,17 @@ fn results_that_cannot_be_written_say_so_and_exit_2() {
     assert!(stderr.contains("cannot write the results to stdout: No space left on device"), "{stderr}");
     // The failed input's warning names it on one line.
     assert!(stderr.lines().any(|line| line.contains("no\\nsuch.mp4: ")), "{stderr}");
+    // The other commands that print to stdout say the same.
+    for args in [vec!["models"], vec!["inspect", video.to_str().unwrap()]] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+            .args(&args)
+            .env("VIDCLASS_CACHE", s.dir.path().join("cache"))
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(crate::stderr(&output).contains("cannot write the results to stdout"), "{args:?}");
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, ensure};
+use anyhow::{Context, bail, ensure};
 use candle_core::Device;
 use clap::Args;
 use serde_json::json;
@@ -113,12 +113,12 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
         save_safetensors(&HashMap::from([("input", tensor)]), path)?;
     }
     let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", report_json(&video, &card, &protocol, &prepared))?;
+    let written = if args.json {
+        writeln!(out, "{}", report_json(&video, &card, &protocol, &prepared))
     } else {
-        write_report(&mut out, &video, &card, &protocol, &prepared)?;
-    }
-    out.flush()?;
+        write_report(&mut out, &video, &card, &protocol, &prepared)
+    };
+    written.and_then(|()| out.flush()).context(super::CANNOT_WRITE)?;
     Ok(Status::Success)
 }
 

@@ -21,6 +21,9 @@ use vidclass::zoo::fetch::Transfer;
 /// Where `--help` lists the options every subcommand takes, apart from its own.
 const GLOBAL: &str = "Global options";
 
+/// What a failed write of the results to stdout says (a full disk, `> /dev/full`), in every command.
+pub const CANNOT_WRITE: &str = "cannot write the results to stdout";
+
 /// Writes `vidclass: <line>` to stderr. A stderr that cannot be written (a reader that went
 /// away, a full disk) must not stop a run whose results go to stdout, where `eprintln!` panics.
 pub fn say(line: fmt::Arguments) {

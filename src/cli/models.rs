@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
@@ -39,10 +40,16 @@ pub struct ConvertArgs {
 
 pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
     let cards = ModelCard::all()?;
-    let present = |card: &ModelCard| cached_weights(card).is_some_and(|path| path.is_file());
     let mut out = std::io::stdout().lock();
-    if args.json {
-        for card in &cards {
+    write_list(&mut out, &cards, args.json).and_then(|()| out.flush()).context(super::CANNOT_WRITE)?;
+    Ok(Status::Success)
+}
+
+/// The cards as a table, or as JSON lines.
+fn write_list(out: &mut impl Write, cards: &[ModelCard], json: bool) -> std::io::Result<()> {
+    let present = |card: &ModelCard| cached_weights(card).is_some_and(|path| path.is_file());
+    if json {
+        for card in cards {
             let full = card.views.full;
             let metric = |f: fn(&Metrics) -> f64| card.metrics.as_ref().map(f);
             let record = json!({
@@ -65,7 +72,7 @@ pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
             "{:<34} {:>6} {:>6} {:>8} {:>10}  weights",
             "model", "top1", "top5", "GFLOPs", "full views"
         )?;
-        for card in &cards {
+        for card in cards {
             let weights = if present(card) { "present" } else { "-" };
             let shown = |f: fn(&Metrics) -> f64, decimals: usize| {
                 card.metrics.as_ref().map_or("-".to_owned(), |m| format!("{:.decimals$}", f(m)))
@@ -85,8 +92,7 @@ pub fn list(args: ModelsArgs) -> anyhow::Result<Status> {
             )?;
         }
     }
-    out.flush()?;
-    Ok(Status::Success)
+    Ok(())
 }
 
 /// Every name must be a model before anything downloads (a misspelt one is a usage error, 2);
@@ -101,8 +107,9 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
         match fetch_weights(&card, Transfer { recheck: true, ..globals.transfer() }) {
             Ok(path) => {
                 let mut out = std::io::stdout().lock();
-                writeln!(out, "{name}\t{}", path.display())?;
-                out.flush()?;
+                writeln!(out, "{name}\t{}", path.display())
+                    .and_then(|()| out.flush())
+                    .context(super::CANNOT_WRITE)?;
             }
             Err(e) => {
                 super::say(format_args!("{name}: {}", error_line(&e)));

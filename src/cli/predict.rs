@@ -136,16 +136,13 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
                 bar.suspend(|| super::say(format_args!("{input}: {}", failure.error)));
             }
         }
-        bar.suspend(|| printer.write_result(&record)).context(CANNOT_WRITE)
+        bar.suspend(|| printer.write_result(&record)).context(super::CANNOT_WRITE)
     });
     bar.finish_and_clear();
     outcome?;
-    printer.finish().and_then(|mut out| out.flush()).context(CANNOT_WRITE)?;
+    printer.finish().and_then(|mut out| out.flush()).context(super::CANNOT_WRITE)?;
     Ok(if failed > 0 { Status::SomeFailed } else { Status::Success })
 }
-
-/// What a failed write of the results says (a full disk, `> /dev/full`).
-const CANNOT_WRITE: &str = "cannot write the results to stdout";
 
 /// A progress bar on stderr counting views (a 30-view video takes a while on a CPU), with the
 /// number of finished inputs as its message. indicatif hides it when stderr is not a terminal.
