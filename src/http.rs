@@ -38,10 +38,23 @@ pub(crate) fn get(url: &str, timeout: Duration) -> Result<Download, String> {
     let response = agent.get(url).call().map_err(|e| match e {
         ureq::Error::StatusCode(code) => format!("the server answered HTTP {code}"),
         ureq::Error::Timeout(_) => server_silent_for(timeout),
-        other => other.to_string(),
+        other => untrusted(&other.to_string()).unwrap_or_else(|| other.to_string()),
     })?;
     let announced = response.body().content_length();
     Ok(Download { body: response.into_body().into_reader(), announced })
+}
+
+/// What to say when TLS refused the server's certificate (rustls's message, `invalid peer
+/// certificate: UnknownIssuer`, names the check and not the way out).
+fn untrusted(message: &str) -> Option<String> {
+    let (_, detail) = message.split_once("invalid peer certificate: ")?;
+    let hint = if detail.contains("CaUsedAsEndEntity") {
+        "it is a CA's certificate used as a server's (as `openssl req -x509` makes by default): \
+         serve one with basicConstraints CA:FALSE, signed by a CA that SSL_CERT_FILE names"
+    } else {
+        "name the CA that signed it with SSL_CERT_FILE (or SSL_CERT_DIR) if it is a private one"
+    };
+    Some(format!("the server's certificate is not trusted ({detail}); {hint}"))
 }
 
 /// The proxy for a plain `http://` URL, as curl and FFmpeg take it: `http_proxy` (or
@@ -69,4 +82,21 @@ pub(crate) fn timed_out(e: &io::Error) -> bool {
 /// connection closed before the announced length or the last chunk, …).
 pub(crate) fn read_failure(e: &io::Error, timeout: Duration) -> String {
     if timed_out(e) { server_silent_for(timeout) } else { e.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::untrusted;
+
+    #[test]
+    fn a_refused_certificate_says_what_to_do() {
+        let said = untrusted("io: invalid peer certificate: UnknownIssuer").unwrap();
+        assert!(
+            said.starts_with("the server's certificate is not trusted (UnknownIssuer); name the CA"),
+            "{said}"
+        );
+        let said = untrusted("io: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))").unwrap();
+        assert!(said.contains("basicConstraints CA:FALSE"), "{said}");
+        assert_eq!(untrusted("io: Connection refused (os error 111)"), None);
+    }
 }
