@@ -7,11 +7,11 @@
 //! bytes (as mmaction2's `DecordInit` does with every file), beyond that in an unnamed temporary
 //! file (in `$TMPDIR`), so that a long stream does not stay in memory. Opening a pipe a second
 //! time would wait forever for a writer that is gone. An `http` or `https` URL is downloaded
-//! once and kept the same way, up to [`MAX_KEPT_URL`] bytes: the index pass reads every packet,
-//! so it would download the whole video, and the decode pass much of it again. Other URLs
-//! (`rtsp`, whose demuxer speaks the protocol itself; `file:`, which needs no copy), playlists
-//! and manifests (HLS, DASH: their demuxers fetch further URLs), and longer or endless downloads
-//! are opened again by each pass.
+//! once ([`crate::http`]) and kept the same way, up to [`MAX_KEPT_URL`] bytes: the index pass
+//! reads every packet, so it would download the whole video, and the decode pass much of it
+//! again. Other URLs (`rtsp`, whose demuxer speaks the protocol itself; `file:`, which needs no
+//! copy), a plain `http` URL behind a proxy, playlists and manifests (HLS, DASH: their demuxers
+//! fetch further URLs), and longer or endless downloads are opened again by each pass.
 //!
 //! Files are opened through FFmpeg's `file:` protocol with their name's bytes as they are, so
 //! that any name opens (ffmpeg-next's own `input` panics on one that is not UTF-8, and FFmpeg
@@ -263,8 +263,9 @@ impl UrlReads {
 const MAX_KEPT_URL: u64 = 4 << 30;
 
 /// The bytes at `url`, kept, or `None` where each pass should open the URL itself: a protocol
-/// other than `http`/`https` (`file:` needs no copy, `rtsp` is no stream of bytes), a playlist
-/// or manifest, or a download longer than `limit` bytes. Fails with the cause when the server
+/// other than `http`/`https` (`file:` needs no copy, `rtsp` is no stream of bytes), a plain `http`
+/// URL behind a proxy ([`http::plain_http_proxy`]), a playlist or manifest, or a download longer
+/// than `limit` bytes. Fails with the cause when the server
 /// cannot be reached, goes silent for `timeout`, or hangs up before the end of the body (the
 /// length it announced, or the last chunk of a chunked one).
 fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Option<Kept>, String> {
