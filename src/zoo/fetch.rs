@@ -93,12 +93,14 @@ pub fn fetch(
         Ok(digest) if !digest.starts_with(&expected) => Some(digest),
         _ => None,
     };
-    // The file in place, if it may be used as it is.
+    // The file in place, if it may be used as it is (rechecked once the lock is held, since
+    // another run may have replaced it meanwhile).
     let in_place = || target.is_file() && !(transfer.recheck && mismatch(&target).is_some());
-    if in_place() {
+    let damaged = if transfer.recheck && target.is_file() { mismatch(&target) } else { None };
+    if target.is_file() && damaged.is_none() {
         return Ok(target);
     }
-    if let Some(digest) = mismatch(&target).filter(|_| transfer.recheck && transfer.progress) {
+    if let Some(digest) = damaged.filter(|_| transfer.progress) {
         let _ = writeln!(
             io::stderr(),
             "vidclass: {}: its sha256 is {digest}, not {expected}…: downloading it again",
