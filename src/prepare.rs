@@ -113,11 +113,16 @@ impl PreparedInput {
 
     /// How many different frames were decoded (clips may share frames).
     pub fn distinct_frames(&self) -> usize {
-        let mut frames: Vec<usize> = self.frame_indices.concat();
-        frames.sort_unstable();
-        frames.dedup();
-        frames.len()
+        distinct_frames(&self.frame_indices)
     }
+}
+
+/// How many different frames `frame_indices` name (clips may share frames).
+fn distinct_frames(frame_indices: &[Vec<usize>]) -> usize {
+    let mut frames: Vec<usize> = frame_indices.concat();
+    frames.sort_unstable();
+    frames.dedup();
+    frames.len()
 }
 
 /// The smallest region holding every crop window.
@@ -143,7 +148,7 @@ pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> 
     let wanted: Vec<usize> = frame_indices.iter().flatten().copied().collect();
     let (w, h) = short_side_size(info.width, info.height, protocol.resize_short_side);
     let frame_bytes = (w as u64).saturating_mul(h as u64).saturating_mul(3);
-    let distinct = wanted.iter().collect::<std::collections::BTreeSet<_>>().len();
+    let distinct = distinct_frames(&frame_indices);
     let all_bytes = frame_bytes.saturating_mul(distinct as u64);
     if frame_bytes > MAX_RESIZED_FRAME || all_bytes > MAX_RESIZED_FRAMES {
         return Err(Error::video(
