@@ -165,12 +165,11 @@ pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> 
             ),
         ));
     }
-    let decoded = video.decode(&wanted, |frame| {
-        let (w, h) = short_side_size(frame.width, frame.height, protocol.resize_short_side);
-        // A crop that does not fit is reported by `Views::from_clips` below.
-        let region = crop_windows(w, h, protocol.crop).map_or(Region::whole(w, h), |c| covering(&c));
-        std::sync::Arc::new(resize_bilinear_region(&frame, w, h, region))
-    })?;
+    // Every frame comes out of the decoder at the video's size, so all are resized alike. A crop
+    // that does not fit is reported by `Views::from_clips` below.
+    let region = crop_windows(w, h, protocol.crop).map_or(Region::whole(w, h), |c| covering(&c));
+    let decoded = video
+        .decode(&wanted, |frame| std::sync::Arc::new(resize_bilinear_region(&frame, w, h, region.clone())))?;
     let mut frames = decoded.frames.into_iter();
     let clips: Vec<Vec<_>> = frame_indices
         .iter()

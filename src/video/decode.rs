@@ -37,7 +37,8 @@ pub(crate) struct FrameDecoder<'a> {
     pub stream_index: usize,
     pub decoder: ffmpeg::decoder::Video,
     pub index: &'a PacketIndex,
-    /// The size every frame is converted to (width, height; zeros keep each frame's own).
+    /// The size every frame is converted to (width, height): the stream's, which `Video::open`
+    /// checked is not zero.
     pub size: (u32, u32),
     pub name: &'a str,
     /// `Some` for a URL: a download that breaks off fails the decode.
@@ -220,7 +221,7 @@ struct Scaler {
 }
 
 impl Scaler {
-    /// Converts `frame` to RGB at `size`, or at its own size where `size` has a zero.
+    /// Converts `frame` to RGB at `size`.
     fn convert(
         &mut self,
         frame: &ffmpeg::frame::Video,
@@ -230,7 +231,7 @@ impl Scaler {
         if format == ffmpeg::format::Pixel::None || width == 0 || height == 0 {
             return Err("decoder produced a frame without pixel format or size".into());
         }
-        let (out_width, out_height) = if size.0 == 0 || size.1 == 0 { (width, height) } else { size };
+        let (out_width, out_height) = size;
         // SAFETY: reading plain fields of a valid frame.
         let (space, range) =
             unsafe { ((*frame.as_ptr()).colorspace as i32, (*frame.as_ptr()).color_range as i32) };
