@@ -5,7 +5,8 @@
 //! network and the next, prepared and waiting to be handed over), and prepares the first one
 //! while the model loads, so a single video's decoding hides behind the load. Failures of one
 //! input become its record and the batch goes on; a consumer that stops (a closed stdout) stops
-//! the batch.
+//! the batch. A load that must first download the weights waits for the first input that decodes,
+//! so that a batch whose every input fails (a mistyped name) downloads nothing.
 
 use std::sync::mpsc;
 use std::time::Instant;
@@ -35,6 +36,16 @@ struct Decoded {
     decode_ms: u64,
 }
 
+/// How to build the classifier, and when.
+pub enum Load<F> {
+    /// At once, while the first input decodes (the weights are on disk).
+    AtOnce(F),
+    /// Once an input has decoded (the load starts with a download that a batch of failed inputs
+    /// does not need). Failures before it are held back, so that a load that fails still emits
+    /// nothing.
+    FirstGoodInput(F),
+}
+
 /// What the batch tells its caller besides the records.
 pub trait Progress {
     /// A non-fatal problem with one input (frames lost to corrupt data).
@@ -52,7 +63,7 @@ pub trait Progress {
 pub fn run<E: From<Error>>(
     jobs: Vec<Job>,
     protocol: ViewProtocol,
-    load: impl FnOnce() -> Result<Classifier, Error>,
+    load: Load<impl FnOnce() -> Result<Classifier, E>>,
     decode: DecodeOptions,
     report: ReportOptions,
     progress: &mut impl Progress,
@@ -78,33 +89,61 @@ pub fn run<E: From<Error>>(
             }
         });
         // Returning drops the receiver, which stops the decoding thread after its current input.
-        let classifier = load()?;
+        let (mut classifier, mut build) = match load {
+            Load::AtOnce(build) => (Some(build()?), None),
+            Load::FirstGoodInput(build) => (None, Some(build)),
+        };
+        let mut held_back = Vec::new();
         for Decoded { name, name_bytes, prepared, decode_ms } in receiver {
-            let predicted = prepared.and_then(|prepared| {
-                if let Some(warning) = prepared.lost_frames_warning(&name) {
-                    progress.warning(warning);
-                }
-                let start = Instant::now();
-                let result = classifier.classify_with_progress(&prepared, |n| progress.views_done(n))?;
-                Ok(Prediction {
-                    input: name.clone(),
-                    input_bytes: None,
-                    model: classifier.name().to_string(),
-                    top: top_k(&result.scores, classifier.labels(), report.top_k, report.min_score),
-                    views: prepared.views.len(),
-                    frames: prepared.distinct_frames(),
-                    decode_ms,
-                    infer_ms: start.elapsed().as_millis() as u64,
-                })
-            });
-            let record = match predicted {
-                Ok(prediction) => Record::Prediction(prediction),
+            let record = match prepared {
                 Err(error) => Record::failure(&name, &error.detail()),
+                Ok(prepared) => {
+                    if let Some(build) = build.take() {
+                        classifier = Some(build()?);
+                        held_back.drain(..).try_for_each(&mut emit)?;
+                    }
+                    let classifier = classifier.as_ref().expect("built before the first good input");
+                    match classify(classifier, &name, &prepared, decode_ms, report, progress) {
+                        Ok(prediction) => Record::Prediction(prediction),
+                        Err(error) => Record::failure(&name, &error.detail()),
+                    }
+                }
             }
             .with_input_bytes(name_bytes.as_deref());
             progress.input_done();
-            emit(record)?;
+            if classifier.is_some() {
+                emit(record)?;
+            } else {
+                held_back.push(record);
+            }
         }
+        held_back.into_iter().try_for_each(emit)?;
         Ok(())
+    })
+}
+
+/// The prediction for one prepared input.
+fn classify(
+    classifier: &Classifier,
+    name: &str,
+    prepared: &PreparedInput,
+    decode_ms: u64,
+    report: ReportOptions,
+    progress: &mut impl Progress,
+) -> Result<Prediction, Error> {
+    if let Some(warning) = prepared.lost_frames_warning(name) {
+        progress.warning(warning);
+    }
+    let start = Instant::now();
+    let result = classifier.classify_with_progress(prepared, |n| progress.views_done(n))?;
+    Ok(Prediction {
+        input: name.to_owned(),
+        input_bytes: None,
+        model: classifier.name().to_string(),
+        top: top_k(&result.scores, classifier.labels(), report.top_k, report.min_score),
+        views: prepared.views.len(),
+        frames: prepared.distinct_frames(),
+        decode_ms,
+        infer_ms: start.elapsed().as_millis() as u64,
     })
 }

@@ -540,6 +540,48 @@ fn weights_download_on_first_use_and_fail_cleanly() {
 }
 
 #[test]
+fn weights_are_downloaded_only_once_an_input_has_decoded() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
+    let missing = s.path("no-such-clip.mp4");
+    let (body, prefix, file) = published_tiny_weights();
+    let cache = s.dir.path().join("cache");
+    let predict = |card: &Path, inputs: &[&str]| {
+        let mut args = vec!["predict", "--model", card.to_str().unwrap(), "--labels", &s.labels];
+        args.extend_from_slice(&["--format", "jsonl"]);
+        args.extend_from_slice(inputs);
+        vidclass(&args, b"", &cache)
+    };
+
+    // Every input fails: a failed batch (exit 1), with no attempt at the unreachable download.
+    let unreachable = write_tiny_card(s.dir.path(), &format!("http://127.0.0.1:9/{file}"), &prefix);
+    let output = predict(&unreachable, &[&missing, &missing]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = json_lines(&output);
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r["input"] == missing.as_str() && r["error"].is_string()), "{records:?}");
+    assert!(!stderr(&output).contains("--weights FILE"), "{}", stderr(&output));
+
+    // A failure before the first good input waits for the download and keeps its place.
+    let (url, server) = common::http::serve_once(&file, body.clone(), body.len());
+    let output = predict(&write_tiny_card(s.dir.path(), &url, &prefix), &[&missing, video.to_str().unwrap()]);
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = json_lines(&output);
+    assert_eq!(records.len(), 2);
+    assert!(records[0]["error"].is_string() && records[0]["input"] == missing.as_str(), "{records:?}");
+    assert!(records[1]["top"].is_array(), "{records:?}");
+    assert_eq!(std::fs::read(cache.join(&file)).unwrap(), body);
+
+    // A download that fails after held-back failures still emits nothing and exits 2.
+    std::fs::remove_file(cache.join(&file)).unwrap();
+    let output = predict(&unreachable, &[&missing, video.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(stderr(&output).contains("--weights FILE"), "{}", stderr(&output));
+}
+
+#[test]
 fn models_lists_the_zoo_and_knows_which_weights_are_present() {
     let cache = tempfile::tempdir().unwrap();
     std::fs::write(

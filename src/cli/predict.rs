@@ -2,7 +2,8 @@
 //!
 //! Everything that can stop the run (an unknown model, missing weights, contradictory arguments,
 //! a checkpoint that does not fit) is found before the first record is written, and exits 2; the
-//! checkpoint loads while the first video decodes. After that every input yields
+//! checkpoint loads while the first video decodes (one to download, once a video has decoded, so
+//! that a batch of mistyped names downloads nothing). After that every input yields
 //! exactly one record, a prediction or an error, in input order; the exit status is 1 when any
 //! input failed.
 
@@ -19,10 +20,10 @@ use vidclass::device::DeviceChoice;
 use vidclass::error::{one_line_name, one_line_path};
 use vidclass::inputs::{self, Extensions, FilesFrom, Input, Job};
 use vidclass::output::{OutputFormat, Printer, Record};
-use vidclass::pipeline::{self, Progress, ReportOptions};
+use vidclass::pipeline::{self, Load, Progress, ReportOptions};
 use vidclass::{Classifier, Error};
 
-use super::model_args::{ModelArgs, ViewArgs, fetch_weights};
+use super::model_args::{ModelArgs, ViewArgs, cached_weights, fetch_weights};
 use super::{Globals, Status};
 
 #[derive(Debug, Args)]
@@ -92,7 +93,7 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let labels = args.model.labels(&card)?;
     // The device and a given --weights file before the inputs, since a list read from a pipe may
     // take a while to end and a run that cannot start should say so at once; a download after
-    // them, since a mistake in the inputs should not wait for one.
+    // them, once an input has decoded, since a mistake in the inputs should not wait for one.
     let opened = args.device.open()?;
     if let Some(note) = opened.fallback_note.filter(|_| !globals.quiet) {
         super::say(format_args!("{note}"));
@@ -102,32 +103,37 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let extensions = if args.ext.is_empty() { Extensions::default() } else { Extensions::new(&args.ext) };
     let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
     let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, std::io::stdin().lock())?;
-    let weights = match given_weights {
-        Some(path) => path,
-        None => fetch_weights(&card, globals.transfer())?,
-    };
-    // Loaded inside the pipeline, while the first input decodes.
+    // A URL or stdin may take long to read: even a single one gets a bar that shows time passing.
+    let streamed = jobs.iter().any(|job| matches!(job, Job::Input(Input::Url(_) | Input::Stdin)));
+    let mut progress = ViewsBar::new(jobs.len(), protocol.num_views(), streamed, globals.quiet);
+    let bar = progress.bar.clone();
+    // Loaded inside the pipeline, while the first input decodes; a download waits for an input
+    // that decodes (none is needed when every input fails) and shows its own bar instead.
+    let on_disk = given_weights.or_else(|| cached_weights(&card).filter(|path| path.is_file()));
+    let must_download = on_disk.is_none();
     let labels_origin = match &args.model.labels {
         Some(path) => format!("--labels {}", one_line_path(path)),
         None => format!("model card {}: label map {}", card.name, card.labels),
     };
-    let load = || {
-        Classifier::new(&card, &weights, labels, protocol, device).map_err(|e| match e {
+    let build = || -> anyhow::Result<Classifier> {
+        let weights = match on_disk {
+            Some(path) => path,
+            None => bar.suspend(|| fetch_weights(&card, globals.transfer()))?,
+        };
+        let classifier = Classifier::new(&card, &weights, labels, protocol, device).map_err(|e| match e {
             Error::LabelCount { names, classes } => Error::Usage(format!(
                 "{labels_origin}: {names} names, but the checkpoint scores {classes} classes"
             )),
             e => e,
-        })
+        })?;
+        Ok(classifier)
     };
+    let load = if must_download { Load::FirstGoodInput(build) } else { Load::AtOnce(build) };
 
-    // A URL or stdin may take long to read: even a single one gets a bar that shows time passing.
-    let streamed = jobs.iter().any(|job| matches!(job, Job::Input(Input::Url(_) | Input::Stdin)));
-    let mut progress = ViewsBar::new(jobs.len(), protocol.num_views(), streamed, globals.quiet);
     let mut printer = Printer::new(args.format, std::io::stdout().lock());
     let mut failed = 0usize;
     let report = ReportOptions { top_k: args.top_k, min_score: args.min_score };
     let decode = globals.decode;
-    let bar = progress.bar.clone();
     let outcome = pipeline::run(jobs, protocol, load, decode, report, &mut progress, |record| {
         if let Record::Failure(failure) = &record {
             failed += 1;
