@@ -8,26 +8,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use cli::{Cli, Status};
 
-/// Exit status after Ctrl-C (or `kill`), as shells report a SIGINT death.
-const INTERRUPTED: i32 = 130;
-
 fn main() -> ExitCode {
     vidclass::memory::reuse_freed_memory();
     let cli = Cli::parse();
-    // Results already printed stay printed; a download or file being written leaves nothing
-    // behind. Also on SIGTERM and SIGHUP (`kill`, a closed terminal), except where the signal is
-    // ignored.
-    let ignored = ignored_signals();
-    let _ = ctrlc::set_handler(|| {
-        vidclass::unfinished::remove_all();
-        // End the terminal's line (a progress bar's, or the echoed ^C), so that the shell's prompt
-        // starts a new one: it adds none for a process that exits rather than dies of the signal.
-        if std::io::stderr().is_terminal() {
-            let _ = writeln!(std::io::stderr());
-        }
-        std::process::exit(INTERRUPTED)
-    });
-    keep_ignored(&ignored);
+    clean_up_on_signals();
     match cli::run(cli) {
         Ok(status) => ExitCode::from(status as u8),
         Err(err) if vidclass::output::is_broken_pipe(err.as_ref()) => ExitCode::SUCCESS,
@@ -38,11 +22,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// The signals the handler takes that this process was started ignoring: `nohup` ignores SIGHUP
-/// so that a run outlives its terminal, and a script's background job ignores SIGINT. The handler
-/// replaces every disposition, so these are set back to "ignore" after it ([`keep_ignored`]).
+/// On Ctrl-C, and on SIGTERM and SIGHUP (`kill`, a closed terminal), results already printed
+/// stay printed and a download or file being written leaves nothing behind; then the process
+/// ends by the signal itself, so that a shell sees it interrupted (`$?` 130, 143, 129) and a
+/// `for` loop around vidclass stops at Ctrl-C instead of going on to the next file, as it would
+/// after a plain exit. A signal the process was started ignoring stays ignored: `nohup` ignores
+/// SIGHUP so that a run outlives its terminal, and a script's background job ignores SIGINT.
 #[cfg(unix)]
-fn ignored_signals() -> Vec<libc::c_int> {
+fn clean_up_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let ignored = |signal: libc::c_int| {
         // SAFETY: a null new action only reads the current one into `old`.
         unsafe {
@@ -50,21 +38,23 @@ fn ignored_signals() -> Vec<libc::c_int> {
             libc::sigaction(signal, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
         }
     };
-    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP].into_iter().filter(|&s| ignored(s)).collect()
-}
-
-#[cfg(unix)]
-fn keep_ignored(signals: &[libc::c_int]) {
-    for &signal in signals {
-        // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
-        unsafe { libc::signal(signal, libc::SIG_IGN) };
-    }
+    let watched: Vec<libc::c_int> = [SIGINT, SIGTERM, SIGHUP].into_iter().filter(|&s| !ignored(s)).collect();
+    let Ok(mut signals) = signal_hook::iterator::Signals::new(&watched) else {
+        return; // the signals keep their default action: no cleanup, but the run still stops
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            vidclass::unfinished::remove_all();
+            // Clear the terminal's line of a half-drawn progress bar, for what the shell prints
+            // about the signal (a new line after Ctrl-C, "Terminated" after SIGTERM).
+            if std::io::stderr().is_terminal() {
+                let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            }
+            // Ends the process by the signal (or, should that fail, exits 128 + its number).
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+        }
+    });
 }
 
 #[cfg(not(unix))]
-fn ignored_signals() -> Vec<i32> {
-    Vec::new()
-}
-
-#[cfg(not(unix))]
-fn keep_ignored(_: &[i32]) {}
+fn clean_up_on_signals() {}
