@@ -213,6 +213,9 @@ impl Classifier {
         let logits = Tensor::cat(&logits, 0)?;
         let features = Tensor::cat(&features, 0)?;
         let scores = average_views(&logits, self.averaging)?;
+        if !scores.iter().all(|s| s.is_finite()) {
+            return Err(Error::NonFiniteScores);
+        }
         Ok(Classification { scores, logits, features })
     }
 }

@@ -38,6 +38,14 @@ pub enum Error {
     #[error("the label map has {names} names but the checkpoint scores {classes} classes")]
     LabelCount { names: usize, classes: usize },
 
+    /// The network's scores came out as NaN or infinity: weights that overflow the network (a
+    /// BatchNorm variance below zero, values near f32's limit).
+    #[error(
+        "the network's scores are not finite numbers (NaN or infinity): its weights hold values it \
+         cannot use (a damaged or badly converted checkpoint?)"
+    )]
+    NonFiniteScores,
+
     /// Arguments that do not make sense together (caught after clap's own parsing).
     #[error("{0}")]
     Usage(String),

@@ -947,6 +947,63 @@ fn converted_weights_give_the_same_scores() {
     assert!(std::fs::read(&converted).unwrap() == before);
 }
 
+/// The tiny checkpoint as safetensors, saved as `name` after `change` has rewritten the values of
+/// tensor `key`.
+fn tiny_weights_with(s: &Setup, name: &str, key: &str, change: impl Fn(&mut [f32])) -> String {
+    let converted = s.path("tiny.safetensors");
+    let output = vidclass(&["convert", &s.weights, &converted], b"", s.dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mut tensors = candle_core::safetensors::load(&converted, &candle_core::Device::Cpu).unwrap();
+    let tensor = &tensors[key];
+    let mut values = tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    change(&mut values);
+    let changed = candle_core::Tensor::from_vec(values, tensor.shape(), &candle_core::Device::Cpu).unwrap();
+    tensors.insert(key.to_string(), changed);
+    let path = s.path(name);
+    candle_core::safetensors::save(&tensors, &path).unwrap();
+    path
+}
+
+#[test]
+fn weights_the_network_cannot_use_are_refused() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
+    let predict = |weights: &str| {
+        let args = ["predict", "--model", &s.card, "--weights", weights, "--labels", &s.labels];
+        vidclass(&[&args[..], &["--format", "jsonl", video.to_str().unwrap()]].concat(), b"", s.dir.path())
+    };
+
+    // A NaN in the checkpoint: a weights error before any input, naming the tensor.
+    let output =
+        predict(&tiny_weights_with(&s, "nan.safetensors", "cls_head.fc_cls.bias", |v| v[0] = f32::NAN));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cls_head.fc_cls.bias: holds NaN or infinite values"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Finite weights whose products overflow: the input fails, instead of reporting no class.
+    let output =
+        predict(&tiny_weights_with(&s, "max.safetensors", "cls_head.fc_cls.weight", |v| v.fill(f32::MAX)));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = json_lines(&output);
+    assert!(records[0]["error"].as_str().unwrap().contains("not finite numbers"), "{records:?}");
+
+    // float16 ends at 65504: a larger value would become infinite, so --f16 is refused.
+    let key = "backbone.fast_path.conv1.bn.running_var";
+    let large = tiny_weights_with(&s, "large.safetensors", key, |v| v[0] = 70000.0);
+    let half = s.path("half.safetensors");
+    let output = vidclass(&["convert", &large, &half, "--f16"], b"", s.dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let expected = "backbone.fast_path.conv1.bn.running_var holds values up to 7e4, beyond float16's range";
+    assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+    assert!(!Path::new(&half).exists());
+    // Without it the same file converts, and classifies.
+    assert_eq!(vidclass(&["convert", &large, &half], b"", s.dir.path()).status.code(), Some(0));
+    assert_eq!(predict(&half).status.code(), Some(0));
+}
+
 #[test]
 fn ctrl_c_ends_the_run_by_the_signal() {
     let s = Setup::new();

@@ -33,7 +33,8 @@ pub struct ConvertArgs {
     input: PathBuf,
     /// Safetensors file to write.
     output: PathBuf,
-    /// Store the weights as float16 (half the size; results move by f16 rounding).
+    /// Store the weights as float16 (half the size; results move by f16 rounding). Refused for
+    /// weights beyond its range (±65504).
     #[arg(long)]
     f16: bool,
 }

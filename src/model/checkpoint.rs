@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use candle_core::pickle::read_pth_tensor_info;
 use candle_core::{DType, Device, Tensor};
 
+use crate::nn::with_slice;
 use crate::{Error, Result};
 
 /// Keys that may be present without being used by the network.
@@ -41,6 +42,12 @@ impl Checkpoint {
                 continue;
             }
             let t = t.to_dtype(DType::F32).map_err(|e| checkpoint_error(path, format!("{name}: {e}")))?;
+            if !with_slice(&t, |values| values.iter().all(|v| v.is_finite()))? {
+                return Err(checkpoint_error(
+                    path,
+                    format!("{name}: holds NaN or infinite values (damaged?)"),
+                ));
+            }
             out.insert(name, t);
         }
         if out.is_empty() {

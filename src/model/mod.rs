@@ -183,8 +183,34 @@ pub fn convert_checkpoint(input: &Path, output: &Path, f16: bool) -> Result<()> 
         return Err(crate::Error::io(output, std::io::Error::new(std::io::ErrorKind::AlreadyExists, cause)));
     }
     let ckpt = Checkpoint::load(input)?;
+    if f16 {
+        refuse_f16_overflow(input, ckpt.tensors())?;
+    }
     let dtype = if f16 { DType::F16 } else { DType::F32 };
     let tensors: HashMap<&str, Tensor> =
         ckpt.tensors().iter().map(|(k, t)| Ok((k.as_str(), t.to_dtype(dtype)?))).collect::<Result<_>>()?;
     save_safetensors(&tensors, output)
+}
+
+/// The largest finite float16.
+const F16_MAX: f32 = 65504.0;
+
+/// Fails naming the first (sorted) tensor with a value beyond float16's range, which would become
+/// infinite (a BatchNorm's running variance can reach millions).
+fn refuse_f16_overflow(input: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    for name in names {
+        let largest = crate::nn::with_slice(&tensors[name], |v| v.iter().fold(0f32, |m, x| m.max(x.abs())))?;
+        if largest > F16_MAX {
+            return Err(crate::Error::Checkpoint {
+                path: input.to_owned(),
+                cause: format!(
+                    "{name} holds values up to {largest:e}, beyond float16's range (±65504): convert \
+                     without --f16"
+                ),
+            });
+        }
+    }
+    Ok(())
 }

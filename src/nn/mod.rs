@@ -21,6 +21,7 @@ mod taps;
 
 pub use batch_norm::BatchNorm;
 pub use conv::{Conv3d, Conv3dParams};
+pub(crate) use cpu::with_slice;
 pub use layout::channels_last;
 pub use pool::{MaxPool3d, global_avg_pool};
 pub use resample::nearest_temporal;
