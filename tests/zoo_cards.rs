@@ -82,6 +82,15 @@ fn a_card_with_unusable_values_is_refused_by_its_field() {
             "name = \"tsn\\u001b[2J\"",
             "name: \"tsn\\u{1b}[2J\" must be a name on one line",
         ),
+        // A download that nothing checks, or that no file can match.
+        (
+            "sha256_prefix = \"",
+            "sha256_prefix = \"\" #",
+            "checkpoint.sha256_prefix: \"\" must be the first 8",
+        ),
+        ("sha256_prefix = \"", "sha256_prefix = \"zz", "sha256_prefix: \"zz"),
+        ("url = \"https://", "url = \"file:///", "checkpoint.url: \"file:///"),
+        (".pth\"", "/\"", "must end with the checkpoint's file name"),
     ];
     for (from, to, says) in cases {
         assert!(original.contains(from), "{from}");

@@ -121,7 +121,8 @@ impl ModelCard {
     }
 
     /// Counts and sizes of both view protocols are at least 1, both can run
-    /// ([`ViewProtocol::problem`]), and the normalisation divides by positive numbers.
+    /// ([`ViewProtocol::problem`]), the normalisation divides by positive numbers, and a checkpoint
+    /// is a file over http(s) with a hash to check it against.
     fn check_values(&self) -> std::result::Result<(), String> {
         if self.name.is_empty() || self.name.chars().any(char::is_control) {
             return Err(format!(
@@ -132,6 +133,25 @@ impl ModelCard {
         let Normalize { mean, std } = self.normalize;
         if !mean.iter().all(|m| m.is_finite()) || !std.iter().all(|s| s.is_finite() && *s > 0.0) {
             return Err(format!("normalize: mean {mean:?} must be finite and std {std:?} positive"));
+        }
+        if let Some(CheckpointRef { url, sha256_prefix }) = &self.checkpoint {
+            let digits = sha256_prefix.len();
+            if !(8..=64).contains(&digits) || !sha256_prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "checkpoint.sha256_prefix: {sha256_prefix:?} must be the first 8 to 64 hex digits of \
+                     the file's SHA-256, which its download is checked against"
+                ));
+            }
+            let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+            if !matches!(scheme.as_deref(), Some("http" | "https")) {
+                return Err(format!(
+                    "checkpoint.url: {url:?} must be an http:// or https:// URL (for a file on disk, \
+                     pass --weights FILE)"
+                ));
+            }
+            if url.ends_with('/') {
+                return Err(format!("checkpoint.url: {url:?} must end with the checkpoint's file name"));
+            }
         }
         for (which, views) in [("fast", &self.views.fast), ("full", &self.views.full)] {
             if let Some(field) = views.zero_field() {

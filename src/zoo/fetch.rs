@@ -68,7 +68,7 @@ pub fn file_sha256(path: &Path) -> io::Result<String> {
 /// verified when it arrived (or put there by the user), and rehashing hundreds of megabytes would
 /// slow every run. A rechecked file that does not match stays until a download that does replaces
 /// it. A download must have a lowercase hex SHA-256 digest starting with `expected_sha256_prefix`
-/// (case-insensitive; an empty prefix checks nothing).
+/// (case-insensitive).
 pub fn fetch(
     url: &str,
     expected_sha256_prefix: &str,
