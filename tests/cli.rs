@@ -240,8 +240,18 @@ fn playlist_and_streaming_urls_are_opened_by_ffmpeg_itself() {
     let (base, _server) = common::http::serve_files(files.clone(), 10 * files.len(), true);
     let playlist = hls.join("index.m3u8");
     let url = format!("{base}index.m3u8");
+    // A segment that fails to download is skipped by FFmpeg's demuxer with a line in its log.
+    let serving = |keep: &dyn Fn(&str) -> bool| {
+        let kept: Vec<_> = files.iter().filter(|(name, _)| keep(name)).cloned().collect();
+        let (base, server) = common::http::serve_files(kept, 10 * files.len(), true);
+        (format!("{base}index.m3u8"), server)
+    };
+    assert!(files.iter().any(|(name, _)| name == "index1.ts"));
+    let (gap_url, _gap_server) = serving(&|name| name != "index1.ts");
+    let (bare_url, _bare_server) = serving(&|name| name == "index.m3u8");
     // An RTSP URL is no stream of bytes: its demuxer connects, and says why it cannot.
-    let args = ["--format", "jsonl", playlist.to_str().unwrap(), &url, "rtsp://127.0.0.1:9/v"];
+    let rtsp = "rtsp://127.0.0.1:9/v";
+    let args = ["--format", "jsonl", playlist.to_str().unwrap(), &url, rtsp, &gap_url, &bare_url];
     let output = s.predict(&args, b"");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let records = json_lines(&output);
@@ -252,6 +262,9 @@ fn playlist_and_streaming_urls_are_opened_by_ffmpeg_itself() {
         records[1]
     );
     assert!(records[2]["error"].as_str().unwrap().contains("Connection refused"), "{}", records[2]);
+    let missing = "frames arrived of the about 50 its playlist declares (2.0 s at 25 fps)";
+    assert!(records[3]["error"].as_str().unwrap().contains(missing), "{}", records[3]);
+    assert!(records[4]["error"].as_str().unwrap().contains("-v shows what FFmpeg fetched"), "{}", records[4]);
 }
 
 #[test]

@@ -160,6 +160,9 @@ impl Video {
         if index.frame_count() == 0 {
             return Err(Error::video(&name, "the video stream has no frames"));
         }
+        if let Some(problem) = missing_segments(&container, index.frame_count(), duration, fps) {
+            return Err(Error::video(&name, problem));
+        }
         let (coded_width, coded_height) = (decoder.width() as usize, decoder.height() as usize);
         let (width, height) =
             if rotation % 180 == 90 { (coded_height, coded_width) } else { (coded_width, coded_height) };
@@ -267,6 +270,22 @@ impl Video {
             lost: decoded.lost,
         })
     }
+}
+
+/// Why a playlist or manifest (HLS, DASH) read as `frames` frames seems to have lost segments:
+/// their demuxers skip a segment that fails to download or breaks off with no more than a line
+/// in FFmpeg's log, so the frames are counted against the `duration` the playlist declares at
+/// `fps` (allowing for durations rounded to whole seconds).
+fn missing_segments(container: &str, frames: usize, duration: Option<f64>, fps: f64) -> Option<String> {
+    let declared = duration.filter(|_| matches!(container, "hls" | "dash"))?;
+    let expected = declared * fps;
+    let rate = if (fps - fps.round()).abs() < 1e-3 { format!("{fps:.0}") } else { format!("{fps:.2}") };
+    (frames as f64 + 1.0 < 0.9 * expected).then(|| {
+        format!(
+            "only {frames} frames arrived of the about {expected:.0} its playlist declares ({declared:.1} s at \
+             {rate} fps): a segment failed to download or broke off (-v shows FFmpeg's log)"
+        )
+    })
 }
 
 /// The video stream decord reads: FFmpeg's best, ranked as FFmpeg 4 (decord's) ranks streams,

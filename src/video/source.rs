@@ -202,6 +202,10 @@ impl Reopenable {
 
     fn describe_open_error(&self, e: ffmpeg::Error) -> String {
         match e {
+            // A playlist's segments, say, which FFmpeg fetched itself and logged failing.
+            ffmpeg::Error::InvalidData if self.url_reads().is_some() => "not a video FFmpeg can read \
+                 (invalid data found when processing input; -v shows what FFmpeg fetched)"
+                .into(),
             ffmpeg::Error::InvalidData => {
                 "not a video FFmpeg can read (invalid data found when processing input)".into()
             }
