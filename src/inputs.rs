@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, one_line_path};
 
 /// Extensions a folder scan picks up unless `--ext` replaces them.
 pub const DEFAULT_VIDEO_EXTENSIONS: &[&str] =
@@ -161,7 +161,8 @@ pub fn plan<A: AsRef<OsStr>>(
         } else {
             std::fs::File::open(&list.path).and_then(|file| read_list(file, list.null))
         };
-        entries.extend(read.map_err(|e| Error::io(&list.path, e))?);
+        let list_name = one_line_path(&list.path);
+        entries.extend(read.map_err(|e| Error::Usage(format!("--files-from {list_name}: {e}")))?);
     }
     // And as an entry of the list itself.
     if list_on_stdin && entries.iter().any(|e| e == "-") {

@@ -791,6 +791,14 @@ fn usage_and_model_errors_exit_2() {
                 stderr(&output)
             );
         }
+        // Weights of another model, and a card's labels that do not fit, say what to check.
+        if args.contains(&i3d) {
+            assert!(stderr(&output).contains("(weights of another architecture than the model card's?)"));
+        }
+        if args.ends_with(&["--weights", &s.weights, video]) {
+            let says = "label map kinetics400: 400 names, but the checkpoint scores 7 classes; --labels FILE";
+            assert!(stderr(&output).contains(says), "{}", stderr(&output));
+        }
     }
     let downloaded = std::fs::read_dir(&cache).map_or(0, |files| files.count());
     assert_eq!(downloaded, 0, "nothing was downloaded");
@@ -910,7 +918,7 @@ fn an_error_says_its_cause_once() {
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert_eq!(message.matches("No such file or directory").count(), 1, "{message}");
-    assert!(message.contains(&missing), "{message}");
+    assert!(message.contains(&format!("--files-from {missing}: No such file")), "{message}");
 }
 
 #[test]

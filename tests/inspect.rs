@@ -111,7 +111,9 @@ fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
     let video_bytes = std::fs::read(video).unwrap();
     let sheet = dir.path().join("s.png").display().to_string();
     let sheet_too = dir.path().join(".").join("s.png").display().to_string();
-    let cases: [(Vec<&str>, i32, &str); 8] = [
+    let folder = dir.path().to_str().unwrap();
+    let folder_is_a_folder = format!("--contact-sheet {folder}: is a folder");
+    let cases: [(Vec<&str>, i32, &str); 11] = [
         (vec!["inspect", video, "--dump-input", "-"], 2, "not stdout"),
         (vec!["inspect", empty.to_str().unwrap()], 1, "not a video"),
         (vec!["inspect", video, "--dump-input", video], 2, "is the video being inspected"),
@@ -120,6 +122,10 @@ fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
         (vec!["inspect", video, "--contact-sheet", "/no/such/folder/s.png"], 2, "no folder /no/such/folder"),
         (vec!["inspect", video, "--contact-sheet", folder_png.to_str().unwrap()], 2, "is a folder"),
         (vec!["inspect", video, "--dump-input", "/no/such/folder/x.safetensors"], 2, "no folder"),
+        // Not "only .png files": the name's extension is not what is wrong with it.
+        (vec!["inspect", video, "--contact-sheet", folder], 2, &folder_is_a_folder),
+        (vec!["inspect", video, "--dump-input", "/dev/full"], 2, "--dump-input /dev/full: No space left"),
+        (vec!["inspect", folder], 2, &format!("inspect takes one video; {folder} is a folder")),
     ];
     for (args, code, says) in cases {
         let output = vidclass(&args, b"", dir.path());

@@ -74,12 +74,14 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
     }
     // A folder is refused even when it holds a single video: which one runs should not depend on
     // what else is in it.
-    ensure!(!Path::new(&args.video).is_dir(), "inspect takes one video, not a folder");
+    let a_folder =
+        || format!("inspect takes one video; {} is a folder", one_line_name(&args.video.to_string_lossy()));
+    ensure!(!Path::new(&args.video).is_dir(), a_folder());
     let mut jobs = inputs::plan(&[&args.video], None, &Extensions::default(), std::io::empty())?;
     let input = match (jobs.pop(), jobs.is_empty()) {
         (Some(Job::Input(input)), true) => input,
         (Some(Job::Error { error, .. }), true) => return Ok(input_failed(error.into())),
-        _ => bail!("inspect takes one video, not a folder"),
+        _ => bail!(a_folder()),
     };
     if let Input::File(video) = &input {
         for (flag, output) in [("--contact-sheet", &args.contact_sheet), ("--dump-input", &args.dump_input)] {
@@ -105,12 +107,13 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
     // The files first: a reader that closes stdout early (`| head`) ends the run quietly, and
     // must not take the files with it.
     if let Some(path) = &args.contact_sheet {
-        write_contact_sheet(path, &video, &prepared)?;
+        write_contact_sheet(path, &video, &prepared).map_err(|e| anyhow::anyhow!("--contact-sheet {e}"))?;
     }
     if let Some(path) = &args.dump_input {
         let layout = card.architecture.input_layout();
         let tensor = prepared.views.tensor(0..prepared.views.len(), &card.normalize, layout, &Device::Cpu)?;
-        save_safetensors(&HashMap::from([("input", tensor)]), path)?;
+        save_safetensors(&HashMap::from([("input", tensor)]), path)
+            .map_err(|e| anyhow::anyhow!("--dump-input {e}"))?;
     }
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -223,11 +226,13 @@ fn input_failed(error: anyhow::Error) -> Status {
 /// Checks that `flag`'s file `path` can be written once the work is done, with the `extension`
 /// the writer needs, if any.
 fn check_output(path: &Path, flag: &str, extension: Option<&str>) -> anyhow::Result<()> {
+    // First whether it can be written at all: a folder named `x.png` is no PNG file.
+    check_writable(path).map_err(|e| anyhow::anyhow!("{flag} {e}"))?;
     if let Some(extension) = extension {
         let matches = path.extension().is_some_and(|e| e.eq_ignore_ascii_case(extension));
         ensure!(matches, "{flag} {}: only .{extension} files can be written", one_line_path(path));
     }
-    check_writable(path).map_err(|e| anyhow::anyhow!("{flag} {e}"))
+    Ok(())
 }
 
 /// One row per view; where every clip is a single frame (TSN), one row per crop instead, with a

@@ -111,18 +111,22 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     // that decodes (none is needed when every input fails) and shows its own bar instead.
     let on_disk = given_weights.or_else(|| cached_weights(&card).filter(|path| path.is_file()));
     let must_download = on_disk.is_none();
-    let labels_origin = match &args.model.labels {
-        Some(path) => format!("--labels {}", one_line_path(path)),
-        None => format!("model card {}: label map {}", card.name, card.labels),
+    let (labels_origin, labels_hint) = match &args.model.labels {
+        Some(path) => (format!("--labels {}", one_line_path(path)), ""),
+        None => {
+            (format!("model card {}: label map {}", card.name, card.labels), "; --labels FILE names them")
+        }
     };
     let build = || -> anyhow::Result<Classifier> {
         let weights = match on_disk {
             Some(path) => path,
-            None => bar.suspend(|| fetch_weights(&card, globals.transfer()))?,
+            None => bar
+                .suspend(|| fetch_weights(&card, globals.transfer()))
+                .with_context(|| format!("model card {}", one_line_name(&card.name)))?,
         };
         let classifier = Classifier::new(&card, &weights, labels, protocol, device).map_err(|e| match e {
             Error::LabelCount { names, classes } => Error::Usage(format!(
-                "{labels_origin}: {names} names, but the checkpoint scores {classes} classes"
+                "{labels_origin}: {names} names, but the checkpoint scores {classes} classes{labels_hint}"
             )),
             e => e,
         })?;

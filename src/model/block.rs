@@ -55,7 +55,7 @@ pub(crate) fn stage_layout(depth: Option<usize>, p: &Params) -> Result<(BlockKin
     let kind = BlockKind::infer(p);
     let blocks = std::array::from_fn(|i| p.pp(format!("layer{}", i + 1)).count("conv1.conv.weight"));
     if let Some(i) = blocks.iter().position(|&n| n == 0) {
-        return Err(p.error(format!("missing key {}", p.key(format!("layer{}.0.conv1.conv.weight", i + 1)))));
+        return Err(p.misfit(format!("missing key {}", p.key(format!("layer{}.0.conv1.conv.weight", i + 1)))));
     }
     Ok((kind, blocks))
 }

@@ -201,9 +201,9 @@ impl<'a> Params<'a> {
     /// Takes the tensor `name` (on the CPU), which must have exactly `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         let key = self.key(name);
-        let t = self.ckpt.tensors.get(&key).ok_or_else(|| self.ckpt.error(format!("missing key {key}")))?;
+        let t = self.ckpt.tensors.get(&key).ok_or_else(|| self.misfit(format!("missing key {key}")))?;
         if t.dims() != shape {
-            return Err(self.ckpt.error(format!("{key}: expected shape {shape:?}, found {:?}", t.dims())));
+            return Err(self.misfit(format!("{key}: expected shape {shape:?}, found {:?}", t.dims())));
         }
         self.ckpt.used.borrow_mut().insert(key);
         Ok(t.clone())
@@ -217,9 +217,9 @@ impl<'a> Params<'a> {
     /// Shape of tensor `name`, which must be present with rank `rank`.
     pub fn required_shape(&self, name: &str, rank: usize) -> Result<Vec<usize>> {
         let key = self.key(name);
-        let shape = self.shape(name).ok_or_else(|| self.ckpt.error(format!("missing key {key}")))?;
+        let shape = self.shape(name).ok_or_else(|| self.misfit(format!("missing key {key}")))?;
         if shape.len() != rank {
-            return Err(self.ckpt.error(format!("{key}: expected {rank} dimensions, found {shape:?}")));
+            return Err(self.misfit(format!("{key}: expected {rank} dimensions, found {shape:?}")));
         }
         Ok(shape)
     }
@@ -232,6 +232,12 @@ impl<'a> Params<'a> {
     /// An error about this checkpoint.
     pub fn error(&self, cause: impl Into<String>) -> Error {
         self.ckpt.error(cause)
+    }
+
+    /// An error about a tensor the architecture needs and this checkpoint lacks or shapes
+    /// otherwise: most often weights of another model than the card's.
+    pub fn misfit(&self, cause: impl std::fmt::Display) -> Error {
+        self.ckpt.error(format!("{cause} (weights of another architecture than the model card's?)"))
     }
 
     /// Number of consecutive children `0, 1, …` that have tensor `leaf` (e.g. blocks of a stage).

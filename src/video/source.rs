@@ -52,7 +52,10 @@ impl Kept {
         if bytes.len() <= in_memory {
             return Ok(Kept::Memory(Arc::new(bytes)));
         }
-        let in_temporary_file = |e: io::Error| io::Error::new(e.kind(), format!("temporary file: {e}"));
+        let in_temporary_file = |e: io::Error| {
+            let folder = std::env::temp_dir();
+            io::Error::new(e.kind(), format!("a temporary file in {} ($TMPDIR): {e}", folder.display()))
+        };
         let mut file = tempfile::tempfile().map_err(in_temporary_file)?;
         file.write_all(&bytes).map_err(in_temporary_file)?;
         drop(bytes);
@@ -144,7 +147,7 @@ impl Reopenable {
         let name = source.name();
         let keep = |reader: &mut dyn Read| {
             let kept = Kept::read(reader, IN_MEMORY)
-                .map_err(|e| Error::video(&name, format!("cannot read: {e}")))?;
+                .map_err(|e| Error::video(&name, format!("cannot read and keep its bytes: {e}")))?;
             if kept.is_empty() {
                 let what = if matches!(source, Input::Stdin) { "standard input" } else { "the pipe" };
                 return Err(Error::video(&name, format!("{what} is empty")));

@@ -107,10 +107,16 @@ pub fn fetch(
             target.display()
         );
     }
+    // Before any download, and without the advice to save the file there.
+    let unusable_cache = |cause: String| {
+        let advice = "set VIDCLASS_CACHE to a folder of your own, or pass --weights FILE";
+        Error::io(dest_dir, io::Error::other(format!("{cause}; {advice}")))
+    };
     if dest_dir.exists() && !dest_dir.is_dir() {
-        return Err(fail(format!("the weights cache {} is not a folder", dest_dir.display())));
+        return Err(unusable_cache("the weights cache must be a folder".into()));
     }
-    fs::create_dir_all(dest_dir).map_err(|e| fail(format!("cannot create {}: {e}", dest_dir.display())))?;
+    fs::create_dir_all(dest_dir)
+        .map_err(|e| unusable_cache(format!("cannot create the weights cache: {e}")))?;
 
     let part_path = dest_dir.join(format!("{file_name}.part"));
     let Some(mut part) = PartFile::lock(part_path, &in_place, transfer.progress)

@@ -189,10 +189,10 @@ fn a_cache_that_is_a_file_is_named_as_such() {
     let cache = tmp.path().join("cache");
     fs::write(&cache, b"not a folder").unwrap();
     let err = fetch("http://127.0.0.1:9/w.pth", "", &cache, "w.pth", transfer(false)).unwrap_err();
-    assert!(
-        err.to_string().contains(&format!("the weights cache {} is not a folder", cache.display())),
-        "{err}"
-    );
+    let says = format!("{}: the weights cache must be a folder; set VIDCLASS_CACHE", cache.display());
+    assert!(err.to_string().contains(&says), "{err}");
+    // No download was tried, and the file cannot be saved there.
+    assert!(!err.to_string().contains("save it as"), "{err}");
 }
 
 #[test]
