@@ -78,10 +78,23 @@ pub(crate) fn timed_out(e: &io::Error) -> bool {
     e.get_ref().and_then(|e| e.downcast_ref()).is_some_and(|e| matches!(e, ureq::Error::Timeout(_)))
 }
 
-/// Why reading a body failed: the server went silent for `timeout`, or what ureq says (a
-/// connection closed before the announced length or the last chunk, …).
-pub(crate) fn read_failure(e: &io::Error, timeout: Duration) -> String {
-    if timed_out(e) { server_silent_for(timeout) } else { e.to_string() }
+/// Why a download failed part way, after `received` of the `announced` bytes: the server went
+/// silent for `timeout`, or the body ended early (`cause`, where ureq tells one: a connection
+/// closed before the announced length or the last chunk, …). The same words for videos and
+/// weights.
+pub(crate) fn broke_off(
+    received: u64,
+    announced: Option<u64>,
+    cause: Option<&io::Error>,
+    timeout: Duration,
+) -> String {
+    let of_total = announced.map(|len| format!(" of {len}")).unwrap_or_default();
+    let cause = match cause {
+        Some(e) if timed_out(e) => format!(": {}", server_silent_for(timeout)),
+        Some(e) => format!(": {e}"),
+        None => String::new(),
+    };
+    format!("the download broke off after {received}{of_total} bytes{cause}")
 }
 
 #[cfg(test)]

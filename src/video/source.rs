@@ -287,11 +287,7 @@ fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Opt
         if !body.failed {
             return format!("cannot keep the download: {e}");
         }
-        if http::timed_out(&e) {
-            return server_silent_for(timeout);
-        }
-        let of_total = announced.map(|len| format!(" of {len}")).unwrap_or_default();
-        format!("the download broke off after {}{of_total} bytes: {e}", body.received)
+        http::broke_off(body.received, announced, Some(&e), timeout)
     };
     let mut head = Vec::new();
     if let Err(e) = (&mut body).take(HEAD).read_to_end(&mut head) {

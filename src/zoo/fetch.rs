@@ -146,29 +146,24 @@ fn download(
 ) -> std::result::Result<String, String> {
     let crate::http::Download { body, announced } = crate::http::get(url, timeout)?;
     let bar = progress_bar(label, announced, progress);
-    let read_error = |e: io::Error| crate::http::read_failure(&e, timeout);
-    let streamed = stream(body, part, &bar, read_error);
+    let broke_off =
+        |received, cause: Option<&io::Error>| crate::http::broke_off(received, announced, cause, timeout);
+    let streamed = stream(body, part, &bar, |e, received| broke_off(received, Some(&e)));
     bar.finish_and_clear();
-    let of_total = announced.map(|len| format!(" of {len}")).unwrap_or_default();
-    match streamed {
-        Err((received, cause)) => {
-            Err(format!("the transfer broke off after {received}{of_total} bytes: {cause}"))
-        }
-        Ok((_, received)) if announced.is_some_and(|len| len != received) => {
-            Err(format!("the connection closed after {received}{of_total} bytes"))
-        }
-        Ok((digest, _)) => Ok(digest),
+    match streamed? {
+        (_, received) if announced.is_some_and(|len| len != received) => Err(broke_off(received, None)),
+        (digest, _) => Ok(digest),
     }
 }
 
 /// Copies `body` into `part`, hashing as it goes; returns the hex digest and the byte count, or
-/// the byte count so far and the cause when reading (described by `read_error`) or writing fails.
+/// why reading (described by `read_error` from the error and the bytes so far) or writing failed.
 fn stream(
     mut body: impl Read,
     part: &mut PartFile,
     bar: &ProgressBar,
-    read_error: impl Fn(io::Error) -> String,
-) -> std::result::Result<(String, u64), (u64, String)> {
+    read_error: impl Fn(io::Error, u64) -> String,
+) -> std::result::Result<(String, u64), String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 1 << 16];
     let mut received: u64 = 0;
@@ -177,12 +172,10 @@ fn stream(
             Ok(0) => return Ok((format!("{:x}", hasher.finalize()), received)),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err((received, read_error(e))),
+            Err(e) => return Err(read_error(e, received)),
         };
         hasher.update(&buf[..n]);
-        part.file
-            .write_all(&buf[..n])
-            .map_err(|e| (received, format!("cannot write {}: {e}", part.path.display())))?;
+        part.file.write_all(&buf[..n]).map_err(|e| format!("cannot write {}: {e}", part.path.display()))?;
         received += n as u64;
         bar.inc(n as u64);
     }
