@@ -169,7 +169,7 @@ fn usable_threads(threads: usize, quiet: bool) -> anyhow::Result<usize> {
 /// use rayon's global pool.
 fn limit_threads(threads: usize) -> anyhow::Result<()> {
     // SAFETY: called on the main thread before any thread that reads the environment exists
-    // (the Ctrl-C handler's thread only waits for the signal).
+    // (the thread watching for Ctrl-C only waits for a signal).
     unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global()?;
     Ok(())
