@@ -272,7 +272,7 @@ const MAX_KEPT_URL: u64 = 4 << 30;
 /// The bytes at `url`, kept, or `None` where each pass should open the URL itself: a protocol
 /// other than `http`/`https` (`file:` needs no copy, `rtsp` is no stream of bytes), a plain `http`
 /// URL behind a proxy ([`http::plain_http_proxy`]), a playlist or manifest, or a download longer
-/// than `limit` bytes. Fails with the cause when the server cannot be reached, goes silent for
+/// than `limit` bytes (told by its announced length where there is one). Fails with the cause when the server cannot be reached, goes silent for
 /// `timeout`, or hangs up before the end of the body (the length it announced, or the last chunk
 /// of a chunked one).
 fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Option<Kept>, String> {
@@ -282,6 +282,10 @@ fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Opt
     }
     let download = http::get(url, timeout).map_err(|e| format!("cannot open: {e}"))?;
     let announced = download.announced;
+    // Announced too long to keep: each pass reads the URL itself, without a first download.
+    if announced.is_some_and(|len| len > limit) {
+        return Ok(None);
+    }
     let mut body = Counted { inner: download.body, received: 0, failed: false };
     let failed = |e: io::Error, body: &Counted<_>| {
         if !body.failed {
@@ -475,6 +479,11 @@ mod tests {
         let kept = download(&serve(body.clone()), timeout, 10_000).unwrap();
         assert!(matches!(kept, Some(Kept::Memory(bytes)) if *bytes == body));
         assert!(download(&serve(body), timeout, 9_999).unwrap().is_none(), "one byte over the limit");
+        // A length announced over the limit is not downloaded first: this body, cut off after
+        // its first 10 bytes, would otherwise fail as a download that broke off.
+        let header = "HTTP/1.1 200 OK\r\nContent-Length: 5000000000\r\nConnection: close\r\n\r\n";
+        let announced = serve_raw(move |_| [header.as_bytes(), &[0u8; 10]].concat());
+        assert!(download(&announced, timeout, 10_000).unwrap().is_none(), "over the limit by its length");
         assert!(download("file:/no/such/video.mp4", timeout, 10_000).unwrap().is_none(), "not a network URL");
     }
 
