@@ -1004,6 +1004,12 @@ fn weights_the_network_cannot_use_are_refused() {
         stderr(&output)
     );
 
+    // A negative variance would make the folded weights NaN, which the ReLUs hide as zeros.
+    let key = "backbone.slow_path.conv1.bn.running_var";
+    let output = predict(&tiny_weights_with(&s, "negative.safetensors", key, |v| v[0] = -1.0));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains(&format!("{key}: a negative variance")), "{}", stderr(&output));
+
     // Finite weights whose products overflow: the input fails, instead of reporting no class.
     let output =
         predict(&tiny_weights_with(&s, "max.safetensors", "cls_head.fc_cls.weight", |v| v.fill(f32::MAX)));

@@ -65,11 +65,20 @@ impl ConvModule {
         let weight = load_weight(&p.pp("conv"), &spec, rank)?;
         let bn_p = p.pp("bn");
         let c = [spec.out_channels];
+        let running_var = bn_p.get("running_var", &c)?;
+        // Its square root divides the weights: a negative one would make them NaN, which the
+        // ReLUs then turn into zeros, silently.
+        if crate::nn::with_slice(&running_var, |v| v.iter().any(|&v| v < 0.0))? {
+            let key = bn_p.key("running_var");
+            return Err(
+                bn_p.error(format!("{key}: a negative variance, which no BatchNorm learns (damaged?)"))
+            );
+        }
         let bn = BatchNorm {
             weight: bn_p.get("weight", &c)?,
             bias: bn_p.get("bias", &c)?,
             running_mean: bn_p.get("running_mean", &c)?,
-            running_var: bn_p.get("running_var", &c)?,
+            running_var,
             eps: BN_EPS,
         };
         let (w, b) = bn.fold_into(&weight)?;
