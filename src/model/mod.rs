@@ -123,7 +123,7 @@ impl Recognizer {
             Backbone::Tsn(net) => {
                 let (v, t, h, w, c) = clips.dims5()?;
                 let images = clips.reshape((v * t, 1, h, w, c))?;
-                head::tsn_consensus(&pooled(&images, &|x| head::pool(&net.forward(x)?))?)?
+                head::tsn_consensus(&pooled_in_steps(&images, &|x| head::pool(&net.forward(x)?))?)?
             }
             Backbone::ResNet3d(net) => pooled(clips, &|x| head::pool(&net.forward(x)?))?,
             Backbone::SlowFast(net) => pooled(clips, &|x| {
@@ -133,6 +133,28 @@ impl Recognizer {
         };
         Ok(ModelOutput { logits: self.fc.forward(&features)?, features })
     }
+}
+
+/// TSN segments pooled per CPU step (see [`pooled_in_steps`]): enough rows for the late layers'
+/// products, few enough that 250 segments hold a few steps' activations rather than all of them
+/// (1000 segments in two halves peaked at 9.7 GB).
+const TSN_SEGMENTS_PER_STEP: usize = 16;
+
+/// `f` on the segments `[S, 1, H, W, 3]`, joined in order. On the CPU the segments go in steps
+/// of at most [`TSN_SEGMENTS_PER_STEP`], shared out over the threads as they free up
+/// ([`lanes::queue`]); the consensus averages the pooled features, which no step boundary
+/// changes. A GPU takes them in one pass.
+fn pooled_in_steps(segments: &Tensor, f: &(dyn Fn(&Tensor) -> Result<Tensor> + Sync)) -> Result<Tensor> {
+    let count = segments.dim(0)?;
+    if !segments.device().is_cpu() || count == 0 {
+        return f(segments);
+    }
+    let per_step = count.div_ceil(rayon::current_num_threads()).clamp(1, TSN_SEGMENTS_PER_STEP);
+    let step = |i: usize| {
+        let start = i * per_step;
+        f(&segments.narrow(0, start, per_step.min(count - start))?)
+    };
+    Ok(Tensor::cat(&lanes::queue(count.div_ceil(per_step), step, |_| {})?, 0)?)
 }
 
 fn expect_rank(x: &Tensor, rank: usize, what: &str) -> Result<()> {
