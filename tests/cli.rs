@@ -214,44 +214,40 @@ fn a_url_without_an_announced_length_reads_to_the_end() {
     assert_eq!(records[1]["top"], records[0]["top"], "{}", records[1]);
 }
 
+/// Cuts `video` into an HLS playlist `dir/index.m3u8` of segments of about `seconds`, and returns
+/// its files (name, bytes).
+fn hls_files(video: &Path, dir: &Path, seconds: &str) -> Vec<(String, Vec<u8>)> {
+    std::fs::create_dir(dir).unwrap();
+    let segmented = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(video)
+        .args(["-c", "copy", "-f", "hls", "-hls_time", seconds, "-hls_list_size", "0"])
+        .arg(dir.join("index.m3u8"))
+        .status()
+        .unwrap();
+    assert!(segmented.success());
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            (path.file_name().unwrap().to_str().unwrap().to_owned(), std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
 #[test]
 fn playlist_and_streaming_urls_are_opened_by_ffmpeg_itself() {
     let s = Setup::new();
     // An HLS playlist names its segments: FFmpeg's demuxer must fetch them, not a copy of the list.
     let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 50));
     let hls = s.dir.path().join("hls");
-    std::fs::create_dir(&hls).unwrap();
-    let segmented = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-i"])
-        .arg(&video)
-        .args(["-c", "copy", "-f", "hls", "-hls_time", "1", "-hls_list_size", "0"])
-        .arg(hls.join("index.m3u8"))
-        .status()
-        .unwrap();
-    assert!(segmented.success());
-    let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&hls)
-        .unwrap()
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            (path.file_name().unwrap().to_str().unwrap().to_owned(), std::fs::read(&path).unwrap())
-        })
-        .collect();
+    let files = hls_files(&video, &hls, "1");
     // Each pass opens the playlist and every segment, and may open a segment again to seek.
     let (base, _server) = common::http::serve_files(files.clone(), 10 * files.len(), true);
     let playlist = hls.join("index.m3u8");
     let url = format!("{base}index.m3u8");
-    // A segment that fails to download is skipped by FFmpeg's demuxer with a line in its log.
-    let serving = |keep: &dyn Fn(&str) -> bool| {
-        let kept: Vec<_> = files.iter().filter(|(name, _)| keep(name)).cloned().collect();
-        let (base, server) = common::http::serve_files(kept, 10 * files.len(), true);
-        (format!("{base}index.m3u8"), server)
-    };
-    assert!(files.iter().any(|(name, _)| name == "index1.ts"));
-    let (gap_url, _gap_server) = serving(&|name| name != "index1.ts");
-    let (bare_url, _bare_server) = serving(&|name| name == "index.m3u8");
     // An RTSP URL is no stream of bytes: its demuxer connects, and says why it cannot.
-    let rtsp = "rtsp://127.0.0.1:9/v";
-    let args = ["--format", "jsonl", playlist.to_str().unwrap(), &url, rtsp, &gap_url, &bare_url];
+    let args = ["--format", "jsonl", playlist.to_str().unwrap(), &url, "rtsp://127.0.0.1:9/v"];
     let output = s.predict(&args, b"");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let records = json_lines(&output);
@@ -262,9 +258,40 @@ fn playlist_and_streaming_urls_are_opened_by_ffmpeg_itself() {
         records[1]
     );
     assert!(records[2]["error"].as_str().unwrap().contains("Connection refused"), "{}", records[2]);
-    let missing = "frames arrived of the about 50 its playlist declares (2.0 s at 25 fps)";
-    assert!(records[3]["error"].as_str().unwrap().contains(missing), "{}", records[3]);
-    assert!(records[4]["error"].as_str().unwrap().contains("-v shows what FFmpeg fetched"), "{}", records[4]);
+}
+
+#[test]
+fn a_playlist_that_loses_a_segment_fails_alone() {
+    let s = Setup::new();
+    // 25 s in 13 segments of about 2 s (cut at key frames, one every 12 frames); the clip the
+    // fast views sample (frames 296–327) lies in segment 6.
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 625));
+    let files = hls_files(&video, &s.dir.path().join("hls"), "2");
+    assert_eq!(files.len(), 14, "{:?}", files.iter().map(|f| &f.0).collect::<Vec<_>>());
+    let serving = |keep: &dyn Fn(&str) -> bool, lost: Option<&str>| {
+        let kept: Vec<_> = files.iter().filter(|(name, _)| keep(name)).cloned().collect();
+        let (base, server) = common::http::serve_files_losing(kept, 10 * files.len(), true, lost);
+        (format!("{base}index.m3u8"), server)
+    };
+    let (whole, _whole_server) = serving(&|_| true, None);
+    // FFmpeg's demuxer skips a segment that fails to download with a line in its log: one lost
+    // in the middle (7 % of the frames) shows as a jump in the timestamps, two at the end (15 %)
+    // in the count.
+    let (middle, _middle_server) = serving(&|name| name != "index3.ts", None);
+    let (end, _end_server) = serving(&|name| !["index11.ts", "index12.ts"].contains(&name), None);
+    let (bare, _bare_server) = serving(&|name| name == "index.m3u8", None);
+    // There for the counting pass and gone for the decoding one.
+    let (flaky, _flaky_server) = serving(&|_| true, Some("index6.ts"));
+    let output = s.predict(&["--format", "jsonl", &whole, &middle, &end, &bare, &flaky], b"");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = json_lines(&output);
+    let error = |i: usize| records[i]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(records[0]["top"].is_array(), "{}", records[0]);
+    let declared = "frames arrived of the about 625 its playlist declares (25.0 s at 25 fps";
+    assert!(error(1).contains(declared) && error(1).contains("; its timestamps skip 1."), "{}", error(1));
+    assert!(error(2).contains(declared) && !error(2).contains("skip"), "{}", error(2));
+    assert!(error(3).contains("-v shows what FFmpeg fetched"), "{}", error(3));
+    assert!(error(4).contains("did not arrive when the URL was read again to decode them"), "{}", error(4));
 }
 
 #[test]

@@ -160,7 +160,15 @@ impl Video {
         if index.frame_count() == 0 {
             return Err(Error::video(&name, "the video stream has no frames"));
         }
-        if let Some(problem) = missing_segments(&container, index.frame_count(), duration, fps) {
+        let largest_gap = (!index.in_output_order)
+            .then(|| {
+                (1..index.frame_count())
+                    .map(|i| i128::from(index.frame_pts(i)) - i128::from(index.frame_pts(i - 1)))
+                    .max()
+            })
+            .flatten()
+            .map(|ticks| ticks as f64 * f64::from(time_base));
+        if let Some(problem) = missing_segments(&container, index.frame_count(), duration, fps, largest_gap) {
             return Err(Error::video(&name, problem));
         }
         let (coded_width, coded_height) = (decoder.width() as usize, decoder.height() as usize);
@@ -258,6 +266,19 @@ impl Video {
                 None => may_seek = false,
             }
         };
+        // Data lost between the two reads of a URL (a playlist's segment that failed to download
+        // the second time) is no damage in the video: the answer would rest on frames that never
+        // came, so the input fails as when a download breaks off.
+        if decoded.lost > 0 && self.input.url_reads().is_some() {
+            return Err(Error::video(
+                &name,
+                format!(
+                    "{} sampled frames did not arrive when the URL was read again to decode them (a \
+                     segment failed to download? -v shows FFmpeg's log)",
+                    decoded.lost
+                ),
+            ));
+        }
         if decoded.frames.is_empty() {
             let sampled = wanted.iter().collect::<std::collections::BTreeSet<_>>().len();
             return Err(Error::video(
@@ -274,18 +295,32 @@ impl Video {
 
 /// Why a playlist or manifest (HLS, DASH) read as `frames` frames seems to have lost segments:
 /// their demuxers skip a segment that fails to download or breaks off with no more than a line
-/// in FFmpeg's log, so the frames are counted against the `duration` the playlist declares at
-/// `fps` (allowing for durations rounded to whole seconds).
-fn missing_segments(container: &str, frames: usize, duration: Option<f64>, fps: f64) -> Option<String> {
+/// in FFmpeg's log. The frames are counted against the `duration` the playlist declares at `fps`:
+/// short by a tenth (durations rounded to whole seconds stay well within that), or short by at
+/// least half the `largest_gap` between consecutive timestamps where that gap is over a second
+/// (a segment lost in the middle; a discontinuity, where the timestamps jump but no frames are
+/// missing, is left alone).
+fn missing_segments(
+    container: &str,
+    frames: usize,
+    duration: Option<f64>,
+    fps: f64,
+    largest_gap: Option<f64>,
+) -> Option<String> {
     let declared = duration.filter(|_| matches!(container, "hls" | "dash"))?;
     let expected = declared * fps;
+    let short = expected - frames as f64;
+    let gap = largest_gap.filter(|&gap| gap > 1.0);
+    let lost_inside = gap.is_some_and(|gap| short + 1.0 >= 0.5 * gap * fps);
+    if short <= 1.0 || !(short - 1.0 > 0.1 * expected || lost_inside) {
+        return None;
+    }
     let rate = if (fps - fps.round()).abs() < 1e-3 { format!("{fps:.0}") } else { format!("{fps:.2}") };
-    (frames as f64 + 1.0 < 0.9 * expected).then(|| {
-        format!(
-            "only {frames} frames arrived of the about {expected:.0} its playlist declares ({declared:.1} s at \
-             {rate} fps): a segment failed to download or broke off (-v shows FFmpeg's log)"
-        )
-    })
+    let skip = gap.map(|gap| format!("; its timestamps skip {gap:.1} s")).unwrap_or_default();
+    Some(format!(
+        "only {frames} frames arrived of the about {expected:.0} its playlist declares ({declared:.1} s at \
+         {rate} fps{skip}): a segment failed to download or broke off (-v shows FFmpeg's log)"
+    ))
 }
 
 /// The video stream decord reads: FFmpeg's best, ranked as FFmpeg 4 (decord's) ranks streams,

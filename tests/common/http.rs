@@ -59,6 +59,19 @@ pub fn serve_files(
     requests: usize,
     announce: bool,
 ) -> (String, JoinHandle<()>) {
+    serve_files_losing(files, requests, announce, None)
+}
+
+/// [`serve_files`], but the file named `lost` is served only the first time it is asked for, and
+/// then answered with 404 (a server that loses a file between two reads).
+pub fn serve_files_losing(
+    files: Vec<(String, Vec<u8>)>,
+    requests: usize,
+    announce: bool,
+    lost: Option<&str>,
+) -> (String, JoinHandle<()>) {
+    let lost = lost.map(str::to_owned);
+    let mut lost_served = false;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     listener.set_nonblocking(true).unwrap();
@@ -71,7 +84,8 @@ pub fn serve_files(
             while request.read_line(&mut line).is_ok_and(|n| n > 2) {
                 line.clear();
             }
-            let response = match files.iter().find(|(name, _)| *name == path) {
+            let gone = lost.as_deref() == Some(path.as_str()) && std::mem::replace(&mut lost_served, true);
+            let response = match files.iter().find(|(name, _)| *name == path).filter(|_| !gone) {
                 Some((_, body)) => {
                     let length =
                         if announce { format!("Content-Length: {}\r\n", body.len()) } else { String::new() };
