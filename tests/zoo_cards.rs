@@ -91,6 +91,8 @@ fn a_card_with_unusable_values_is_refused_by_its_field() {
         ("sha256_prefix = \"", "sha256_prefix = \"zz", "sha256_prefix: \"zz"),
         ("url = \"https://", "url = \"file:///", "checkpoint.url: \"file:///"),
         (".pth\"", "/\"", "must end with the checkpoint's file name"),
+        (".pth\"", "/..\"", "must end with the checkpoint's file name"),
+        ("url = \"https://download.openmmlab.com/", "url = \"https://example.org\" #", "must end with"),
     ];
     for (from, to, says) in cases {
         assert!(original.contains(from), "{from}");
@@ -98,5 +100,19 @@ fn a_card_with_unusable_values_is_refused_by_its_field() {
         std::fs::write(&path, original.replacen(from, to, 1)).unwrap();
         let err = ModelCard::from_file(&path).unwrap_err().to_string();
         assert!(err.contains(says), "{to}: {err}");
+    }
+}
+
+#[test]
+fn a_checkpoint_is_cached_under_the_file_name_of_its_url() {
+    let named = |url: &str| {
+        let checkpoint = vidclass::zoo::CheckpointRef { url: url.into(), sha256_prefix: "12345678".into() };
+        checkpoint.file_name().map(str::to_owned)
+    };
+    assert_eq!(named("https://h/a/w_20200101-12345678.pth").as_deref(), Some("w_20200101-12345678.pth"));
+    // A signed URL's query and a fragment are not part of the file's name.
+    assert_eq!(named("https://h/a/w.pth?X-Sig=a/b#part").as_deref(), Some("w.pth"));
+    for nameless in ["https://h", "https://h/", "https://h/a/..", "https://h/a/.?x", "no-scheme/w.pth"] {
+        assert_eq!(named(nameless), None, "{nameless}");
     }
 }

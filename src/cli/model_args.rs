@@ -93,19 +93,16 @@ pub fn fetch_weights(card: &ModelCard, transfer: fetch::Transfer) -> anyhow::Res
     let Some(checkpoint) = &card.checkpoint else {
         bail!("model card {}: names no checkpoint to download; pass --weights FILE", card.name);
     };
-    let url = &checkpoint.url;
-    Ok(fetch::fetch(url, &checkpoint.sha256_prefix, &cache, weights_file_name(url), transfer)?)
+    let Some(file_name) = checkpoint.file_name() else {
+        bail!("model card {}: its checkpoint URL {} names no file", card.name, checkpoint.url);
+    };
+    Ok(fetch::fetch(&checkpoint.url, &checkpoint.sha256_prefix, &cache, file_name, transfer)?)
 }
 
 /// Where the card's checkpoint lives in the weights cache, whether it is there yet or not; None
 /// without a cache folder or a checkpoint.
 pub fn cached_weights(card: &ModelCard) -> Option<PathBuf> {
-    Some(fetch::cache_dir()?.join(weights_file_name(&card.checkpoint.as_ref()?.url)))
-}
-
-/// The file name a checkpoint URL ends with.
-fn weights_file_name(url: &str) -> &str {
-    url.rsplit('/').next().unwrap_or(url)
+    Some(fetch::cache_dir()?.join(card.checkpoint.as_ref()?.file_name()?))
 }
 
 /// Which views of each video the model sees.

@@ -77,6 +77,17 @@ pub struct CheckpointRef {
     pub sha256_prefix: String,
 }
 
+impl CheckpointRef {
+    /// The file name the URL's path ends with (no query or fragment), which names the file in the
+    /// weights cache; `None` for a URL without one (`https://host`, `…/`, `…/..`).
+    pub fn file_name(&self) -> Option<&str> {
+        let (_, rest) = self.url.split_once("://")?;
+        let path = rest.split(['?', '#']).next()?;
+        let (_, name) = path.rsplit_once('/')?;
+        (!name.is_empty() && name != "." && name != "..").then_some(name)
+    }
+}
+
 /// Kinetics-400 validation accuracy (full protocol) and cost, as published.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,7 +145,7 @@ impl ModelCard {
         if !mean.iter().all(|m| m.is_finite()) || !std.iter().all(|s| s.is_finite() && *s > 0.0) {
             return Err(format!("normalize: mean {mean:?} must be finite and std {std:?} positive"));
         }
-        if let Some(CheckpointRef { url, sha256_prefix }) = &self.checkpoint {
+        if let Some(checkpoint @ CheckpointRef { url, sha256_prefix }) = &self.checkpoint {
             let digits = sha256_prefix.len();
             if !(8..=64).contains(&digits) || !sha256_prefix.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(format!(
@@ -149,7 +160,7 @@ impl ModelCard {
                      pass --weights FILE)"
                 ));
             }
-            if url.ends_with('/') {
+            if checkpoint.file_name().is_none() {
                 return Err(format!("checkpoint.url: {url:?} must end with the checkpoint's file name"));
             }
         }
