@@ -829,6 +829,16 @@ fn usage_and_model_errors_exit_2() {
     }
     let downloaded = std::fs::read_dir(&cache).map_or(0, |files| files.count());
     assert_eq!(downloaded, 0, "nothing was downloaded");
+    // Files that are not what the option wants say which option named them.
+    let named = [
+        (vec!["predict", "--labels", "/no/such/labels.txt", video], "--labels /no/such/labels.txt: "),
+        (vec!["fetch", video], "not a model card (a card is TOML text, this file is not text)"),
+    ];
+    for (args, says) in named {
+        let output = vidclass(&args, b"", &cache);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(says), "{args:?}: {}", stderr(&output));
+    }
     // Weights that are not weights say what they are.
     let folder = s.dir.path().to_str().unwrap();
     let empty = s.path("empty.pth");
@@ -1045,12 +1055,12 @@ fn weights_the_network_cannot_use_are_refused() {
     assert!(records[0]["error"].as_str().unwrap().contains("not finite numbers"), "{records:?}");
 
     // float16 ends at 65504: a larger value would become infinite, so --f16 is refused.
-    let key = "backbone.fast_path.conv1.bn.running_var";
-    let large = tiny_weights_with(&s, "large.safetensors", key, |v| v[0] = 70000.0);
+    let key = "backbone.fast_path.conv1.bn.bias";
+    let large = tiny_weights_with(&s, "large.safetensors", key, |v| v[0] = -70000.0);
     let half = s.path("half.safetensors");
     let output = vidclass(&["convert", &large, &half, "--f16"], b"", s.dir.path());
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    let expected = "backbone.fast_path.conv1.bn.running_var holds values up to 7e4, beyond float16's range";
+    let expected = "backbone.fast_path.conv1.bn.bias holds -7e4, beyond float16's range";
     assert!(stderr(&output).contains(expected), "{}", stderr(&output));
     assert!(!Path::new(&half).exists());
     // Without it the same file converts, and classifies.

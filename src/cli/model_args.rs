@@ -40,7 +40,7 @@ impl ModelArgs {
         match &self.labels {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read labels {}", one_line_path(path)))?;
+                    .with_context(|| format!("--labels {}", one_line_path(path)))?;
                 // A byte order mark (as Windows editors save UTF-8) is no part of the first name.
                 let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
                 let mut names: Vec<String> =

@@ -223,13 +223,14 @@ fn refuse_f16_overflow(input: &Path, tensors: &HashMap<String, Tensor>) -> Resul
     let mut names: Vec<&String> = tensors.keys().collect();
     names.sort();
     for name in names {
-        let largest = crate::nn::with_slice(&tensors[name], |v| v.iter().fold(0f32, |m, x| m.max(x.abs())))?;
-        if largest > F16_MAX {
+        let largest = crate::nn::with_slice(&tensors[name], |values| {
+            values.iter().fold(0f32, |m, &v| if v.abs() > m.abs() { v } else { m })
+        })?;
+        if largest.abs() > F16_MAX {
             return Err(crate::Error::Checkpoint {
                 path: input.to_owned(),
                 cause: format!(
-                    "{name} holds values up to {largest:e}, beyond float16's range (±65504): convert \
-                     without --f16"
+                    "{name} holds {largest:e}, beyond float16's range (±65504): convert without --f16"
                 ),
             });
         }

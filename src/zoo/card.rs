@@ -115,7 +115,13 @@ impl ModelCard {
 
     /// A card from a TOML file.
     pub fn from_file(path: &Path) -> Result<ModelCard> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => Error::Card {
+                name: path.display().to_string(),
+                cause: "not a model card (a card is TOML text, this file is not text)".into(),
+            },
+            _ => Error::io(path, e),
+        })?;
         Self::parse(&path.display().to_string(), &text)
     }
 
