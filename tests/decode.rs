@@ -425,8 +425,10 @@ fn a_video_without_one_decodable_frame_is_an_error() {
         .and_then(|video| video.decode(&[0, 5, 9], |f| f))
         .unwrap_err()
         .to_string();
-    let expected =
-        format!("{}: no decodable video data (FFmpeg cannot tell its pixel format or size)", path.display());
+    let expected = format!(
+        "{}: no decodable video data (FFmpeg cannot tell the pixel format or size of its h264 stream)",
+        path.display()
+    );
     assert_eq!(message, expected);
 }
 

@@ -389,9 +389,14 @@ fn open_decoder(
         .video()
         .map_err(|e| Error::video(name, format!("no decoder for this codec: {e}")))?;
     if decoder.format() == ffmpeg::format::Pixel::None || decoder.width() == 0 || decoder.height() == 0 {
+        // The codec's name tells damage (h264) from what this FFmpeg cannot decode at all (its
+        // 5.1 reads no animated WebP).
+        let codec = stream.parameters().id().name();
         return Err(Error::video(
             name,
-            "no decodable video data (FFmpeg cannot tell its pixel format or size)",
+            format!(
+                "no decodable video data (FFmpeg cannot tell the pixel format or size of its {codec} stream)"
+            ),
         ));
     }
     Ok(decoder)
