@@ -426,7 +426,7 @@ fn a_video_without_one_decodable_frame_is_an_error() {
         .unwrap_err()
         .to_string();
     let expected = format!(
-        "{}: no decodable video data (FFmpeg cannot tell the pixel format or size of its h264 stream)",
+        "{}: no decodable video data (FFmpeg cannot tell the pixel format or size of its mpeg4 stream)",
         path.display()
     );
     assert_eq!(message, expected);
