@@ -520,6 +520,14 @@ fn fetch_downloads_again_a_cached_file_that_is_not_the_published_one() {
     let output = vidclass(&["fetch", offline.to_str().unwrap()], b"", &cache);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(std::fs::read(cache.join(&file)).unwrap().len(), body.len() / 2, "left in place");
+    // `predict` trusts the cached file, and when it fails to load says what repairs it.
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
+    let offline_card = offline.to_str().unwrap();
+    let args = ["predict", "--model", offline_card, "--labels", &s.labels, video.to_str().unwrap()];
+    let output = vidclass(&args, b"", &cache);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let repair = "`vidclass fetch tiny-slowfast` checks the cached file and downloads it again";
+    assert!(stderr(&output).contains(repair), "{}", stderr(&output));
     let (url, server) = common::http::serve_once(&file, body.clone(), body.len());
     let card = write_tiny_card(s.dir.path(), &url, &prefix);
     let output = vidclass(&["fetch", card.to_str().unwrap()], b"", &cache);

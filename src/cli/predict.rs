@@ -109,8 +109,13 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let bar = progress.bar.clone();
     // Loaded inside the pipeline, while the first input decodes; a download waits for an input
     // that decodes (none is needed when every input fails) and shows its own bar instead.
+    let given = given_weights.is_some();
     let on_disk = given_weights.or_else(|| cached_weights(&card).filter(|path| path.is_file()));
     let must_download = on_disk.is_none();
+    // A cached file that fails to load was damaged after its download was checked.
+    let cached_hint = (!given && !must_download)
+        .then(|| format!("; `vidclass fetch {}` checks the cached file and downloads it again", card.name))
+        .unwrap_or_default();
     let (labels_origin, labels_hint) = match &args.model.labels {
         Some(path) => (format!("--labels {}", one_line_path(path)), ""),
         None => {
@@ -128,6 +133,9 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
             Error::LabelCount { names, classes } => Error::Usage(format!(
                 "{labels_origin}: {names} names, but the checkpoint scores {classes} classes{labels_hint}"
             )),
+            Error::Checkpoint { path, cause } => {
+                Error::Checkpoint { path, cause: format!("{cause}{cached_hint}") }
+            }
             e => e,
         })?;
         Ok(classifier)
