@@ -113,9 +113,11 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let on_disk = given_weights.or_else(|| cached_weights(&card).filter(|path| path.is_file()));
     let must_download = on_disk.is_none();
     // A cached file that fails to load was damaged after its download was checked.
-    let cached_hint = (!given && !must_download)
-        .then(|| format!("; `vidclass fetch {}` checks the cached file and downloads it again", card.name))
-        .unwrap_or_default();
+    let cached_hint = if given || must_download {
+        String::new()
+    } else {
+        format!("; `vidclass fetch {}` checks the cached file and downloads it again", card.name)
+    };
     let (labels_origin, labels_hint) = match &args.model.labels {
         Some(path) => (format!("--labels {}", one_line_path(path)), ""),
         None => {
