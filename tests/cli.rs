@@ -847,6 +847,12 @@ fn usage_and_model_errors_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
         assert!(stderr(&output).contains(says), "{args:?}: {}", stderr(&output));
     }
+    // Every misspelt model of a fetch is named, not only the first.
+    let output = vidclass(&["fetch", "no-such-a", &s.card, "no-such-b"], b"", &cache);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    for name in ["model card no-such-a: no such model", "model card no-such-b: no such model"] {
+        assert!(stderr(&output).contains(name), "{}", stderr(&output));
+    }
     // Weights that are not weights say what they are.
     let folder = s.dir.path().to_str().unwrap();
     let empty = s.path("empty.pth");

@@ -101,8 +101,20 @@ fn write_list(out: &mut impl Write, cards: &[ModelCard], json: bool) -> std::io:
 /// against its published hash here (not on every `predict`, where that would cost a second or
 /// so): one cut short or replaced by hand is downloaded again.
 pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
-    let cards =
-        args.models.iter().map(|name| Ok((name, load_card(name)?))).collect::<anyhow::Result<Vec<_>>>()?;
+    let (mut cards, mut unknown) = (Vec::new(), Vec::new());
+    for name in &args.models {
+        match load_card(name) {
+            Ok(card) => cards.push((name, card)),
+            Err(error) => unknown.push(error),
+        }
+    }
+    // Every misspelt name said at once, the last one as the run's error.
+    if let Some(last) = unknown.pop() {
+        for error in unknown {
+            super::say(format_args!("{}", error_line(&error)));
+        }
+        return Err(last);
+    }
     let mut failed = false;
     for (name, card) in cards {
         match fetch_weights(&card, Transfer { recheck: true, ..globals.transfer() }) {
