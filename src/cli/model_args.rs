@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use vidclass::error::one_line_path;
 use vidclass::prepare::ViewProtocol;
 use vidclass::transform::{Crop, CropKind};
-use vidclass::zoo::{self, ModelCard, fetch};
+use vidclass::zoo::{self, CheckpointRef, ModelCard, fetch};
 
 /// The model card `vidclass` uses when `--model` is not given.
 pub const DEFAULT_MODEL: &str = "slowfast-r50-4x16-k400";
@@ -85,18 +85,35 @@ pub fn load_card(name: &str) -> anyhow::Result<ModelCard> {
     Ok(builtin?)
 }
 
-/// The card's checkpoint in the weights cache, downloaded when missing.
-pub fn fetch_weights(card: &ModelCard, transfer: fetch::Transfer) -> anyhow::Result<PathBuf> {
-    let cache = fetch::cache_dir().context(
-        "no cache folder for weights: set VIDCLASS_CACHE (or HOME), or pass --weights FILE to work offline",
-    )?;
-    let Some(checkpoint) = &card.checkpoint else {
-        bail!("model card {}: names no checkpoint to download; pass --weights FILE", card.name);
-    };
-    let Some(file_name) = checkpoint.file_name() else {
-        bail!("model card {}: its checkpoint URL {} names no file", card.name, checkpoint.url);
-    };
-    Ok(fetch::fetch(&checkpoint.url, &checkpoint.sha256_prefix, &cache, file_name, transfer)?)
+/// Where a card's checkpoint comes from and where it goes in the weights cache.
+pub struct WeightsDownload<'a> {
+    checkpoint: &'a CheckpointRef,
+    file_name: &'a str,
+    cache: PathBuf,
+}
+
+impl<'a> WeightsDownload<'a> {
+    /// The download of `card`'s checkpoint; fails, naming the card, where there is no cache
+    /// folder or nothing to download, which no download can change.
+    pub fn of(card: &'a ModelCard) -> anyhow::Result<Self> {
+        let cache = fetch::cache_dir().context(
+            "no cache folder for weights: set VIDCLASS_CACHE (or HOME), or pass --weights FILE to work offline",
+        )?;
+        let Some(checkpoint) = &card.checkpoint else {
+            bail!("model card {}: names no checkpoint to download; pass --weights FILE", card.name);
+        };
+        let Some(file_name) = checkpoint.file_name() else {
+            bail!("model card {}: its checkpoint URL {} names no file", card.name, checkpoint.url);
+        };
+        Ok(WeightsDownload { checkpoint, file_name, cache })
+    }
+
+    /// The checkpoint in the cache, downloaded first when missing (or, with `transfer.recheck`,
+    /// damaged).
+    pub fn fetch(&self, transfer: fetch::Transfer) -> vidclass::Result<PathBuf> {
+        let CheckpointRef { url, sha256_prefix } = self.checkpoint;
+        fetch::fetch(url, sha256_prefix, &self.cache, self.file_name, transfer)
+    }
 }
 
 /// Where the card's checkpoint lives in the weights cache, whether it is there yet or not; None

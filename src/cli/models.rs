@@ -10,7 +10,7 @@ use serde_json::json;
 use vidclass::zoo::fetch::Transfer;
 use vidclass::zoo::{Metrics, ModelCard};
 
-use super::model_args::{DEFAULT_MODEL, cached_weights, fetch_weights, load_card};
+use super::model_args::{DEFAULT_MODEL, WeightsDownload, cached_weights, load_card};
 use super::{Globals, Status, error_line};
 
 #[derive(Debug, Args)]
@@ -117,7 +117,8 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
     }
     let mut failed = false;
     for (name, card) in cards {
-        match fetch_weights(&card, Transfer { recheck: true, ..globals.transfer() }) {
+        let transfer = Transfer { recheck: true, ..globals.transfer() };
+        match WeightsDownload::of(&card).and_then(|download| Ok(download.fetch(transfer)?)) {
             Ok(path) => {
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "{name}\t{}", path.display())

@@ -23,7 +23,7 @@ use vidclass::output::{OutputFormat, Printer, Record};
 use vidclass::pipeline::{self, Load, Progress, ReportOptions};
 use vidclass::{Classifier, Error};
 
-use super::model_args::{ModelArgs, ViewArgs, cached_weights, fetch_weights};
+use super::model_args::{ModelArgs, ViewArgs, WeightsDownload, cached_weights};
 use super::{Globals, Status};
 
 #[derive(Debug, Args)]
@@ -110,13 +110,19 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     // Loaded inside the pipeline, while the first input decodes; a download waits for an input
     // that decodes (none is needed when every input fails) and shows its own bar instead.
     let given = given_weights.is_some();
-    let on_disk = given_weights.or_else(|| cached_weights(&card).filter(|path| path.is_file()));
-    let must_download = on_disk.is_none();
+    // What stops a download (no cache folder, no checkpoint named) stops the run now; only the
+    // transfer waits for an input that decodes.
+    let weights = match given_weights.or_else(|| cached_weights(&card).filter(|path| path.is_file())) {
+        Some(path) => Weights::OnDisk(path),
+        None => Weights::Download(WeightsDownload::of(&card)?),
+    };
+    let must_download = matches!(weights, Weights::Download(_));
     // A cached file that fails to load was damaged after its download was checked.
     let cached_hint = if given || must_download {
         String::new()
     } else {
-        format!("; `vidclass fetch {}` checks the cached file and downloads it again", card.name)
+        let model = shell_word(&args.model.model);
+        format!("; `vidclass fetch {model}` checks the cached file and downloads it again")
     };
     let (labels_origin, labels_hint) = match &args.model.labels {
         Some(path) => (format!("--labels {}", one_line_path(path)), ""),
@@ -125,10 +131,10 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
         }
     };
     let build = || -> anyhow::Result<Classifier> {
-        let weights = match on_disk {
-            Some(path) => path,
-            None => bar
-                .suspend(|| fetch_weights(&card, globals.transfer()))
+        let weights = match weights {
+            Weights::OnDisk(path) => path,
+            Weights::Download(download) => bar
+                .suspend(|| download.fetch(globals.transfer()))
                 .with_context(|| format!("model card {}", one_line_name(&card.name)))?,
         };
         let classifier = Classifier::new(&card, &weights, labels, protocol, device).map_err(|e| match e {
@@ -217,5 +223,34 @@ impl Progress for ViewsBar {
         self.done += 1;
         self.bar.set_position((self.done * self.views_per_input) as u64);
         self.show_inputs();
+    }
+}
+
+/// The checkpoint to load: a file (`--weights`, or the card's in the cache), or the card's
+/// download.
+enum Weights<'a> {
+    OnDisk(PathBuf),
+    Download(WeightsDownload<'a>),
+}
+
+/// `word` as a shell reads it back: as it is when it holds only characters no shell treats
+/// specially, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain =
+        !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./+:=,@%".contains(c));
+    if plain { word.to_owned() } else { format!("'{}'", one_line_name(&word.replace('\'', "'\\''"))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn a_word_is_quoted_only_where_a_shell_needs_it() {
+        assert_eq!(shell_word("slowfast-r50-4x16-k400"), "slowfast-r50-4x16-k400");
+        assert_eq!(shell_word("cards/my_card.toml"), "cards/my_card.toml");
+        assert_eq!(shell_word("my card.toml"), "'my card.toml'");
+        assert_eq!(shell_word("it's.toml"), r"'it'\''s.toml'");
+        assert_eq!(shell_word(""), "''");
     }
 }
