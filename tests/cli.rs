@@ -287,11 +287,15 @@ fn a_playlist_that_loses_a_segment_fails_alone() {
     let records = json_lines(&output);
     let error = |i: usize| records[i]["error"].as_str().unwrap_or_default().to_owned();
     assert!(records[0]["top"].is_array(), "{}", records[0]);
-    let declared = "frames arrived of the about 625 its playlist declares (25.0 s at 25 fps";
+    let declared = "frames arrived of about 625 that its playlist declares (25.0 s at 25 fps";
     assert!(error(1).contains(declared) && error(1).contains("; its timestamps skip 1."), "{}", error(1));
     assert!(error(2).contains(declared) && !error(2).contains("skip"), "{}", error(2));
     assert!(error(3).contains("-v shows what FFmpeg fetched"), "{}", error(3));
-    assert!(error(4).contains("did not arrive when the URL was read again to decode them"), "{}", error(4));
+    assert!(
+        error(4).contains("did not arrive when the playlist was read again to decode them"),
+        "{}",
+        error(4)
+    );
 }
 
 #[test]
