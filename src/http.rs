@@ -78,10 +78,10 @@ pub(crate) fn timed_out(e: &io::Error) -> bool {
     e.get_ref().and_then(|e| e.downcast_ref()).is_some_and(|e| matches!(e, ureq::Error::Timeout(_)))
 }
 
-/// Why a download failed part way, after `received` of the `announced` bytes: the server went
-/// silent for `timeout`, or the body ended early (`cause`, where ureq tells one: a connection
-/// closed before the announced length or the last chunk, …). The same words for videos and
-/// weights.
+/// How a download failed part way ("broke off after …", for the caller to say what broke off),
+/// after `received` of the `announced` bytes: the server went silent for `timeout`, or the body
+/// ended early (`cause`, where ureq tells one: a connection closed before the announced length or
+/// the last chunk, …). The same words for videos and weights.
 pub(crate) fn broke_off(
     received: u64,
     announced: Option<u64>,
@@ -94,7 +94,7 @@ pub(crate) fn broke_off(
         Some(e) => format!(": {e}"),
         None => String::new(),
     };
-    format!("the download broke off after {received}{of_total} bytes{cause}")
+    format!("broke off after {received}{of_total} bytes{cause}")
 }
 
 #[cfg(test)]

@@ -50,8 +50,9 @@ fn clean_up_on_signals() {
             if std::io::stderr().is_terminal() {
                 let _ = write!(std::io::stderr(), "\r\x1b[2K");
             }
-            // Ends the process by the signal (or, should that fail, exits 128 + its number).
+            // Ends the process by the signal; should that fail, exits as a shell reports it.
             let _ = signal_hook::low_level::emulate_default_handler(signal);
+            std::process::exit(128 + signal);
         }
     });
 }

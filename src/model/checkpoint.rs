@@ -35,7 +35,9 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// Reads a `.pth` (zip) or `.safetensors` file, recognised by its first bytes.
     pub fn load(path: &Path) -> Result<Self> {
-        let tensors = read_tensors(path)?;
+        let mut tensors = read_tensors(path)?;
+        // In name order, so that a message about one of them names the same one every run.
+        tensors.sort_by(|(a, _), (b, _)| a.cmp(b));
         let mut out = HashMap::with_capacity(tensors.len());
         for (name, t) in tensors {
             if name.ends_with("num_batches_tracked") {

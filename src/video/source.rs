@@ -261,7 +261,8 @@ pub(crate) struct UrlReads {
 impl UrlReads {
     /// Why the failed read `e` fails the input.
     pub(crate) fn read_failed(self, e: &ffmpeg::Error) -> String {
-        if stalled(e) { server_silent_for(self.timeout) } else { format!("the download broke off: {e}") }
+        let cause = if stalled(e) { server_silent_for(self.timeout) } else { e.to_string() };
+        format!("the download broke off: {cause}")
     }
 }
 
@@ -291,7 +292,7 @@ fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Opt
         if !body.failed {
             return format!("cannot keep the download: {e}");
         }
-        http::broke_off(body.received, announced, Some(&e), timeout)
+        format!("the download {}", http::broke_off(body.received, announced, Some(&e), timeout))
     };
     let mut head = Vec::new();
     if let Err(e) = (&mut body).take(HEAD).read_to_end(&mut head) {

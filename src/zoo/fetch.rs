@@ -68,7 +68,7 @@ pub fn file_sha256(path: &Path) -> io::Result<String> {
 /// verified when it arrived (or put there by the user), and rehashing hundreds of megabytes would
 /// slow every run. A rechecked file that does not match stays until a download that does replaces
 /// it. A download must have a lowercase hex SHA-256 digest starting with `expected_sha256_prefix`
-/// (case-insensitive).
+/// (case-insensitive; an empty prefix checks nothing, which model cards do not allow).
 pub fn fetch(
     url: &str,
     expected_sha256_prefix: &str,
@@ -146,8 +146,10 @@ fn download(
 ) -> std::result::Result<String, String> {
     let crate::http::Download { body, announced } = crate::http::get(url, timeout)?;
     let bar = progress_bar(label, announced, progress);
-    let broke_off =
-        |received, cause: Option<&io::Error>| crate::http::broke_off(received, announced, cause, timeout);
+    // After "download of URL failed: ".
+    let broke_off = |received, cause: Option<&io::Error>| {
+        format!("it {}", crate::http::broke_off(received, announced, cause, timeout))
+    };
     let streamed = stream(body, part, &bar, |e, received| broke_off(received, Some(&e)));
     bar.finish_and_clear();
     match streamed? {
