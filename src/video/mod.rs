@@ -8,6 +8,7 @@
 
 mod decode;
 mod index;
+mod segments;
 mod source;
 
 use std::collections::BTreeMap;
@@ -41,6 +42,7 @@ pub fn init(log: FfmpegLog) {
     INIT.call_once(|| {
         // Registering codecs cannot fail on supported FFmpeg versions.
         let _ = ffmpeg::init();
+        segments::watch_log();
     });
     ffmpeg::util::log::set_level(match log {
         FfmpegLog::Quiet => ffmpeg::util::log::Level::Quiet,
@@ -129,7 +131,8 @@ impl Video {
     pub fn open(source: Input, options: DecodeOptions) -> Result<Video> {
         let name = source.name();
         let input = Reopenable::new(source, options.url_timeout)?;
-        let mut ictx = input.open()?;
+        let (opened, skipped_opening) = segments::skipped_while(|| input.open());
+        let mut ictx = opened?;
         let best = best_video_stream(&mut ictx).ok_or_else(|| Error::video(&name, "no video stream"))?;
         let stream = ictx.stream(best).expect("FFmpeg names one of its streams");
         // A one-frame cover picture ranks below any video, so it is chosen only where there is none.
@@ -156,17 +159,14 @@ impl Video {
         let codec = stream.parameters().id().name().to_string();
         let container = ictx.format().name().to_string();
 
-        let index = PacketIndex::read(&mut ictx, stream_index, &name, input.url_reads())?;
+        let (index, skipped) =
+            segments::skipped_while(|| PacketIndex::read(&mut ictx, stream_index, &name, input.url_reads()));
+        let index = index?;
+        if let Some(problem) = skipped_segments(skipped_opening + skipped, "") {
+            return Err(Error::video(&name, problem));
+        }
         if index.frame_count() == 0 {
             return Err(Error::video(&name, "the video stream has no frames"));
-        }
-        let skipped = if !index.in_output_order && segmented(&container) {
-            skipped_seconds(&index, f64::from(time_base), fps)
-        } else {
-            0.0
-        };
-        if let Some(problem) = missing_segments(&container, index.frame_count(), duration, fps, skipped) {
-            return Err(Error::video(&name, problem));
         }
         let (coded_width, coded_height) = (decoder.width() as usize, decoder.height() as usize);
         let (width, height) =
@@ -241,12 +241,13 @@ impl Video {
             |rgb: RgbFrame| convert(if rotation == 0 { rgb } else { rgb.rotated_clockwise(rotation) });
         let mut may_seek = true;
         let decoded = loop {
-            let mut ictx = self.input.open()?;
+            let (opened, skipped_opening) = segments::skipped_while(|| self.input.open());
+            let mut ictx = opened?;
             let stream =
                 ictx.stream(self.stream_index).ok_or_else(|| Error::video(&name, "video stream vanished"))?;
             let decoder = open_decoder(&stream, self.options, &name)?;
             discard_other_streams(&mut ictx, self.stream_index);
-            let attempt = decode::FrameDecoder {
+            let frame_decoder = decode::FrameDecoder {
                 input: ictx,
                 stream_index: self.stream_index,
                 decoder,
@@ -255,27 +256,19 @@ impl Video {
                 name: &name,
                 url: self.input.url_reads(),
                 may_seek,
+            };
+            let (attempt, skipped) = segments::skipped_while(|| frame_decoder.decode(wanted, &mut convert));
+            // Segments there for the index and gone now: frames the answer would lack.
+            let again = " when it was read again to decode the frames";
+            if let Some(problem) = skipped_segments(skipped_opening + skipped, again) {
+                return Err(Error::video(&name, problem));
             }
-            .decode(wanted, &mut convert)?;
-            match attempt {
+            match attempt? {
                 Some(decoded) => break decoded,
                 // Without seeking, a decode always finishes.
                 None => may_seek = false,
             }
         };
-        // A playlist's segment that failed to download the second time is no damage in the
-        // video: the answer would rest on frames that never came, so the input fails as when a
-        // download breaks off. (Frames that fail to decode elsewhere are damage, and warned of.)
-        if decoded.lost > 0 && segmented(&self.info.container) {
-            return Err(Error::video(
-                &name,
-                format!(
-                    "{} sampled frames did not arrive when the playlist was read again to decode them \
-                     (a segment failed to download? -v shows FFmpeg's log)",
-                    decoded.lost
-                ),
-            ));
-        }
         if decoded.frames.is_empty() {
             let sampled = wanted.iter().collect::<std::collections::BTreeSet<_>>().len();
             return Err(Error::video(
@@ -290,53 +283,14 @@ impl Video {
     }
 }
 
-/// Whether FFmpeg's demuxer `container` fetches the video in segments (HLS, DASH), skipping any
-/// that fails to download.
-fn segmented(container: &str) -> bool {
-    matches!(container, "hls" | "dash")
-}
-
-/// The seconds the timestamps of `index` skip where consecutive frames lie more than a second
-/// apart (beyond one frame's time at `fps`), with `seconds_per_tick` their time base.
-fn skipped_seconds(index: &PacketIndex, seconds_per_tick: f64, fps: f64) -> f64 {
-    let frame_time = if fps > 0.0 { 1.0 / fps } else { 0.0 };
-    (1..index.frame_count())
-        .map(|i| {
-            (i128::from(index.frame_pts(i)) - i128::from(index.frame_pts(i - 1))) as f64 * seconds_per_tick
-        })
-        .filter(|&gap| gap > 1.0)
-        .map(|gap| gap - frame_time)
-        .sum()
-}
-
-/// Why a playlist or manifest (HLS, DASH) read as `frames` frames seems to have lost segments:
-/// their demuxers skip a segment that fails to download or breaks off with no more than a line
-/// in FFmpeg's log. The frames are counted against the `duration` the playlist declares at `fps`.
-/// Short by more than a tenth: segments lost (durations rounded to whole seconds stay well within
-/// that). Short by about what the timestamps `skipped` (in jumps of over a second; within half
-/// to one and a half times it): segments lost in the middle. A discontinuity, where the
-/// timestamps jump but no frames are missing, and a count a few per cent off, are left alone.
-fn missing_segments(
-    container: &str,
-    frames: usize,
-    duration: Option<f64>,
-    fps: f64,
-    skipped: f64,
-) -> Option<String> {
-    let declared = duration.filter(|_| segmented(container))?;
-    let expected = declared * fps;
-    let short = expected - frames as f64;
-    let skipped_frames = skipped * fps;
-    let lost_inside = skipped > 0.0 && (0.5 * skipped_frames..=1.5 * skipped_frames + 1.0).contains(&short);
-    if short <= 1.0 || !(short - 1.0 > 0.1 * expected || lost_inside) {
-        return None;
-    }
-    let rate = if (fps - fps.round()).abs() < 1e-3 { format!("{fps:.0}") } else { format!("{fps:.2}") };
-    let skip = if skipped > 0.0 { format!("; its timestamps skip {skipped:.1} s") } else { String::new() };
-    Some(format!(
-        "only {frames} frames arrived of about {expected:.0} that its playlist declares ({declared:.1} s \
-         at {rate} fps{skip}): a segment failed to download or broke off (-v shows FFmpeg's log)"
-    ))
+/// Why an input fails whose playlist FFmpeg logged `skipped` failed segments for (as many lines
+/// as attempts, so no count of segments) while reading it `when`, if it did.
+fn skipped_segments(skipped: usize, when: &str) -> Option<String> {
+    (skipped > 0).then(|| {
+        format!(
+            "a segment of its playlist failed to download{when}, and FFmpeg skipped it (-v shows its log)"
+        )
+    })
 }
 
 /// The video stream decord reads: FFmpeg's best, ranked as FFmpeg 4 (decord's) ranks streams,
@@ -449,38 +403,4 @@ fn rotation_of(stream: &ffmpeg::format::stream::Stream) -> u32 {
         }
     }
     0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::missing_segments;
-
-    /// `missing_segments` for an HLS playlist of 120 s at 25 fps (3000 frames).
-    fn hls(frames: usize, skipped: f64) -> Option<String> {
-        missing_segments("hls", frames, Some(120.0), 25.0, skipped)
-    }
-
-    #[test]
-    fn a_playlist_short_of_what_it_declares_has_lost_segments() {
-        // One 2 s segment lost in the middle: 50 frames short, and the timestamps skip its 2 s.
-        let lost = hls(2950, 2.0).unwrap();
-        assert!(lost.starts_with("only 2950 frames arrived of about 3000 that its playlist declares (120.0 s at 25 fps; its timestamps skip 2.0 s)"), "{lost}");
-        // Two lost in different places: 100 frames short, the skips add up.
-        assert!(hls(2900, 4.0).is_some());
-        // Segments lost at the end leave no skip: only a shortfall beyond a tenth tells.
-        assert!(hls(2600, 0.0).is_some());
-        assert_eq!(hls(2800, 0.0), None, "within a tenth, as rounded durations may be");
-    }
-
-    #[test]
-    fn a_discontinuity_or_rounded_durations_are_no_lost_segment() {
-        // A discontinuity: the timestamps jump 30 s, no frame is missing.
-        assert_eq!(hls(3000, 30.0), None);
-        // Rounded durations 90 frames short, and a 2 s jump elsewhere (a discontinuity): the jump
-        // does not account for the shortfall.
-        assert_eq!(hls(2910, 2.0), None);
-        // Files, and playlists of unknown length (live), are not checked.
-        assert_eq!(missing_segments("mov,mp4,m4a,3gp,3g2,mj2", 10, Some(120.0), 25.0, 0.0), None);
-        assert_eq!(missing_segments("hls", 10, None, 25.0, 0.0), None);
-    }
 }
