@@ -255,7 +255,9 @@ fn read_list(mut reader: impl Read, null: bool) -> io::Result<Vec<OsString>> {
     let mut bytes = Vec::new();
     reader.read_to_end(&mut bytes)?;
     let separator = if null { b'\0' } else { b'\n' };
-    Ok(bytes
+    // A byte order mark (as Windows editors save UTF-8) is no part of the first name.
+    let text = if null { &bytes[..] } else { bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes) };
+    Ok(text
         .split(|&b| b == separator)
         .map(|entry| if null { entry } else { entry.strip_suffix(b"\r").unwrap_or(entry) })
         .filter(|entry| !entry.is_empty())

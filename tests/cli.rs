@@ -241,13 +241,18 @@ fn playlist_and_streaming_urls_are_opened_by_ffmpeg_itself() {
     // An HLS playlist names its segments: FFmpeg's demuxer must fetch them, not a copy of the list.
     let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 50));
     let hls = s.dir.path().join("hls");
-    let files = hls_files(&video, &hls, "1", "+independent_segments");
+    let mut files = hls_files(&video, &hls, "1", "+independent_segments");
+    // The same without its end mark: a live stream, which FFmpeg would read for ever.
+    let playlist_text =
+        String::from_utf8(files.iter().find(|f| f.0 == "index.m3u8").unwrap().1.clone()).unwrap();
+    assert!(playlist_text.contains("#EXT-X-ENDLIST"), "{playlist_text}");
+    files.push(("live.m3u8".into(), playlist_text.replace("#EXT-X-ENDLIST", "").into_bytes()));
     // Each pass opens the playlist and every segment, and may open a segment again to seek.
     let (base, _server) = common::http::serve_files(files.clone(), 10 * files.len(), true);
     let playlist = hls.join("index.m3u8");
-    let url = format!("{base}index.m3u8");
+    let (url, live) = (format!("{base}index.m3u8"), format!("{base}live.m3u8"));
     // An RTSP URL is no stream of bytes: its demuxer connects, and says why it cannot.
-    let args = ["--format", "jsonl", playlist.to_str().unwrap(), &url, "rtsp://127.0.0.1:9/v"];
+    let args = ["--format", "jsonl", playlist.to_str().unwrap(), &url, "rtsp://127.0.0.1:9/v", &live];
     let output = s.predict(&args, b"");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let records = json_lines(&output);
@@ -258,6 +263,8 @@ fn playlist_and_streaming_urls_are_opened_by_ffmpeg_itself() {
         records[1]
     );
     assert!(records[2]["error"].as_str().unwrap().contains("Connection refused"), "{}", records[2]);
+    let live = "a live stream (its playlist has no end): record a piece of it first";
+    assert!(records[3]["error"].as_str().unwrap().starts_with(live), "{}", records[3]);
 }
 
 #[test]

@@ -152,7 +152,8 @@ fn files_from_stdin_reads_lines_after_the_arguments() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     touch(root, &["a.mp4", "b.mp4", "c.mp4"]);
-    let list = format!("{0}/c.mp4\r\n\n{0}/a.mp4\n\r\n{0}/missing.mp4", root.display());
+    // As a Windows editor saves it: a byte order mark, CRLF line ends.
+    let list = format!("\u{feff}{0}/c.mp4\r\n\n{0}/a.mp4\n\r\n{0}/missing.mp4", root.display());
     let from = FilesFrom { path: "-".into(), null: false };
     let jobs = plan(&[root.join("b.mp4")], Some(&from), &Extensions::default(), list.as_bytes()).unwrap();
     assert_eq!(describe(&jobs, root), ["file:b.mp4", "file:c.mp4", "file:a.mp4", "error:missing.mp4"]);

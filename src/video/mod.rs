@@ -158,6 +158,14 @@ impl Video {
             });
         let codec = stream.parameters().id().name().to_string();
         let container = ictx.format().name().to_string();
+        // A playlist without an end is a live stream: FFmpeg would wait for it to end, forever.
+        if segmented(&container) && duration.is_none() {
+            return Err(Error::video(
+                &name,
+                "a live stream (its playlist has no end): record a piece of it first (e.g. `ffmpeg -i URL -t \
+                 30 -c copy clip.mp4`)",
+            ));
+        }
 
         let (index, skipped) =
             segments::skipped_while(|| PacketIndex::read(&mut ictx, stream_index, &name, input.url_reads()));
@@ -281,6 +289,11 @@ impl Video {
             lost: decoded.lost,
         })
     }
+}
+
+/// Whether FFmpeg's demuxer `container` fetches the video in segments (HLS, DASH).
+fn segmented(container: &str) -> bool {
+    matches!(container, "hls" | "dash")
 }
 
 /// Why an input fails whose playlist FFmpeg logged `skipped` failed segments for (as many lines
