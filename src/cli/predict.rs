@@ -107,11 +107,10 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let streamed = jobs.iter().any(|job| matches!(job, Job::Input(Input::Url(_) | Input::Stdin)));
     let mut progress = ViewsBar::new(jobs.len(), protocol.num_views(), streamed, globals.quiet);
     let bar = progress.bar.clone();
-    // Loaded inside the pipeline, while the first input decodes; a download waits for an input
-    // that decodes (none is needed when every input fails) and shows its own bar instead.
+    // Loaded inside the pipeline, while the first input decodes. What stops a download (no cache
+    // folder, no checkpoint named) stops the run now; the transfer itself waits for an input that
+    // decodes (none is needed when every input fails) and shows its own bar instead.
     let given = given_weights.is_some();
-    // What stops a download (no cache folder, no checkpoint named) stops the run now; only the
-    // transfer waits for an input that decodes.
     let weights = match given_weights.or_else(|| cached_weights(&card).filter(|path| path.is_file())) {
         Some(path) => Weights::OnDisk(path),
         None => Weights::Download(WeightsDownload::of(&card)?),

@@ -170,7 +170,7 @@ impl Video {
         let (index, skipped) =
             segments::skipped_while(|| PacketIndex::read(&mut ictx, stream_index, &name, input.url_reads()));
         let index = index?;
-        if let Some(problem) = skipped_segments(skipped_opening + skipped, "") {
+        if let Some(problem) = skipped_segments(&container, skipped_opening + skipped, "") {
             return Err(Error::video(&name, problem));
         }
         if index.frame_count() == 0 {
@@ -268,7 +268,7 @@ impl Video {
             let (attempt, skipped) = segments::skipped_while(|| frame_decoder.decode(wanted, &mut convert));
             // Segments there for the index and gone now: frames the answer would lack.
             let again = " when it was read again to decode the frames";
-            if let Some(problem) = skipped_segments(skipped_opening + skipped, again) {
+            if let Some(problem) = skipped_segments(&self.info.container, skipped_opening + skipped, again) {
                 return Err(Error::video(&name, problem));
             }
             match attempt? {
@@ -296,10 +296,11 @@ fn segmented(container: &str) -> bool {
     matches!(container, "hls" | "dash")
 }
 
-/// Why an input fails whose playlist FFmpeg logged `skipped` failed segments for (as many lines
-/// as attempts, so no count of segments) while reading it `when`, if it did.
-fn skipped_segments(skipped: usize, when: &str) -> Option<String> {
-    (skipped > 0).then(|| {
+/// Why an input in `container` fails whose playlist FFmpeg logged `skipped` failed segments for
+/// (as many lines as attempts, so no count of segments) while reading it `when`, if it did. (Other
+/// inputs FFmpeg reads over HTTP fail on the read error that follows such a line.)
+fn skipped_segments(container: &str, skipped: usize, when: &str) -> Option<String> {
+    (segmented(container) && skipped > 0).then(|| {
         format!(
             "a segment of its playlist failed to download{when}, and FFmpeg skipped it (-v shows its log)"
         )

@@ -18,6 +18,13 @@ use ffmpeg_next as ffmpeg;
 const SKIPPED_SEGMENT: [&[u8]; 3] =
     [b"Failed to open segment", b"Failed to open fragment", b"Stream ends prematurely"];
 
+/// How FFmpeg's bindings spell a `va_list` argument: System V x86-64's is an array, passed as a
+/// pointer to its element; elsewhere it is passed as it is.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+type Arguments = *mut ffmpeg::ffi::__va_list_tag;
+#[cfg(not(all(target_arch = "x86_64", not(windows))))]
+type Arguments = ffmpeg::ffi::va_list;
+
 thread_local! {
     static SKIPPED: Cell<usize> = const { Cell::new(0) };
 }
@@ -27,7 +34,7 @@ unsafe extern "C" fn watch(
     context: *mut libc::c_void,
     level: libc::c_int,
     format: *const libc::c_char,
-    arguments: *mut ffmpeg::ffi::__va_list_tag,
+    arguments: Arguments,
 ) {
     // SAFETY: FFmpeg passes a NUL-terminated format string (or null).
     let text = if format.is_null() { &[][..] } else { unsafe { CStr::from_ptr(format) }.to_bytes() };
