@@ -11,7 +11,7 @@ use std::ffi::CStr;
 
 use ffmpeg_next as ffmpeg;
 
-/// How the messages of a skipped segment begin (their format strings, in FFmpeg 5.1 to 7):
+/// How the messages of a skipped segment begin (their format strings, as in FFmpeg 5.1):
 /// HLS's "Failed to open segment %d of playlist %d" and "Failed to open segment '%s'", DASH's
 /// "Failed to open fragment of playlist", and the HTTP protocol's "Stream ends prematurely at
 /// %d, should be %d".
@@ -51,7 +51,8 @@ pub(crate) fn watch_log() {
     unsafe { ffmpeg::ffi::av_log_set_callback(Some(watch)) };
 }
 
-/// `read()`'s result, and how many playlist segments FFmpeg skipped on this thread meanwhile.
+/// `read()`'s result, and how many lines about skipped playlist segments FFmpeg logged on this
+/// thread meanwhile (a segment may take several).
 pub(crate) fn skipped_while<T>(read: impl FnOnce() -> T) -> (T, usize) {
     let before = SKIPPED.with(Cell::get);
     let result = read();
