@@ -357,6 +357,20 @@ fn errors_name_the_file_and_the_cause() {
         error(&song),
         format!("{}: no video stream, only a still picture (cover art)", song.display())
     );
+
+    // A Matroska header and no frames: FFmpeg's reader meets the end of the file while opening.
+    let header_only = dir.path().join("empty.mkv");
+    common::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48",
+        "-frames:v",
+        "0",
+        header_only.to_str().unwrap(),
+    ]);
+    let says = "it ends before any video data (empty or cut short)";
+    assert_eq!(error(&header_only), format!("{}: {says}", header_only.display()));
 }
 
 /// A 50-frame video at `dir/name` whose middle 400 bytes of frame data are garbled (an MP4's

@@ -212,6 +212,8 @@ impl Reopenable {
             ffmpeg::Error::InvalidData => {
                 "not a video FFmpeg can read (invalid data found when processing input)".into()
             }
+            // Matroska's reader, for one: a header and no stream data.
+            ffmpeg::Error::Eof => "it ends before any video data (empty or cut short)".into(),
             e if stalled(&e) && matches!(self.source, Input::Url(_)) => {
                 format!("cannot open: {}", server_silent_for(self.url_timeout))
             }
