@@ -73,7 +73,7 @@ pub(crate) fn plain_http_proxy(url: &str) -> Option<String> {
 }
 
 /// Whether reading a body failed because the server sent nothing for the timeout.
-pub(crate) fn timed_out(e: &io::Error) -> bool {
+fn timed_out(e: &io::Error) -> bool {
     // ureq hands its own errors through the reader wrapped in an `io::Error`.
     e.get_ref().and_then(|e| e.downcast_ref()).is_some_and(|e| matches!(e, ureq::Error::Timeout(_)))
 }

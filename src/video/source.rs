@@ -275,9 +275,9 @@ const MAX_KEPT_URL: u64 = 4 << 30;
 /// The bytes at `url`, kept, or `None` where each pass should open the URL itself: a protocol
 /// other than `http`/`https` (`file:` needs no copy, `rtsp` is no stream of bytes), a plain `http`
 /// URL behind a proxy ([`http::plain_http_proxy`]), a playlist or manifest, or a download longer
-/// than `limit` bytes (told by its announced length where there is one). Fails with the cause when the server cannot be reached, goes silent for
-/// `timeout`, or hangs up before the end of the body (the length it announced, or the last chunk
-/// of a chunked one).
+/// than `limit` bytes (told by its announced length where there is one). Fails with the cause
+/// when the server cannot be reached, goes silent for `timeout`, or hangs up before the end of the
+/// body (the length it announced, or the last chunk of a chunked one).
 fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Option<Kept>, String> {
     // Told by the scheme, not by FFmpeg's protocols: one built without TLS has no `https`.
     if !(url.starts_with("http://") || url.starts_with("https://")) || http::plain_http_proxy(url).is_some() {
