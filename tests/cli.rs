@@ -551,6 +551,40 @@ fn fetch_downloads_again_a_cached_file_that_is_not_the_published_one() {
 }
 
 #[test]
+fn cards_whose_urls_end_alike_do_not_share_a_cached_checkpoint() {
+    let s = Setup::new();
+    let (body, prefix, _) = published_tiny_weights();
+    let cache = s.dir.path().join("cache");
+    let card_in = |folder: &str, url: &str, prefix: &str| {
+        let dir = s.dir.path().join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        write_tiny_card(&dir, url, prefix).to_str().unwrap().to_owned()
+    };
+    let (url, server) = common::http::serve_once("ucf101/model.pth", body.clone(), body.len());
+    let first = card_in("ucf101", &url, &prefix);
+    let output = vidclass(&["fetch", &first], b"", &cache);
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // Another model published under the same file name, offline: `predict` trusts a cached file
+    // without hashing it, so it must not find the first card's there.
+    let second = card_in("hmdb51", "http://127.0.0.1:9/hmdb51/model.pth", "0123abcd");
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
+    let args = ["predict", "--model", &second, "--labels", &s.labels, video.to_str().unwrap()];
+    let output = vidclass(&args, b"", &cache);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("download of http://127.0.0.1:9/hmdb51/model.pth failed"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(output.stdout.is_empty());
+    // The first card still finds its own, with no server.
+    let args = ["predict", "--model", &first, "--labels", &s.labels, video.to_str().unwrap()];
+    let output = vidclass(&args, b"", &cache);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
 fn weights_download_on_first_use_and_fail_cleanly() {
     let s = Setup::new();
     let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));

@@ -104,15 +104,24 @@ fn a_card_with_unusable_values_is_refused_by_its_field() {
 }
 
 #[test]
-fn a_checkpoint_is_cached_under_the_file_name_of_its_url() {
-    let named = |url: &str| {
-        let checkpoint = vidclass::zoo::CheckpointRef { url: url.into(), sha256_prefix: "12345678".into() };
-        checkpoint.file_name().map(str::to_owned)
+fn a_checkpoint_is_cached_under_the_file_name_of_its_url_with_its_hash() {
+    let named = |url: &str, sha256_prefix: &str| {
+        let checkpoint =
+            vidclass::zoo::CheckpointRef { url: url.into(), sha256_prefix: sha256_prefix.into() };
+        checkpoint.cache_name()
     };
-    assert_eq!(named("https://h/a/w_20200101-12345678.pth").as_deref(), Some("w_20200101-12345678.pth"));
+    // mmaction2's published names carry the hash prefix already.
+    let published = "https://h/a/w_20200101-12345678.pth";
+    assert_eq!(named(published, "12345678").as_deref(), Some("w_20200101-12345678.pth"));
+    assert_eq!(named(published, "1234ABCD").as_deref(), Some("w_20200101-12345678-1234abcd.pth"));
+    // Two cards whose URLs end alike share a cached file only when they expect the same one.
+    assert_eq!(named("https://h/ucf101/model.pth", "aaaa0000").as_deref(), Some("model-aaaa0000.pth"));
+    assert_eq!(named("https://h/hmdb51/model.pth", "bbbb0000").as_deref(), Some("model-bbbb0000.pth"));
+    assert_eq!(named("https://h/weights", "12345678").as_deref(), Some("weights-12345678"));
+    assert_eq!(named("https://h/.pth", "12345678").as_deref(), Some(".pth-12345678"));
     // A signed URL's query and a fragment are not part of the file's name.
-    assert_eq!(named("https://h/a/w.pth?X-Sig=a/b#part").as_deref(), Some("w.pth"));
+    assert_eq!(named("https://h/a/w.pth?X-Sig=a/b#part", "12345678").as_deref(), Some("w-12345678.pth"));
     for nameless in ["https://h", "https://h/", "https://h/a/..", "https://h/a/.?x", "no-scheme/w.pth"] {
-        assert_eq!(named(nameless), None, "{nameless}");
+        assert_eq!(named(nameless, "12345678"), None, "{nameless}");
     }
 }

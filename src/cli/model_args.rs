@@ -88,7 +88,7 @@ pub fn load_card(name: &str) -> anyhow::Result<ModelCard> {
 /// Where a card's checkpoint comes from and where it goes in the weights cache.
 pub struct WeightsDownload<'a> {
     checkpoint: &'a CheckpointRef,
-    file_name: &'a str,
+    file_name: String,
     cache: PathBuf,
 }
 
@@ -102,7 +102,7 @@ impl<'a> WeightsDownload<'a> {
         let Some(checkpoint) = &card.checkpoint else {
             bail!("model card {}: names no checkpoint to download; pass --weights FILE", card.name);
         };
-        let Some(file_name) = checkpoint.file_name() else {
+        let Some(file_name) = checkpoint.cache_name() else {
             bail!("model card {}: its checkpoint URL {} names no file", card.name, checkpoint.url);
         };
         Ok(WeightsDownload { checkpoint, file_name, cache })
@@ -112,14 +112,14 @@ impl<'a> WeightsDownload<'a> {
     /// damaged).
     pub fn fetch(&self, transfer: fetch::Transfer) -> vidclass::Result<PathBuf> {
         let CheckpointRef { url, sha256_prefix } = self.checkpoint;
-        fetch::fetch(url, sha256_prefix, &self.cache, self.file_name, transfer)
+        fetch::fetch(url, sha256_prefix, &self.cache, &self.file_name, transfer)
     }
 }
 
 /// Where the card's checkpoint lives in the weights cache, whether it is there yet or not; None
 /// without a cache folder or a checkpoint.
 pub fn cached_weights(card: &ModelCard) -> Option<PathBuf> {
-    Some(fetch::cache_dir()?.join(card.checkpoint.as_ref()?.file_name()?))
+    Some(fetch::cache_dir()?.join(card.checkpoint.as_ref()?.cache_name()?))
 }
 
 /// Which views of each video the model sees.

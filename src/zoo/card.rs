@@ -78,9 +78,26 @@ pub struct CheckpointRef {
 }
 
 impl CheckpointRef {
-    /// The file name the URL's path ends with (no query or fragment), which names the file in the
-    /// weights cache; `None` for a URL without one (`https://host`, `…/`, `…/..`).
-    pub fn file_name(&self) -> Option<&str> {
+    /// The file's name in the weights cache: the name the URL's path ends with (no query or
+    /// fragment) where it carries the hash prefix, as mmaction2's published names do, and that
+    /// name with `-<prefix>` before its extension where not. A file in the cache is trusted without
+    /// rehashing, so two cards whose URLs end alike (`…/ucf101/model.pth`, `…/hmdb51/model.pth`)
+    /// must not share it unless they expect the same file. `None` for a URL without a file name
+    /// (`https://host`, `…/`, `…/..`).
+    pub fn cache_name(&self) -> Option<String> {
+        let name = self.file_name()?;
+        let prefix = self.sha256_prefix.to_ascii_lowercase();
+        if name.to_ascii_lowercase().contains(&prefix) {
+            return Some(name.to_owned());
+        }
+        Some(match name.rsplit_once('.') {
+            Some((stem, extension)) if !stem.is_empty() => format!("{stem}-{prefix}.{extension}"),
+            _ => format!("{name}-{prefix}"),
+        })
+    }
+
+    /// The file name the URL's path ends with, without query or fragment.
+    fn file_name(&self) -> Option<&str> {
         let (_, rest) = self.url.split_once("://")?;
         let path = rest.split(['?', '#']).next()?;
         let (_, name) = path.rsplit_once('/')?;
