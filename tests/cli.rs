@@ -584,6 +584,37 @@ fn cards_whose_urls_end_alike_do_not_share_a_cached_checkpoint() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn a_download_the_cache_cannot_hold_says_so_without_offline_advice() {
+    let s = Setup::new();
+    let (body, prefix, file) = published_tiny_weights();
+    assert!(body.len() > 4096, "the checkpoint outgrows the file size limit below");
+    let cache = s.dir.path().join("cache");
+    let (url, server) = common::http::serve_once(&file, body.clone(), body.len());
+    let card = write_tiny_card(s.dir.path(), &url, &prefix);
+    // Files may grow to 4 KiB here, as on a full disk (EFBIG instead of ENOSPC).
+    let script = format!(
+        "ulimit -f 4; trap '' XFSZ; exec {} fetch {}",
+        env!("CARGO_BIN_EXE_vidclass"),
+        card.display()
+    );
+    let output = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .env("VIDCLASS_CACHE", &cache)
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let part = cache.join(format!("{file}.part"));
+    let says = format!("{}: cannot write the download: File too large", part.display());
+    assert!(stderr(&output).contains(&says), "{}", stderr(&output));
+    assert!(stderr(&output).contains("set VIDCLASS_CACHE to a folder of your own"), "{}", stderr(&output));
+    // Saving the file in the cache by hand would fail the same way.
+    assert!(!stderr(&output).contains("save it as"), "{}", stderr(&output));
+    assert!(std::fs::read_dir(&cache).unwrap().next().is_none(), "nothing left in the cache");
+}
+
 #[test]
 fn weights_download_on_first_use_and_fail_cleanly() {
     let s = Setup::new();

@@ -107,34 +107,47 @@ pub fn fetch(
             target.display()
         );
     }
-    // Before any download, and without the advice to save the file there.
-    let unusable_cache = |cause: String| {
-        let advice = "set VIDCLASS_CACHE to a folder of your own, or pass --weights FILE";
-        Error::io(dest_dir, io::Error::other(format!("{cause}; {advice}")))
-    };
     if dest_dir.exists() && !dest_dir.is_dir() {
-        return Err(unusable_cache("the weights cache must be a folder".into()));
+        return Err(cache_error(dest_dir, "the weights cache must be a folder".into()));
     }
     fs::create_dir_all(dest_dir)
-        .map_err(|e| unusable_cache(format!("cannot create the weights cache: {e}")))?;
+        .map_err(|e| cache_error(dest_dir, format!("cannot create the weights cache: {e}")))?;
 
     let part_path = dest_dir.join(format!("{file_name}.part"));
     let Some(mut part) = PartFile::lock(part_path, &in_place, transfer.progress)
-        .map_err(|(path, e)| fail(format!("cannot write {}: {e}", path.display())))?
+        .map_err(|(path, e)| cache_error(&path, format!("cannot write the download: {e}")))?
     else {
         // Another run downloaded it while this one waited.
         return Ok(target);
     };
-    let digest = download(url, &mut part, file_name, transfer).map_err(fail)?;
+    let digest = download(url, &mut part, file_name, transfer).map_err(|failure| match failure {
+        Failure::Network(cause) => fail(cause),
+        Failure::Cache(cause) => cache_error(&part.path, cause),
+    })?;
     if !digest.starts_with(&expected) {
         return Err(fail(format!(
             "the file's sha256 is {digest}, not {expected}…: the download is corrupt or is not the file \
              the model card names"
         )));
     }
-    part.persist(&target)
-        .map_err(|e| fail(format!("cannot move the download to {}: {e}", target.display())))?;
+    part.persist(&target).map_err(|e| {
+        cache_error(&part.path, format!("cannot move the download to {}: {e}", target.display()))
+    })?;
     Ok(target)
+}
+
+/// A failure of the cache folder rather than of the network, so without the advice to download
+/// the file by other means and save it there.
+fn cache_error(path: &Path, cause: String) -> Error {
+    let advice = "set VIDCLASS_CACHE to a folder of your own with room for the file, or pass --weights FILE";
+    Error::io(path, io::Error::other(format!("{cause}; {advice}")))
+}
+
+/// Why a download failed: on the network's side (the caller adds how to work offline), or
+/// writing into the cache folder (a full disk, say), which downloading elsewhere would not mend.
+enum Failure {
+    Network(String),
+    Cache(String),
 }
 
 /// Downloads `url` into `part`, returning the hex SHA-256 of what was received.
@@ -143,8 +156,9 @@ fn download(
     part: &mut PartFile,
     label: &str,
     Transfer { progress, timeout, .. }: Transfer,
-) -> std::result::Result<String, String> {
-    let crate::http::Download { body, announced } = crate::http::get(url, timeout)?;
+) -> std::result::Result<String, Failure> {
+    let crate::http::Download { body, announced } =
+        crate::http::get(url, timeout).map_err(Failure::Network)?;
     let bar = progress_bar(label, announced, progress);
     // After "download of URL failed: ".
     let broke_off = |received, cause: Option<&io::Error>| {
@@ -153,7 +167,9 @@ fn download(
     let streamed = stream(body, part, &bar, |e, received| broke_off(received, Some(&e)));
     bar.finish_and_clear();
     match streamed? {
-        (_, received) if announced.is_some_and(|len| len != received) => Err(broke_off(received, None)),
+        (_, received) if announced.is_some_and(|len| len != received) => {
+            Err(Failure::Network(broke_off(received, None)))
+        }
         (digest, _) => Ok(digest),
     }
 }
@@ -165,7 +181,7 @@ fn stream(
     part: &mut PartFile,
     bar: &ProgressBar,
     read_error: impl Fn(io::Error, u64) -> String,
-) -> std::result::Result<(String, u64), String> {
+) -> std::result::Result<(String, u64), Failure> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 1 << 16];
     let mut received: u64 = 0;
@@ -174,10 +190,12 @@ fn stream(
             Ok(0) => return Ok((format!("{:x}", hasher.finalize()), received)),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(e, received)),
+            Err(e) => return Err(Failure::Network(read_error(e, received))),
         };
         hasher.update(&buf[..n]);
-        part.file.write_all(&buf[..n]).map_err(|e| format!("cannot write {}: {e}", part.path.display()))?;
+        part.file
+            .write_all(&buf[..n])
+            .map_err(|e| Failure::Cache(format!("cannot write the download: {e}")))?;
         received += n as u64;
         bar.inc(n as u64);
     }
