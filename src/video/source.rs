@@ -11,7 +11,8 @@
 //! reads every packet, so it would download the whole video, and the decode pass much of it
 //! again. Other URLs (`rtsp`, whose demuxer speaks the protocol itself; `file:`, which needs no
 //! copy), a plain `http` URL behind a proxy, playlists and manifests (HLS, DASH: their demuxers
-//! fetch further URLs), and longer or endless downloads are opened again by each pass.
+//! fetch further URLs), and longer or endless downloads, or ones `$TMPDIR` has no room for, are
+//! opened again by each pass.
 //!
 //! Files are opened through FFmpeg's `file:` protocol with their name's bytes as they are, so
 //! that any name opens (ffmpeg-next's own `input` panics on one that is not UTF-8, and FFmpeg
@@ -37,6 +38,14 @@ use crate::inputs::Input;
 /// The most bytes of a once-readable input kept in memory; longer ones go to a temporary file.
 const IN_MEMORY: usize = 256 << 20;
 
+/// Where the bytes of a once-readable input are kept: up to `in_memory` bytes in memory, beyond
+/// that in an unnamed temporary file in `folder`.
+#[derive(Clone, Copy)]
+struct Keep<'a> {
+    in_memory: usize,
+    folder: &'a Path,
+}
+
 /// The bytes of a once-readable input, shared between the indexing and the decoding pass.
 #[derive(Clone)]
 enum Kept {
@@ -45,22 +54,31 @@ enum Kept {
 }
 
 impl Kept {
-    /// Reads all of `reader`, into a temporary file if it holds more than `in_memory` bytes.
-    fn read(mut reader: impl Read, in_memory: usize) -> io::Result<Kept> {
+    /// Reads all of `reader`, into a temporary file if it holds more than `keep.in_memory` bytes.
+    fn read(mut reader: impl Read, keep: Keep) -> io::Result<Kept> {
         let mut bytes = Vec::new();
-        reader.by_ref().take(in_memory as u64 + 1).read_to_end(&mut bytes)?;
-        if bytes.len() <= in_memory {
+        reader.by_ref().take(keep.in_memory as u64 + 1).read_to_end(&mut bytes)?;
+        if bytes.len() <= keep.in_memory {
             return Ok(Kept::Memory(Arc::new(bytes)));
         }
         let in_temporary_file = |e: io::Error| {
-            let folder = std::env::temp_dir();
-            io::Error::new(e.kind(), format!("a temporary file in {} ($TMPDIR): {e}", folder.display()))
+            let folder = keep.folder.display();
+            io::Error::new(e.kind(), format!("a temporary file in {folder} ($TMPDIR): {e}"))
         };
-        let mut file = tempfile::tempfile().map_err(in_temporary_file)?;
+        let mut file = tempfile::tempfile_in(keep.folder).map_err(in_temporary_file)?;
         file.write_all(&bytes).map_err(in_temporary_file)?;
         drop(bytes);
-        io::copy(&mut reader, &mut file)?;
-        Ok(Kept::File(Arc::new(file)))
+        // Not `io::copy`, whose errors do not tell a failed read from a failed write.
+        let mut buf = vec![0; 1 << 16];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return Ok(Kept::File(Arc::new(file))),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            file.write_all(&buf[..n]).map_err(in_temporary_file)?;
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -145,8 +163,10 @@ impl Reopenable {
     /// URL whose server sends nothing for `url_timeout` fails.
     pub(crate) fn new(source: Input, url_timeout: Duration) -> Result<Reopenable> {
         let name = source.name();
+        let temp_dir = std::env::temp_dir();
+        let keeping = Keep { in_memory: IN_MEMORY, folder: &temp_dir };
         let keep = |reader: &mut dyn Read| {
-            let kept = Kept::read(reader, IN_MEMORY)
+            let kept = Kept::read(reader, keeping)
                 .map_err(|e| Error::video(&name, format!("cannot read and keep its bytes: {e}")))?;
             if kept.is_empty() {
                 let what = if matches!(source, Input::Stdin) { "standard input" } else { "the pipe" };
@@ -159,7 +179,7 @@ impl Reopenable {
             Input::File(path) if is_pipe(path) => {
                 keep(&mut File::open(path).map_err(|e| Error::video(&name, format!("cannot open: {e}")))?)?
             }
-            Input::Url(url) => download(&lowercase_scheme(url), url_timeout, MAX_KEPT_URL)
+            Input::Url(url) => download(&lowercase_scheme(url), url_timeout, MAX_KEPT_URL, keeping)
                 .map_err(|e| Error::video(&name, e))?,
             Input::File(_) => None,
         };
@@ -272,13 +292,19 @@ impl UrlReads {
 /// dropped and the URL read from the server by each pass instead, as before it was kept.
 const MAX_KEPT_URL: u64 = 4 << 30;
 
-/// The bytes at `url`, kept, or `None` where each pass should open the URL itself: a protocol
-/// other than `http`/`https` (`file:` needs no copy, `rtsp` is no stream of bytes), a plain `http`
-/// URL behind a proxy ([`http::plain_http_proxy`]), a playlist or manifest, or a download longer
-/// than `limit` bytes (told by its announced length where there is one). Fails with the cause
-/// when the server cannot be reached, goes silent for `timeout`, or hangs up before the end of the
-/// body (the length it announced, or the last chunk of a chunked one).
-fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Option<Kept>, String> {
+/// The bytes at `url`, kept as `keep` says, or `None` where each pass should open the URL itself:
+/// a protocol other than `http`/`https` (`file:` needs no copy, `rtsp` is no stream of bytes), a
+/// plain `http` URL behind a proxy ([`http::plain_http_proxy`]), a playlist or manifest, a
+/// download longer than `limit` bytes (told by its announced length where there is one), or one
+/// the temporary folder has no room for (a small `/tmp`). Fails with the cause when the server
+/// cannot be reached, goes silent for `timeout`, or hangs up before the end of the body (the
+/// length it announced, or the last chunk of a chunked one).
+fn download(
+    url: &str,
+    timeout: Duration,
+    limit: u64,
+    keep: Keep,
+) -> std::result::Result<Option<Kept>, String> {
     // Told by the scheme, not by FFmpeg's protocols: one built without TLS has no `https`.
     if !(url.starts_with("http://") || url.starts_with("https://")) || http::plain_http_proxy(url).is_some() {
         return Ok(None);
@@ -290,21 +316,23 @@ fn download(url: &str, timeout: Duration, limit: u64) -> std::result::Result<Opt
         return Ok(None);
     }
     let mut body = Counted { inner: download.body, received: 0, failed: false };
-    let failed = |e: io::Error, body: &Counted<_>| {
-        if !body.failed {
-            return format!("cannot keep the download: {e}");
-        }
+    let broke_off = |e: io::Error, body: &Counted<_>| {
         format!("the download {}", http::broke_off(body.received, announced, Some(&e), timeout))
     };
     let mut head = Vec::new();
     if let Err(e) = (&mut body).take(HEAD).read_to_end(&mut head) {
-        return Err(failed(e, &body));
+        return Err(broke_off(e, &body));
     }
     if names_other_urls(&head) {
         return Ok(None);
     }
     let rest = (&mut body).take((limit + 1).saturating_sub(head.len() as u64));
-    let kept = Kept::read(Cursor::new(head).chain(rest), IN_MEMORY).map_err(|e| failed(e, &body))?;
+    let kept = match Kept::read(Cursor::new(head).chain(rest), keep) {
+        Ok(kept) => kept,
+        Err(e) if body.failed => return Err(broke_off(e, &body)),
+        // No room to keep it: each pass reads the URL itself, as for one too long to keep.
+        Err(_) => return Ok(None),
+    };
     match kept.len().map_err(|e| format!("cannot keep the download: {e}"))? {
         0 => Err("the server sent an empty file".into()),
         len if len > limit => Ok(None),
@@ -395,7 +423,9 @@ mod tests {
     #[test]
     fn a_long_stream_is_kept_in_a_file_that_each_pass_reads_on_its_own() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 256) as u8).collect();
-        let kept = Kept::read(Cursor::new(data.clone()), 1000).unwrap();
+        let kept =
+            Kept::read(Cursor::new(data.clone()), Keep { in_memory: 1000, folder: &std::env::temp_dir() })
+                .unwrap();
         let Kept::File(file) = kept else { panic!("10 000 bytes over a limit of 1000 stay in memory") };
         let mut first = FileCursor { file: file.clone(), position: 0 };
         let mut second = FileCursor { file, position: 0 };
@@ -408,6 +438,35 @@ mod tests {
         second.seek(SeekFrom::Start(0)).unwrap();
         second.read_to_end(&mut all).unwrap();
         assert!(all == data);
+    }
+
+    /// Keeping up to 1 MiB in memory, with no folder for more.
+    fn in_memory() -> Keep<'static> {
+        Keep { in_memory: 1 << 20, folder: Path::new("/no/such/folder") }
+    }
+
+    #[test]
+    fn a_download_the_temporary_folder_cannot_hold_is_read_by_each_pass() {
+        let body: Vec<u8> = (0..10_000u32).map(|i| (i % 247) as u8).collect();
+        let timeout = Duration::from_secs(5);
+        let folder = tempfile::tempdir().unwrap();
+        let keep = Keep { in_memory: 1000, folder: folder.path() };
+        let kept = download(&serve(body.clone()), timeout, 1 << 20, keep).unwrap();
+        let Some(Kept::File(file)) = kept else { panic!("10 000 bytes over 1000 in memory go to a file") };
+        let mut all = Vec::new();
+        FileCursor { file, position: 0 }.read_to_end(&mut all).unwrap();
+        assert!(all == body);
+        // A file where the folder should be (a full or missing $TMPDIR fails alike).
+        let not_a_folder = folder.path().join("file");
+        std::fs::write(&not_a_folder, b"").unwrap();
+        let keep = Keep { in_memory: 1000, folder: &not_a_folder };
+        assert!(download(&serve(body.clone()), timeout, 1 << 20, keep).unwrap().is_none());
+        // A download that breaks off while it goes to the file says so.
+        let mut cut = chunked(&body, false);
+        cut.truncate(cut.len() - 4000);
+        let keep = Keep { in_memory: 1000, folder: folder.path() };
+        let error = download(&serve_raw(|_| cut), timeout, 1 << 20, keep).err().unwrap();
+        assert!(error.starts_with("the download broke off after 6000 bytes: "), "{error}");
     }
 
     /// Answers every request on 127.0.0.1 with the raw bytes `response(url)`, then closes the
@@ -444,12 +503,12 @@ mod tests {
     fn a_chunked_download_is_kept_whole_or_fails_where_it_broke_off() {
         let body: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
         let timeout = Duration::from_secs(5);
-        let whole = download(&serve_raw(|_| chunked(&body, true)), timeout, 1 << 20).unwrap();
+        let whole = download(&serve_raw(|_| chunked(&body, true)), timeout, 1 << 20, in_memory()).unwrap();
         assert!(matches!(whole, Some(Kept::Memory(bytes)) if *bytes == body));
         // The connection closes inside the chunk: half of it arrived.
         let mut cut = chunked(&body, false);
         cut.truncate(cut.len() - body.len() / 2);
-        let error = download(&serve_raw(|_| cut), timeout, 1 << 20).err().unwrap();
+        let error = download(&serve_raw(|_| cut), timeout, 1 << 20, in_memory()).err().unwrap();
         assert!(error.starts_with("the download broke off after 5000 bytes: "), "{error}");
     }
 
@@ -470,7 +529,7 @@ mod tests {
             let close = "Content-Length: 0\r\nConnection: close";
             format!("HTTP/1.1 302 Found\r\nLocation: {url}\r\n{close}\r\n\r\n").into_bytes()
         });
-        let error = download(&looping, Duration::from_secs(5), 1 << 20).err().unwrap();
+        let error = download(&looping, Duration::from_secs(5), 1 << 20, in_memory()).err().unwrap();
         assert_eq!(error, "cannot open: too many redirects");
     }
 
@@ -479,15 +538,24 @@ mod tests {
         ffmpeg::init().unwrap();
         let body: Vec<u8> = (0..10_000u32).map(|i| (i % 249) as u8).collect();
         let timeout = Duration::from_secs(5);
-        let kept = download(&serve(body.clone()), timeout, 10_000).unwrap();
+        let kept = download(&serve(body.clone()), timeout, 10_000, in_memory()).unwrap();
         assert!(matches!(kept, Some(Kept::Memory(bytes)) if *bytes == body));
-        assert!(download(&serve(body), timeout, 9_999).unwrap().is_none(), "one byte over the limit");
+        assert!(
+            download(&serve(body), timeout, 9_999, in_memory()).unwrap().is_none(),
+            "one byte over the limit"
+        );
         // A length announced over the limit is not downloaded first: this body, cut off after
         // its first 10 bytes, would otherwise fail as a download that broke off.
         let header = "HTTP/1.1 200 OK\r\nContent-Length: 5000000000\r\nConnection: close\r\n\r\n";
         let announced = serve_raw(move |_| [header.as_bytes(), &[0u8; 10]].concat());
-        assert!(download(&announced, timeout, 10_000).unwrap().is_none(), "over the limit by its length");
-        assert!(download("file:/no/such/video.mp4", timeout, 10_000).unwrap().is_none(), "not a network URL");
+        assert!(
+            download(&announced, timeout, 10_000, in_memory()).unwrap().is_none(),
+            "over the limit by its length"
+        );
+        assert!(
+            download("file:/no/such/video.mp4", timeout, 10_000, in_memory()).unwrap().is_none(),
+            "not a network URL"
+        );
     }
 
     #[test]
@@ -503,8 +571,9 @@ mod tests {
 
     #[test]
     fn a_short_stream_stays_in_memory() {
-        let kept = Kept::read(Cursor::new(vec![1u8; 1000]), 1000).unwrap();
+        let keep = Keep { in_memory: 1000, ..in_memory() };
+        let kept = Kept::read(Cursor::new(vec![1u8; 1000]), keep).unwrap();
         assert!(matches!(kept, Kept::Memory(bytes) if *bytes == vec![1u8; 1000]));
-        assert!(Kept::read(io::empty(), 1000).unwrap().is_empty());
+        assert!(Kept::read(io::empty(), keep).unwrap().is_empty());
     }
 }
