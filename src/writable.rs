@@ -9,9 +9,12 @@ use crate::error::one_line_path;
 use crate::{Error, Result};
 
 /// `Ok` when `path` is not a folder and its folder exists and may be written to (or, for a device
-/// or a pipe, it may be written to itself); otherwise an error naming `path` and the reason (a
-/// missing folder, a read-only file system, no permission).
-pub fn check_writable(path: &Path) -> Result<()> {
+/// or a pipe, it may be written to itself), and it is no existing file other than a `.{kind}`
+/// one; otherwise an error naming `path` and the reason (a missing folder, a read-only file
+/// system, no permission). An existing file of the kind being written is the user's own earlier
+/// output; any other (`clip.mp4` named by a slip where `clip.safetensors` was meant) may be data
+/// that nothing can bring back.
+pub fn check_writable(path: &Path, kind: &str) -> Result<()> {
     let fail = |kind, cause: String| Err(Error::io(path, io::Error::new(kind, cause)));
     if path == Path::new("-") {
         // `-` means stdout elsewhere on the command line; here stdout carries the report.
@@ -20,9 +23,14 @@ pub fn check_writable(path: &Path) -> Result<()> {
     if path.is_dir() {
         return fail(io::ErrorKind::IsADirectory, "is a folder".into());
     }
-    if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file()) {
+    match std::fs::metadata(path) {
         // A device or a pipe, written to as it is (see `write_whole`).
-        return may_write(path).map_err(|e| Error::io(path, e));
+        Ok(meta) if !meta.is_file() => return may_write(path).map_err(|e| Error::io(path, e)),
+        Ok(_) if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case(kind)) => {
+            let cause = format!("exists and is no .{kind} file, so it is not replaced; name a new file");
+            return fail(io::ErrorKind::AlreadyExists, cause);
+        }
+        _ => {}
     }
     let folder = folder_of(path);
     if !folder.exists() {
@@ -185,9 +193,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file.txt");
         std::fs::write(&file, b"").unwrap();
-        assert!(check_writable(&dir.path().join("new.png")).is_ok());
-        assert!(check_writable(&file).is_ok(), "an existing file is replaced");
-        let said = |path: &Path| check_writable(path).unwrap_err().to_string();
+        assert!(check_writable(&dir.path().join("new.png"), "png").is_ok());
+        assert!(check_writable(&dir.path().join("new.mp4"), "png").is_ok(), "a new file of any name");
+        assert!(check_writable(&file, "TXT").is_ok(), "an existing file of the kind is replaced");
+        let said = |path: &Path| check_writable(path, "png").unwrap_err().to_string();
+        assert_eq!(
+            said(&file),
+            format!("{}: exists and is no .png file, so it is not replaced; name a new file", file.display())
+        );
         assert_eq!(said(dir.path()), format!("{}: is a folder", dir.path().display()));
         assert!(
             said(&dir.path().join("no/x.png"))
@@ -195,7 +208,8 @@ mod tests {
         );
         assert!(said(&file.join("x.png")).ends_with("file.txt is not a folder"));
         assert!(said(Path::new("-")).contains("not stdout"));
-        assert!(check_writable(Path::new("./-")).is_ok());
+        assert!(check_writable(Path::new("./-"), "png").is_ok());
+        assert!(check_writable(Path::new("/dev/null"), "png").is_ok(), "a device is written as it is");
     }
 
     #[test]

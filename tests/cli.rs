@@ -1094,6 +1094,13 @@ fn converted_weights_give_the_same_scores() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("is the checkpoint being converted"), "{}", stderr(&output));
     assert!(std::fs::read(&converted).unwrap() == before);
+    // A slip of the finger naming another checkpoint as the output does not destroy it.
+    let other = s.path("other.pth");
+    std::fs::copy(&s.weights, &other).unwrap();
+    let output = vidclass(&["convert", &s.weights, &other], b"", s.dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("exists and is no .safetensors file"), "{}", stderr(&output));
+    assert!(std::fs::read(&other).unwrap() == std::fs::read(&s.weights).unwrap());
 }
 
 /// The tiny checkpoint as safetensors, saved as `name` after `change` has rewritten the values of

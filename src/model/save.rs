@@ -21,7 +21,7 @@ pub fn save_safetensors<K: AsRef<str> + Ord + Display>(
     tensors: &HashMap<K, Tensor>,
     path: &Path,
 ) -> Result<()> {
-    check_writable(path)?;
+    check_writable(path, "safetensors")?;
     let bytes = safetensors::tensor::serialize(tensors, None)
         .map_err(|e| Error::io(path, io::Error::other(e.to_string())))?;
     write_whole(path, |to| std::fs::write(to, &bytes).map_err(|e| Error::io(path, e)))
