@@ -15,7 +15,7 @@ use crate::{Error, Result};
 /// output; any other (`clip.mp4` named by a slip where `clip.safetensors` was meant) may be data
 /// that nothing can bring back.
 pub fn check_writable(path: &Path, kind: &str) -> Result<()> {
-    let fail = |kind, cause: String| Err(Error::io(path, io::Error::new(kind, cause)));
+    let fail = |error: io::ErrorKind, cause: String| Err(Error::io(path, io::Error::new(error, cause)));
     if path == Path::new("-") {
         // `-` means stdout elsewhere on the command line; here stdout carries the report.
         return fail(io::ErrorKind::InvalidInput, "name a file, not stdout (./- for a file called -)".into());
