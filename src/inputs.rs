@@ -189,7 +189,7 @@ fn expand(entry: &OsStr, extensions: &Extensions, jobs: &mut Vec<Job>) {
         return jobs.push(Job::Input(Input::Url(url.to_owned())));
     }
     match std::fs::metadata(path) {
-        Err(e) => jobs.push(Job::Error { name: path.to_owned(), error: Error::io(path, e) }),
+        Err(e) => jobs.push(Job::Error { name: path.to_owned(), error: unreadable(path, e) }),
         Ok(meta) if meta.is_dir() => scan_folder(path, extensions, jobs),
         Ok(_) => jobs.push(Job::Input(Input::File(path.to_owned()))),
     }
@@ -204,6 +204,17 @@ fn is_url(s: &str, path: &Path) -> bool {
         && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
         && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     valid_scheme && (rest.starts_with("//") || std::fs::symlink_metadata(path).is_err())
+}
+
+/// Why the input at `path` cannot be read, in the words the decoder uses for a file that vanished
+/// or cannot be opened, so that a batch's failures read alike.
+fn unreadable(path: &Path, e: io::Error) -> Error {
+    let cause = match e.kind() {
+        io::ErrorKind::NotFound if path.is_symlink() => "a link to a file that does not exist".to_owned(),
+        io::ErrorKind::NotFound => "no such file".to_owned(),
+        _ => format!("cannot open: {e}"),
+    };
+    Error::video(path.to_string_lossy(), cause)
 }
 
 /// Appends the videos under `dir`, depth first with each folder's entries sorted by name.
@@ -236,7 +247,7 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
                     continue;
                 }
                 let cause = err.into_io_error().unwrap_or_else(|| io::Error::other("cannot be read"));
-                jobs.push(Job::Error { name: path.clone(), error: Error::io(path, cause) });
+                jobs.push(Job::Error { error: unreadable(&path, cause), name: path });
             }
         }
     }

@@ -336,6 +336,17 @@ fn errors_name_the_file_and_the_cause() {
     };
     let missing = dir.path().join("missing.mp4");
     assert_eq!(error(&missing), format!("{}: no such file", missing.display()));
+    // A missing file whose name starts like a URL (a camera's `cam1:clip.mp4`) is read as one.
+    let url_error = |url: &str| {
+        Video::open(Input::Url(url.to_owned()), DecodeOptions::default()).err().unwrap().to_string()
+    };
+    let cause = "no such file, and `cam1:` is no protocol FFmpeg knows";
+    assert_eq!(url_error("cam1:clip.mp4"), format!("cam1:clip.mp4: {cause}"));
+    assert_eq!(url_error("foo://h/v.mp4"), "foo://h/v.mp4: `foo:` is no protocol FFmpeg knows");
+
+    let empty = dir.path().join("empty.mp4");
+    std::fs::write(&empty, b"").unwrap();
+    assert_eq!(error(&empty), format!("{}: the file is empty", empty.display()));
 
     let text = dir.path().join("notes.mp4");
     std::fs::write(&text, "these are not the frames you are looking for\n".repeat(20)).unwrap();

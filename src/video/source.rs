@@ -210,6 +210,9 @@ impl Reopenable {
                     Ok(meta) if meta.is_dir() => {
                         return Err(Error::video(&name, "is a directory, not a video"));
                     }
+                    Ok(meta) if meta.is_file() && meta.len() == 0 => {
+                        return Err(Error::video(&name, "the file is empty"));
+                    }
                     Ok(_) => {}
                 }
                 open_file(path)
@@ -234,6 +237,14 @@ impl Reopenable {
             }
             // Matroska's reader, for one: a header and no stream data.
             ffmpeg::Error::Eof => "it ends before any video data (empty or cut short)".into(),
+            // `cam1:clip.mp4` names a file, unless one by that name is missing; then it reads as a
+            // URL (see `inputs`).
+            ffmpeg::Error::ProtocolNotFound if matches!(self.source, Input::Url(_)) => {
+                let url = self.source.name();
+                let scheme = url.split(':').next().unwrap_or_default();
+                let file = if url.contains("://") { "" } else { "no such file, and " };
+                format!("{file}`{scheme}:` is no protocol FFmpeg knows")
+            }
             e if stalled(&e) && matches!(self.source, Input::Url(_)) => {
                 format!("cannot open: {}", server_silent_for(self.url_timeout))
             }
