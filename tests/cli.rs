@@ -888,6 +888,10 @@ fn usage_and_model_errors_exit_2() {
         vec!["predict", "--ext", "mp4,*", video],
         vec!["predict", "--min-score", "nan", video],
         vec!["predict", "--min-score", "1.5", video],
+        // Negative numbers reach the option's own check (not clap's advice to write `-- -1`).
+        vec!["predict", "--min-score", "-0.1", video],
+        vec!["predict", "-k", "-1", video],
+        vec!["predict", "--clips", "-2", video],
         // One misspelt name, and nothing is downloaded.
         vec!["fetch", &s.card, "no-such-model"],
     ];
@@ -902,6 +906,16 @@ fn usage_and_model_errors_exit_2() {
                 "{}",
                 stderr(&output)
             );
+        }
+        if args.contains(&"-0.1") {
+            assert!(
+                stderr(&output).contains("`-0.1` is not a probability from 0 to 1"),
+                "{}",
+                stderr(&output)
+            );
+        }
+        if args.contains(&"-1") || args.contains(&"-2") {
+            assert!(stderr(&output).contains("is not a whole number of 0 or more"), "{}", stderr(&output));
         }
         // Weights of another model, and a card's labels that do not fit, say what to check.
         if args.contains(&i3d) {

@@ -47,7 +47,7 @@ pub struct Cli {
     quiet: bool,
 
     /// Threads for decoding and for the network (default: all cores).
-    #[arg(long, global = true, value_name = "N", help_heading = GLOBAL)]
+    #[arg(long, global = true, value_name = "N", help_heading = GLOBAL, allow_negative_numbers = true, value_parser = parse_count)]
     threads: Option<usize>,
 
     /// Fail a URL input or a weights download when its server sends nothing for this many seconds.
@@ -57,6 +57,7 @@ pub struct Cli {
         help_heading = GLOBAL,
         value_name = "SECONDS",
         default_value_t = DecodeOptions::DEFAULT_URL_TIMEOUT.as_secs_f64(),
+        allow_negative_numbers = true,
         value_parser = parse_seconds
     )]
     url_timeout: f64,
@@ -69,6 +70,13 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
         Ok(seconds) if (1e-3..=1e6).contains(&seconds) => Ok(seconds),
         _ => Err(format!("`{text}` is not a number of seconds from 0.001 to 1000000")),
     }
+}
+
+/// A count (`-k`, `--clips`, `--threads`, …). Options taking numbers accept a leading `-`, so that
+/// `-k -1` gets this message instead of clap's "unexpected argument" and its advice to write
+/// `-- -1`, which then read as a missing value.
+fn parse_count(text: &str) -> Result<usize, String> {
+    text.parse().map_err(|_| format!("`{text}` is not a whole number of 0 or more"))
 }
 
 #[derive(Debug, Subcommand)]

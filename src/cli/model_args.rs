@@ -131,7 +131,7 @@ pub struct ViewArgs {
     pub views: ViewsArg,
 
     /// Number of clips (overrides the protocol's).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = super::parse_count)]
     pub clips: Option<usize>,
 
     /// Crops of every clip (overrides the protocol's). `three` crops the full short side; `center`
@@ -140,20 +140,20 @@ pub struct ViewArgs {
     pub crops: Option<CropsArg>,
 
     /// Frames per clip (overrides the protocol's; differs from what the model was trained on).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = super::parse_count)]
     pub clip_len: Option<usize>,
 
     /// Distance between sampled frames (overrides the protocol's; with one frame per clip, as in
     /// TSN, clips are spread over the video and this has no effect, as in mmaction2).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = super::parse_count)]
     pub frame_interval: Option<usize>,
 
     /// Crop size in pixels (overrides the protocol's).
-    #[arg(long, value_name = "PIXELS")]
+    #[arg(long, value_name = "PIXELS", allow_negative_numbers = true, value_parser = super::parse_count)]
     pub crop_size: Option<usize>,
 
     /// Short side after resizing (overrides the protocol's).
-    #[arg(long, value_name = "PIXELS")]
+    #[arg(long, value_name = "PIXELS", allow_negative_numbers = true, value_parser = super::parse_count)]
     pub short_side: Option<usize>,
 }
 

@@ -56,11 +56,11 @@ pub struct PredictArgs {
     format: OutputFormat,
 
     /// How many classes to print per input; 0 prints every class.
-    #[arg(short = 'k', long, default_value_t = 5, value_name = "K")]
+    #[arg(short = 'k', long, default_value_t = 5, value_name = "K", allow_negative_numbers = true, value_parser = super::parse_count)]
     top_k: usize,
 
     /// Leave out classes scoring below this (scores are probabilities, 0 to 1).
-    #[arg(long, default_value_t = 0.0, value_name = "SCORE", value_parser = parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_name = "SCORE", allow_negative_numbers = true, value_parser = parse_probability)]
     min_score: f32,
 
     /// Where the network runs: `cpu`, `cuda` (GPU 0) or `cuda:N`; `auto` takes GPU 0 when this
