@@ -2,19 +2,44 @@
 //! before any work is done, so that a long run does not end in a failure it could have reported
 //! at once, and written whole or not at all.
 
-use std::io;
+use std::io::{self, Read};
 use std::path::Path;
 
 use crate::error::one_line_path;
 use crate::{Error, Result};
 
+/// What an output file holds, told by its first bytes.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    Png,
+    Safetensors,
+}
+
+impl Kind {
+    /// Whether a file starting with `head` (its first 9 bytes, or all of a shorter file) holds
+    /// this kind: PNG's signature, or safetensors' header length followed by its JSON header.
+    fn starts(self, head: &[u8]) -> bool {
+        match self {
+            Kind::Png => head.starts_with(b"\x89PNG\r\n\x1a\n"),
+            Kind::Safetensors => head.len() == 9 && head[..8] != [0; 8] && head[8] == b'{',
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Png => "PNG",
+            Kind::Safetensors => "safetensors",
+        }
+    }
+}
+
 /// `Ok` when `path` is not a folder and its folder exists and may be written to (or, for a device
-/// or a pipe, it may be written to itself), and it is no existing file other than a `.{kind}`
-/// one; otherwise an error naming `path` and the reason (a missing folder, a read-only file
-/// system, no permission). An existing file of the kind being written is the user's own earlier
-/// output; any other (`clip.mp4` named by a slip where `clip.safetensors` was meant) may be data
-/// that nothing can bring back.
-pub fn check_writable(path: &Path, kind: &str) -> Result<()> {
+/// or a pipe, it may be written to itself), and it is no existing file other than an empty one or
+/// one of `kind`; otherwise an error naming `path` and the reason (a missing folder, a read-only
+/// file system, no permission). An existing file of the kind being written is the user's own
+/// earlier output; any other (`clip.mp4` named by a slip where `clip.safetensors` was meant) may
+/// be data that nothing can bring back.
+pub fn check_writable(path: &Path, kind: Kind) -> Result<()> {
     let fail = |error: io::ErrorKind, cause: String| Err(Error::io(path, io::Error::new(error, cause)));
     if path == Path::new("-") {
         // `-` means stdout elsewhere on the command line; here stdout carries the report.
@@ -26,8 +51,9 @@ pub fn check_writable(path: &Path, kind: &str) -> Result<()> {
     match std::fs::metadata(path) {
         // A device or a pipe, written to as it is (see `write_whole`).
         Ok(meta) if !meta.is_file() => return may_write(path).map_err(|e| Error::io(path, e)),
-        Ok(_) if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case(kind)) => {
-            let cause = format!("exists and is no .{kind} file, so it is not replaced; name a new file");
+        Ok(meta) if meta.len() > 0 && !holds(path, kind) => {
+            let cause =
+                format!("exists and is no {} file, so it is not replaced; name a new file", kind.name());
             return fail(io::ErrorKind::AlreadyExists, cause);
         }
         _ => {}
@@ -40,6 +66,13 @@ pub fn check_writable(path: &Path, kind: &str) -> Result<()> {
         return fail(io::ErrorKind::NotADirectory, format!("{} is not a folder", one_line_path(folder)));
     }
     may_write(folder).map_err(|e| Error::io(path, e))
+}
+
+/// Whether the file at `path` holds `kind` (false where it cannot be read).
+fn holds(path: &Path, kind: Kind) -> bool {
+    let mut head = Vec::with_capacity(9);
+    let read = std::fs::File::open(path).and_then(|file| file.take(9).read_to_end(&mut head));
+    read.is_ok() && kind.starts(&head)
 }
 
 /// The folder `path` is in (`.` for a bare file name).
@@ -58,6 +91,9 @@ pub fn write_whole(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resu
     if existing.as_ref().is_some_and(|meta| !meta.is_file()) {
         return write(path);
     }
+    // Named as the user named it, whatever the link's target is called: the image writer reads
+    // the format from the name.
+    let name = path.file_name().unwrap_or("output".as_ref()).to_owned();
     let linked = path.is_symlink().then(|| std::fs::canonicalize(path).ok()).flatten();
     let path = linked.as_deref().unwrap_or(path);
     let scratch = tempfile::Builder::new()
@@ -65,7 +101,7 @@ pub fn write_whole(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resu
         .tempdir_in(folder_of(path))
         .map_err(|e| Error::io(path, e))?;
     crate::unfinished::begin(scratch.path());
-    let written = scratch.path().join(path.file_name().unwrap_or("output".as_ref()));
+    let written = scratch.path().join(name);
     let keep_permissions = |()| match &existing {
         Some(meta) => std::fs::set_permissions(&written, meta.permissions()).map_err(|e| Error::io(path, e)),
         None => Ok(()),
@@ -193,14 +229,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file.txt");
         std::fs::write(&file, b"").unwrap();
-        assert!(check_writable(&dir.path().join("new.png"), "png").is_ok());
-        assert!(check_writable(&dir.path().join("new.mp4"), "png").is_ok(), "a new file of any name");
-        assert!(check_writable(&file, "TXT").is_ok(), "an existing file of the kind is replaced");
-        let said = |path: &Path| check_writable(path, "png").unwrap_err().to_string();
-        assert_eq!(
-            said(&file),
-            format!("{}: exists and is no .png file, so it is not replaced; name a new file", file.display())
-        );
+        assert!(check_writable(&dir.path().join("new.png"), Kind::Png).is_ok());
+        assert!(check_writable(&dir.path().join("new.mp4"), Kind::Png).is_ok(), "a new file of any name");
+        assert!(check_writable(&file, Kind::Png).is_ok(), "an empty file loses nothing");
+        let said = |path: &Path| check_writable(path, Kind::Png).unwrap_err().to_string();
         assert_eq!(said(dir.path()), format!("{}: is a folder", dir.path().display()));
         assert!(
             said(&dir.path().join("no/x.png"))
@@ -208,8 +240,47 @@ mod tests {
         );
         assert!(said(&file.join("x.png")).ends_with("file.txt is not a folder"));
         assert!(said(Path::new("-")).contains("not stdout"));
-        assert!(check_writable(Path::new("./-"), "png").is_ok());
-        assert!(check_writable(Path::new("/dev/null"), "png").is_ok(), "a device is written as it is");
+        assert!(check_writable(Path::new("./-"), Kind::Png).is_ok());
+        assert!(check_writable(Path::new("/dev/null"), Kind::Png).is_ok(), "a device is written as it is");
+    }
+
+    #[test]
+    fn an_existing_file_is_replaced_only_by_one_of_its_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        // What the writers themselves leave: an image, and tensors.
+        let png = write("sheet.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+        let tensors = write("t.bin", &[&2u64.to_le_bytes()[..], b"{}"].concat());
+        // Whatever the names say.
+        let video = write("clip.png", b"\0\0\0\x20ftypisom");
+        let text = write("notes.safetensors", b"{\"a\": 1}");
+        assert!(check_writable(&png, Kind::Png).is_ok());
+        assert!(check_writable(&tensors, Kind::Safetensors).is_ok());
+        for (path, kind) in [(&video, Kind::Png), (&text, Kind::Safetensors), (&png, Kind::Safetensors)] {
+            let error = check_writable(path, kind).unwrap_err().to_string();
+            let says =
+                format!("exists and is no {} file, so it is not replaced; name a new file", kind.name());
+            assert_eq!(error, format!("{}: {says}", path.display()));
+        }
+        // A link is judged by the file it points to, which is replaced under the link's name.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.png");
+            std::os::unix::fs::symlink(&text, &link).unwrap();
+            assert!(check_writable(&link, Kind::Png).is_err());
+            let to_png = dir.path().join("old.png");
+            std::os::unix::fs::symlink(&tensors, &to_png).unwrap();
+            write_whole(&to_png, |scratch| {
+                assert_eq!(scratch.file_name(), to_png.file_name(), "the name the format is told by");
+                std::fs::write(scratch, b"new").map_err(|e| Error::io(scratch, e))
+            })
+            .unwrap();
+            assert_eq!(std::fs::read(&tensors).unwrap(), b"new");
+        }
     }
 
     #[test]

@@ -1113,7 +1113,7 @@ fn converted_weights_give_the_same_scores() {
     std::fs::copy(&s.weights, &other).unwrap();
     let output = vidclass(&["convert", &s.weights, &other], b"", s.dir.path());
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("exists and is no .safetensors file"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("exists and is no safetensors file"), "{}", stderr(&output));
     assert!(std::fs::read(&other).unwrap() == std::fs::read(&s.weights).unwrap());
 }
 

@@ -113,13 +113,15 @@ fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
     let sheet_too = dir.path().join(".").join("s.png").display().to_string();
     let folder = dir.path().to_str().unwrap();
     let folder_is_a_folder = format!("--contact-sheet {folder}: is a folder");
-    let link = dir.path().join("link.safetensors");
-    std::os::unix::fs::symlink(video, &link).unwrap();
+    // A still image is a video of one frame, and a PNG file may be replaced by a contact sheet.
+    let still = dir.path().join("still.png");
+    common::ffmpeg(&["-f", "lavfi", "-i", "color=size=64x48", "-frames:v", "1", still.to_str().unwrap()]);
+    let still = still.to_str().unwrap();
     let cases: [(Vec<&str>, i32, &str); 12] = [
         (vec!["inspect", video, "--dump-input", "-"], 2, "not stdout"),
         (vec!["inspect", empty.to_str().unwrap()], 1, "the file is empty"),
-        (vec!["inspect", video, "--dump-input", video], 2, "exists and is no .safetensors file"),
-        (vec!["inspect", video, "--dump-input", link.to_str().unwrap()], 2, "is the video being inspected"),
+        (vec!["inspect", video, "--dump-input", video], 2, "exists and is no safetensors file"),
+        (vec!["inspect", still, "--contact-sheet", still], 2, "is the video being inspected"),
         (vec!["inspect", video, "--contact-sheet", &sheet, "--dump-input", &sheet_too], 2, "both name"),
         (vec!["inspect", video, "--contact-sheet", sheet_jpg.to_str().unwrap()], 2, "only .png"),
         (vec!["inspect", video, "--contact-sheet", "/no/such/folder/s.png"], 2, "no folder /no/such/folder"),
