@@ -965,6 +965,10 @@ fn usage_and_model_errors_exit_2() {
         let output = vidclass(&["predict", "--model", &s.card, "--weights", weights, video], b"", &cache);
         assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
         assert!(stderr(&output).contains(&says), "{}", stderr(&output));
+        // `convert` reads its input as `--weights` is read.
+        let output = vidclass(&["convert", weights, &s.path("out.safetensors")], b"", &cache);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains(&says), "{}", stderr(&output));
     }
 }
 

@@ -58,18 +58,10 @@ impl ModelArgs {
     /// `--weights`, checked to be a file, when it is given; `None` leaves the card's file in
     /// the cache ([`fetch_weights`]).
     pub fn given_weights(&self) -> anyhow::Result<Option<PathBuf>> {
-        match &self.weights {
-            Some(path) if path.is_dir() => {
-                bail!("weights {}: is a folder, not a checkpoint", one_line_path(path))
-            }
-            Some(path) if !path.exists() => bail!("weights {}: no such file", one_line_path(path)),
-            Some(path) if !path.is_file() => bail!(
-                "weights {}: not a regular file (a checkpoint is read in pieces, out of order: save it to a \
-                 file first)",
-                one_line_path(path)
-            ),
-            given => Ok(given.clone()),
+        if let Some(path) = &self.weights {
+            vidclass::model::Checkpoint::check_file(path)?;
         }
+        Ok(self.weights.clone())
     }
 }
 
