@@ -29,8 +29,10 @@ use walkdir::WalkDir;
 use crate::error::{Error, Result, one_line_path};
 
 /// Extensions a folder scan picks up unless `--ext` replaces them.
-pub const DEFAULT_VIDEO_EXTENSIONS: &[&str] =
-    &["mp4", "mkv", "webm", "avi", "mov", "m4v", "mpg", "mpeg", "ts", "flv", "wmv", "3gp", "ogv", "gif"];
+pub const DEFAULT_VIDEO_EXTENSIONS: &[&str] = &[
+    "mp4", "mkv", "webm", "avi", "mov", "m4v", "mpg", "mpeg", "ts", "mts", "m2ts", "vob", "flv", "wmv",
+    "3gp", "ogv", "gif",
+];
 
 /// The file extensions a folder scan keeps, compared case-insensitively.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -261,10 +263,15 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
 }
 
 /// Splits a path list into entries: NUL-terminated, or lines with an optional `\r` before the
-/// newline. Empty entries are skipped.
+/// newline. Empty entries are skipped. Lines holding a NUL byte are a `find -print0` list read
+/// without `-0` (no path holds one).
 fn read_list(mut reader: impl Read, null: bool) -> io::Result<Vec<OsString>> {
     let mut bytes = Vec::new();
     reader.read_to_end(&mut bytes)?;
+    if !null && bytes.contains(&0) {
+        let cause = "holds NUL bytes, as a NUL-separated list does (find -print0): add -0";
+        return Err(io::Error::new(io::ErrorKind::InvalidData, cause));
+    }
     let separator = if null { b'\0' } else { b'\n' };
     // A byte order mark (as Windows editors save UTF-8) is no part of the first name.
     let text = if null { &bytes[..] } else { bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes) };

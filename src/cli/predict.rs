@@ -41,7 +41,7 @@ pub struct PredictArgs {
     null: bool,
 
     /// Extensions a folder scan picks up, comma-separated, any case, replacing the default list:
-    /// mp4, mkv, webm, avi, mov, m4v, mpg, mpeg, ts, flv, wmv, 3gp, ogv, gif.
+    /// mp4, mkv, webm, avi, mov, m4v, mpg, mpeg, ts, mts, m2ts, vob, flv, wmv, 3gp, ogv, gif.
     #[arg(long, value_delimiter = ',', value_name = "EXT,...", value_parser = parse_extension)]
     ext: Vec<String>,
 

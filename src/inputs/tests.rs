@@ -172,6 +172,12 @@ fn files_from_file_with_nul_separators_keeps_newlines_in_names() {
     let no_args: [&str; 0] = [];
     let jobs = plan(&no_args, Some(&from), &Extensions::default(), io::empty()).unwrap();
     assert_eq!(describe(&jobs, root), ["file:line\nbreak.mp4", "file:d/x.mkv", "file:plain.mp4"]);
+    // The same list read as lines says how to read it.
+    let from = FilesFrom { null: false, ..from };
+    let err = plan(&no_args, Some(&from), &Extensions::default(), io::empty()).unwrap_err();
+    assert!(
+        err.to_string().ends_with("holds NUL bytes, as a NUL-separated list does (find -print0): add -0")
+    );
 }
 
 #[test]
