@@ -929,8 +929,13 @@ fn usage_and_model_errors_exit_2() {
     let downloaded = std::fs::read_dir(&cache).map_or(0, |files| files.count());
     assert_eq!(downloaded, 0, "nothing was downloaded");
     // Files that are not what the option wants say which option named them.
+    // Class names saved as Latin-1, as older tools do.
+    let latin1 = s.path("latin1.txt");
+    std::fs::write(&latin1, b"abseiling\ncaf\xe9 au lait\n").unwrap();
+    let latin1_says = format!("--labels {latin1}: line 2 is not UTF-8 text (save the file as UTF-8)");
     let named = [
         (vec!["predict", "--labels", "/no/such/labels.txt", video], "--labels /no/such/labels.txt: "),
+        (vec!["predict", "--labels", &latin1, video], &latin1_says),
         (vec!["fetch", video], "not a model card (a card is TOML text, this file is not text)"),
     ];
     for (args, says) in named {

@@ -39,8 +39,16 @@ impl ModelArgs {
     pub fn labels(&self, card: &ModelCard) -> anyhow::Result<Vec<String>> {
         match &self.labels {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("--labels {}", one_line_path(path)))?;
+                let context = || format!("--labels {}", one_line_path(path));
+                let bytes = std::fs::read(path).with_context(context)?;
+                let text = String::from_utf8(bytes).map_err(|e| {
+                    let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count();
+                    anyhow::anyhow!("line {line} is not UTF-8 text (save the file as UTF-8)")
+                });
+                let text = text.with_context(context)?;
                 // A byte order mark (as Windows editors save UTF-8) is no part of the first name.
                 let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
                 let mut names: Vec<String> =
