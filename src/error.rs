@@ -39,7 +39,8 @@ pub enum Error {
     LabelCount { names: usize, classes: usize },
 
     /// The network's scores came out as NaN or infinity: weights that overflow the network (a
-    /// BatchNorm variance below zero, values near f32's limit).
+    /// BatchNorm variance below zero, values near f32's limit). A weights error, so `predict`
+    /// stops there (exit 2) rather than failing every input alike.
     #[error(
         "the network's scores are not finite numbers (NaN or infinity): its weights hold values it \
          cannot use (a damaged or badly converted checkpoint?)"

@@ -59,7 +59,8 @@ pub trait Progress {
 /// Classifies every job with the classifier `load` builds (on this thread, while the first
 /// inputs are prepared with `protocol` on another), handing each record to `emit` as soon as it
 /// is ready, in job order, and keeping `progress` informed. Stops early, returning the error,
-/// when `load` or `emit` fails; a failed load emits nothing.
+/// when `load` or `emit` fails, or when the network's scores for an input are not finite numbers
+/// (see [`Error::NonFiniteScores`]); a failed load emits nothing.
 pub fn run<E: From<Error>>(
     jobs: Vec<Job>,
     protocol: ViewProtocol,
@@ -105,6 +106,10 @@ pub fn run<E: From<Error>>(
                     let classifier = classifier.as_ref().expect("built before the first good input");
                     match classify(classifier, &name, &prepared, decode_ms, report, progress) {
                         Ok(prediction) => Record::Prediction(prediction),
+                        // The weights' fault, which every later input would meet too.
+                        Err(Error::NonFiniteScores) => {
+                            return Err(Error::video(&name, Error::NonFiniteScores).into());
+                        }
                         Err(error) => Record::failure(&name, &error.detail()),
                     }
                 }

@@ -1149,7 +1149,7 @@ fn weights_the_network_cannot_use_are_refused() {
     let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
     let predict = |weights: &str| {
         let args = ["predict", "--model", &s.card, "--weights", weights, "--labels", &s.labels];
-        vidclass(&[&args[..], &["--format", "jsonl", video.to_str().unwrap()]].concat(), b"", s.dir.path())
+        vidclass(&[&args[..], &[video.to_str().unwrap()]].concat(), b"", s.dir.path())
     };
 
     // A NaN in the checkpoint: a weights error before any input, naming the tensor.
@@ -1168,12 +1168,23 @@ fn weights_the_network_cannot_use_are_refused() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains(&format!("{key}: a negative variance")), "{}", stderr(&output));
 
-    // Finite weights whose products overflow: the input fails, instead of reporting no class.
-    let output =
-        predict(&tiny_weights_with(&s, "max.safetensors", "cls_head.fc_cls.weight", |v| v.fill(f32::MAX)));
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let records = json_lines(&output);
-    assert!(records[0]["error"].as_str().unwrap().contains("not finite numbers"), "{records:?}");
+    // Finite weights whose products overflow: a weights error too, found at the first input that
+    // reaches the network; the records before it stay one JSON document, and no later input runs.
+    let overflowing =
+        tiny_weights_with(&s, "max.safetensors", "cls_head.fc_cls.weight", |v| v.fill(f32::MAX));
+    let (video, missing) = (video.to_str().unwrap(), s.path("missing.mp4"));
+    let args =
+        ["predict", "--model", &s.card, "--weights", &overflowing, "--labels", &s.labels, "--format", "json"];
+    let output = vidclass(&[&args[..], &[&missing, video, video]].concat(), b"", s.dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("{video}: the network's scores are not finite")),
+        "{}",
+        stderr(&output)
+    );
+    let records: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 1, "{records}");
+    assert_eq!(records[0]["input"], missing.as_str());
 
     // float16 ends at 65504: a larger value would become infinite, so --f16 is refused.
     let key = "backbone.fast_path.conv1.bn.bias";

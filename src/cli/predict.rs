@@ -150,10 +150,11 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let load = if must_download { Load::FirstGoodInput(build) } else { Load::AtOnce(build) };
 
     let mut printer = Printer::new(args.format, std::io::stdout().lock());
-    let mut failed = 0usize;
+    let (mut failed, mut emitted) = (0usize, 0usize);
     let report = ReportOptions { top_k: args.top_k, min_score: args.min_score };
     let decode = globals.decode;
     let outcome = pipeline::run(jobs, protocol, load, decode, report, &mut progress, |record| {
+        emitted += 1;
         if let Record::Failure(failure) = &record {
             failed += 1;
             if !globals.quiet && args.format != OutputFormat::Table {
@@ -164,7 +165,14 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
         bar.suspend(|| printer.write_result(&record)).context(super::CANNOT_WRITE)
     });
     bar.finish_and_clear();
-    outcome?;
+    if let Err(error) = outcome {
+        // The records written stay one document (a JSON array closed) when the weights stop the
+        // run partway.
+        if emitted > 0 {
+            let _ = printer.finish();
+        }
+        return Err(error);
+    }
     printer.finish().and_then(|mut out| out.flush()).context(super::CANNOT_WRITE)?;
     Ok(if failed > 0 { Status::SomeFailed } else { Status::Success })
 }
