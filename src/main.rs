@@ -10,7 +10,10 @@ use cli::{Cli, Status};
 
 fn main() -> ExitCode {
     vidclass::memory::reuse_freed_memory();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return parse_outcome(&e),
+    };
     clean_up_on_signals();
     match cli::run(cli) {
         Ok(status) => ExitCode::from(status as u8),
@@ -19,6 +22,19 @@ fn main() -> ExitCode {
             cli::say(format_args!("{}", cli::error_line(&err)));
             ExitCode::from(Status::Fatal as u8)
         }
+    }
+}
+
+/// Prints clap's help, version or usage error and returns its exit code; a help text that
+/// cannot be written (a full disk) fails as results that cannot be written do, where clap's own
+/// `exit` ignores the failure and reports success. A closed pipe (`--help | head`) is no failure.
+fn parse_outcome(e: &clap::Error) -> ExitCode {
+    match e.print() {
+        Err(err) if !e.use_stderr() && err.kind() != std::io::ErrorKind::BrokenPipe => {
+            cli::say(format_args!("cannot write to stdout: {err}"));
+            ExitCode::from(Status::Fatal as u8)
+        }
+        _ => ExitCode::from(e.exit_code() as u8),
     }
 }
 

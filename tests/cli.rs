@@ -837,6 +837,16 @@ fn results_that_cannot_be_written_say_so_and_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(crate::stderr(&output).contains("cannot write the results to stdout"), "{args:?}");
     }
+    // And the help, which clap alone would report as printed.
+    for args in [vec!["--help"], vec!["predict", "--help"], vec!["--version"]] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+            .args(&args)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(crate::stderr(&output).contains("cannot write to stdout: No space left"), "{args:?}");
+    }
 }
 
 #[test]
