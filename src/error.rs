@@ -3,7 +3,8 @@
 //! Every failure a user can meet names what it was working on (a file, a model, a URL) and the cause,
 //! in one line, so that a batch run can print it next to the input and carry on with the next one.
 //! The CLI maps these to exit codes: input errors count as "some inputs failed" (1), everything that
-//! stops the run before any input is read (usage, model, weights) is 2.
+//! stops the run (usage, model, weights: before any input is read, or for weights whose scores
+//! overflow, at the first input they reach) is 2.
 
 use std::path::PathBuf;
 

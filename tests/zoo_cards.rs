@@ -114,6 +114,10 @@ fn a_checkpoint_is_cached_under_the_file_name_of_its_url_with_its_hash() {
     let published = "https://h/a/w_20200101-12345678.pth";
     assert_eq!(named(published, "12345678").as_deref(), Some("w_20200101-12345678.pth"));
     assert_eq!(named(published, "1234ABCD").as_deref(), Some("w_20200101-12345678-1234abcd.pth"));
+    // A card that gives the whole hash of a published file finds it under its published name.
+    let whole = format!("12345678{}", "0".repeat(56));
+    assert_eq!(named(published, &whole).as_deref(), Some("w_20200101-12345678.pth"));
+    assert_eq!(named("https://h/w.pth", &whole).as_deref(), Some("w-12345678.pth"));
     // Two cards whose URLs end alike share a cached file only when they expect the same one.
     assert_eq!(named("https://h/ucf101/model.pth", "aaaa0000").as_deref(), Some("model-aaaa0000.pth"));
     assert_eq!(named("https://h/hmdb51/model.pth", "bbbb0000").as_deref(), Some("model-bbbb0000.pth"));

@@ -100,7 +100,8 @@ pub enum Status {
     Success = 0,
     /// Some inputs failed; the others were reported.
     SomeFailed = 1,
-    /// Nothing could run (bad arguments, model or weights), or the results could not be written.
+    /// Bad arguments, model or weights stopped the run (before any input, or at the first input
+    /// the network's overflowing scores failed), or the results could not be written.
     Fatal = 2,
 }
 

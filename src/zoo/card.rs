@@ -79,14 +79,14 @@ pub struct CheckpointRef {
 
 impl CheckpointRef {
     /// The file's name in the weights cache: the name the URL's path ends with (no query or
-    /// fragment) where it carries the hash prefix, as mmaction2's published names do, and that
-    /// name with `-<prefix>` before its extension where not. A file in the cache is trusted without
-    /// rehashing, so two cards whose URLs end alike (`…/ucf101/model.pth`, `…/hmdb51/model.pth`)
-    /// must not share it unless they expect the same file. `None` for a URL without a file name
-    /// (`https://host`, `…/`, `…/..`).
+    /// fragment) where it carries the hash's first 8 digits, as mmaction2's published names do
+    /// (a card may give more of them), and that name with `-<8 digits>` before its extension where
+    /// not. A file in the cache is trusted without rehashing, so two cards whose URLs end alike
+    /// (`…/ucf101/model.pth`, `…/hmdb51/model.pth`) must not share it unless they expect the same
+    /// file. `None` for a URL without a file name (`https://host`, `…/`, `…/..`).
     pub fn cache_name(&self) -> Option<String> {
         let name = self.file_name()?;
-        let prefix = self.sha256_prefix.to_ascii_lowercase();
+        let prefix: String = self.sha256_prefix.chars().take(8).map(|c| c.to_ascii_lowercase()).collect();
         if name.to_ascii_lowercase().contains(&prefix) {
             return Some(name.to_owned());
         }
