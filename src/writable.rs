@@ -10,25 +10,30 @@ use crate::{Error, Result};
 
 /// What an output file holds, told by its first bytes.
 #[derive(Clone, Copy, Debug)]
-pub enum Kind {
+pub enum OutputKind {
     Png,
     Safetensors,
 }
 
-impl Kind {
-    /// Whether a file starting with `head` (its first 9 bytes, or all of a shorter file) holds
-    /// this kind: PNG's signature, or safetensors' header length followed by its JSON header.
-    fn starts(self, head: &[u8]) -> bool {
+impl OutputKind {
+    /// Whether a file of `len` bytes starting with `head` (its first 10 bytes, or all of a shorter
+    /// file) holds this kind: PNG's signature, or safetensors' header length (which text read as a
+    /// number makes far longer than the file) followed by the start of its JSON header.
+    fn starts(self, head: &[u8], len: u64) -> bool {
         match self {
-            Kind::Png => head.starts_with(b"\x89PNG\r\n\x1a\n"),
-            Kind::Safetensors => head.len() == 9 && head[..8] != [0; 8] && head[8] == b'{',
+            OutputKind::Png => head.starts_with(b"\x89PNG\r\n\x1a\n"),
+            OutputKind::Safetensors => {
+                let Some((size, json)) = head.split_first_chunk::<8>() else { return false };
+                let header = u64::from_le_bytes(*size);
+                (2..=len.saturating_sub(8)).contains(&header) && matches!(json, [b'{', b'"' | b'}'])
+            }
         }
     }
 
     fn name(self) -> &'static str {
         match self {
-            Kind::Png => "PNG",
-            Kind::Safetensors => "safetensors",
+            OutputKind::Png => "PNG",
+            OutputKind::Safetensors => "safetensors",
         }
     }
 }
@@ -39,8 +44,9 @@ impl Kind {
 /// file system, no permission). An existing file of the kind being written is the user's own
 /// earlier output; any other (`clip.mp4` named by a slip where `clip.safetensors` was meant) may
 /// be data that nothing can bring back.
-pub fn check_writable(path: &Path, kind: Kind) -> Result<()> {
-    let fail = |error: io::ErrorKind, cause: String| Err(Error::io(path, io::Error::new(error, cause)));
+pub fn check_writable(path: &Path, kind: OutputKind) -> Result<()> {
+    let fail =
+        |error_kind: io::ErrorKind, cause: String| Err(Error::io(path, io::Error::new(error_kind, cause)));
     if path == Path::new("-") {
         // `-` means stdout elsewhere on the command line; here stdout carries the report.
         return fail(io::ErrorKind::InvalidInput, "name a file, not stdout (./- for a file called -)".into());
@@ -51,11 +57,18 @@ pub fn check_writable(path: &Path, kind: Kind) -> Result<()> {
     match std::fs::metadata(path) {
         // A device or a pipe, written to as it is (see `write_whole`).
         Ok(meta) if !meta.is_file() => return may_write(path).map_err(|e| Error::io(path, e)),
-        Ok(meta) if meta.len() > 0 && !holds(path, kind) => {
-            let cause =
-                format!("exists and is no {} file, so it is not replaced; name a new file", kind.name());
-            return fail(io::ErrorKind::AlreadyExists, cause);
-        }
+        Ok(meta) if meta.len() > 0 => match holds(path, kind) {
+            Ok(true) => {}
+            Ok(false) => {
+                let cause =
+                    format!("exists and is no {} file, so it is not replaced; name a new file", kind.name());
+                return fail(io::ErrorKind::AlreadyExists, cause);
+            }
+            Err(e) => {
+                let cause = format!("exists and cannot be read to tell what it holds ({e}); name a new file");
+                return fail(e.kind(), cause);
+            }
+        },
         _ => {}
     }
     let folder = folder_of(path);
@@ -68,11 +81,13 @@ pub fn check_writable(path: &Path, kind: Kind) -> Result<()> {
     may_write(folder).map_err(|e| Error::io(path, e))
 }
 
-/// Whether the file at `path` holds `kind` (false where it cannot be read).
-fn holds(path: &Path, kind: Kind) -> bool {
-    let mut head = Vec::with_capacity(9);
-    let read = std::fs::File::open(path).and_then(|file| file.take(9).read_to_end(&mut head));
-    read.is_ok() && kind.starts(&head)
+/// Whether the file at `path` holds `kind`.
+fn holds(path: &Path, kind: OutputKind) -> io::Result<bool> {
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut head = Vec::with_capacity(10);
+    file.take(10).read_to_end(&mut head)?;
+    Ok(kind.starts(&head, len))
 }
 
 /// The folder `path` is in (`.` for a bare file name).
@@ -94,7 +109,14 @@ pub fn write_whole(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resu
     // Named as the user named it, whatever the link's target is called: the image writer reads
     // the format from the name.
     let name = path.file_name().unwrap_or("output".as_ref()).to_owned();
-    let linked = path.is_symlink().then(|| std::fs::canonicalize(path).ok()).flatten();
+    // A link to a file not there yet is written through too, as `cp` does.
+    let linked = path
+        .is_symlink()
+        .then(|| {
+            std::fs::canonicalize(path)
+                .or_else(|_| Ok::<_, io::Error>(folder_of(path).join(std::fs::read_link(path)?)))
+        })
+        .and_then(Result::ok);
     let path = linked.as_deref().unwrap_or(path);
     let scratch = tempfile::Builder::new()
         .prefix(".vidclass-")
@@ -229,10 +251,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file.txt");
         std::fs::write(&file, b"").unwrap();
-        assert!(check_writable(&dir.path().join("new.png"), Kind::Png).is_ok());
-        assert!(check_writable(&dir.path().join("new.mp4"), Kind::Png).is_ok(), "a new file of any name");
-        assert!(check_writable(&file, Kind::Png).is_ok(), "an empty file loses nothing");
-        let said = |path: &Path| check_writable(path, Kind::Png).unwrap_err().to_string();
+        assert!(check_writable(&dir.path().join("new.png"), OutputKind::Png).is_ok());
+        assert!(
+            check_writable(&dir.path().join("new.mp4"), OutputKind::Png).is_ok(),
+            "a new file of any name"
+        );
+        assert!(check_writable(&file, OutputKind::Png).is_ok(), "an empty file loses nothing");
+        let said = |path: &Path| check_writable(path, OutputKind::Png).unwrap_err().to_string();
         assert_eq!(said(dir.path()), format!("{}: is a folder", dir.path().display()));
         assert!(
             said(&dir.path().join("no/x.png"))
@@ -240,8 +265,12 @@ mod tests {
         );
         assert!(said(&file.join("x.png")).ends_with("file.txt is not a folder"));
         assert!(said(Path::new("-")).contains("not stdout"));
-        assert!(check_writable(Path::new("./-"), Kind::Png).is_ok());
-        assert!(check_writable(Path::new("/dev/null"), Kind::Png).is_ok(), "a device is written as it is");
+        assert!(check_writable(Path::new("./-"), OutputKind::Png).is_ok());
+        #[cfg(unix)]
+        assert!(
+            check_writable(Path::new("/dev/null"), OutputKind::Png).is_ok(),
+            "a device is written as it is"
+        );
     }
 
     #[test]
@@ -258,9 +287,19 @@ mod tests {
         // Whatever the names say.
         let video = write("clip.png", b"\0\0\0\x20ftypisom");
         let text = write("notes.safetensors", b"{\"a\": 1}");
-        assert!(check_writable(&png, Kind::Png).is_ok());
-        assert!(check_writable(&tensors, Kind::Safetensors).is_ok());
-        for (path, kind) in [(&video, Kind::Png), (&text, Kind::Safetensors), (&png, Kind::Safetensors)] {
+        // Text whose ninth byte opens a brace, as a safetensors header does.
+        let css = write("style.css", b"section {color:red}\n");
+        let jsonl = write("log.jsonl", b"{\"a\":1}\n{\"b\":2}\n");
+        assert!(check_writable(&png, OutputKind::Png).is_ok());
+        assert!(check_writable(&tensors, OutputKind::Safetensors).is_ok());
+        let refused = [
+            (&video, OutputKind::Png),
+            (&text, OutputKind::Safetensors),
+            (&png, OutputKind::Safetensors),
+            (&css, OutputKind::Safetensors),
+            (&jsonl, OutputKind::Safetensors),
+        ];
+        for (path, kind) in refused {
             let error = check_writable(path, kind).unwrap_err().to_string();
             let says =
                 format!("exists and is no {} file, so it is not replaced; name a new file", kind.name());
@@ -271,7 +310,7 @@ mod tests {
         {
             let link = dir.path().join("link.png");
             std::os::unix::fs::symlink(&text, &link).unwrap();
-            assert!(check_writable(&link, Kind::Png).is_err());
+            assert!(check_writable(&link, OutputKind::Png).is_err());
             let to_png = dir.path().join("old.png");
             std::os::unix::fs::symlink(&tensors, &to_png).unwrap();
             write_whole(&to_png, |scratch| {
@@ -280,6 +319,14 @@ mod tests {
             })
             .unwrap();
             assert_eq!(std::fs::read(&tensors).unwrap(), b"new");
+            let dangling = dir.path().join("later.safetensors");
+            std::os::unix::fs::symlink("made.safetensors", &dangling).unwrap();
+            write_whole(&dangling, |scratch| {
+                std::fs::write(scratch, b"made").map_err(|e| Error::io(scratch, e))
+            })
+            .unwrap();
+            assert!(dangling.is_symlink(), "still a link");
+            assert_eq!(std::fs::read(dir.path().join("made.safetensors")).unwrap(), b"made");
         }
     }
 

@@ -22,7 +22,7 @@ use vidclass::model::save_safetensors;
 use vidclass::output::base64;
 use vidclass::prepare::{PreparedInput, ViewProtocol, prepare};
 use vidclass::video::Video;
-use vidclass::writable::{Kind, check_writable, same_file};
+use vidclass::writable::{OutputKind, check_writable, same_file};
 use vidclass::zoo::ModelCard;
 
 use super::model_args::{DEFAULT_MODEL, ViewArgs, load_card};
@@ -60,10 +60,10 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
     let card = load_card(&args.model)?;
     let protocol = args.views.protocol(&card)?;
     if let Some(path) = &args.contact_sheet {
-        check_output(path, "--contact-sheet", Kind::Png, Some("png"))?;
+        check_output(path, "--contact-sheet", OutputKind::Png, Some("png"))?;
     }
     if let Some(path) = &args.dump_input {
-        check_output(path, "--dump-input", Kind::Safetensors, None)?;
+        check_output(path, "--dump-input", OutputKind::Safetensors, None)?;
     }
     if let (Some(sheet), Some(dump)) = (&args.contact_sheet, &args.dump_input) {
         ensure!(
@@ -225,7 +225,7 @@ fn input_failed(error: anyhow::Error) -> Status {
 
 /// Checks that `flag`'s file `path`, of `kind`, can be written once the work is done, and has the
 /// `extension` the writer needs, if any (the image format is told by it).
-fn check_output(path: &Path, flag: &str, kind: Kind, extension: Option<&str>) -> anyhow::Result<()> {
+fn check_output(path: &Path, flag: &str, kind: OutputKind, extension: Option<&str>) -> anyhow::Result<()> {
     // First whether it can be written at all: a folder named `x.png` is no PNG file.
     check_writable(path, kind).map_err(|e| anyhow::anyhow!("{flag} {e}"))?;
     if let Some(extension) = extension {

@@ -199,7 +199,7 @@ pub fn average_views(logits: &Tensor, how: Averaging) -> Result<Vec<f32>> {
 /// f32 on loading, so results move by f16 rounding of the weights).
 pub fn convert_checkpoint(input: &Path, output: &Path, f16: bool) -> Result<()> {
     // Before the load, which takes a while for a large checkpoint.
-    crate::writable::check_writable(output, crate::writable::Kind::Safetensors)?;
+    crate::writable::check_writable(output, crate::writable::OutputKind::Safetensors)?;
     if crate::writable::same_file(input, output) {
         let cause = "is the checkpoint being converted; name a new file";
         return Err(crate::Error::io(output, std::io::Error::new(std::io::ErrorKind::AlreadyExists, cause)));

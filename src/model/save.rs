@@ -13,7 +13,7 @@ use std::path::Path;
 
 use candle_core::Tensor;
 
-use crate::writable::{Kind, check_writable, write_whole};
+use crate::writable::{OutputKind, check_writable, write_whole};
 use crate::{Error, Result};
 
 /// Writes `tensors` to `path`; errors name `path` (see [`check_writable`]).
@@ -21,7 +21,7 @@ pub fn save_safetensors<K: AsRef<str> + Ord + Display>(
     tensors: &HashMap<K, Tensor>,
     path: &Path,
 ) -> Result<()> {
-    check_writable(path, Kind::Safetensors)?;
+    check_writable(path, OutputKind::Safetensors)?;
     let bytes = safetensors::tensor::serialize(tensors, None)
         .map_err(|e| Error::io(path, io::Error::other(e.to_string())))?;
     write_whole(path, |to| std::fs::write(to, &bytes).map_err(|e| Error::io(path, e)))
