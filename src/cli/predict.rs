@@ -150,11 +150,10 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let load = if must_download { Load::FirstGoodInput(build) } else { Load::AtOnce(build) };
 
     let mut printer = Printer::new(args.format, std::io::stdout().lock());
-    let (mut failed, mut emitted) = (0usize, 0usize);
+    let (mut failed, mut write_failed) = (0usize, false);
     let report = ReportOptions { top_k: args.top_k, min_score: args.min_score };
     let decode = globals.decode;
     let outcome = pipeline::run(jobs, protocol, load, decode, report, &mut progress, |record| {
-        emitted += 1;
         if let Record::Failure(failure) = &record {
             failed += 1;
             if !globals.quiet && args.format != OutputFormat::Table {
@@ -162,13 +161,15 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
                 bar.suspend(|| super::say(format_args!("{input}: {}", failure.error)));
             }
         }
-        bar.suspend(|| printer.write_result(&record)).context(super::CANNOT_WRITE)
+        let written = bar.suspend(|| printer.write_result(&record)).context(super::CANNOT_WRITE);
+        write_failed |= written.is_err();
+        written
     });
     bar.finish_and_clear();
     if let Err(error) = outcome {
         // The records written stay one document (a JSON array closed) when the weights stop the
-        // run partway.
-        if emitted > 0 {
+        // run partway; an output that failed is left alone.
+        if printer.started() && !write_failed {
             let _ = printer.finish();
         }
         return Err(error);

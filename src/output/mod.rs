@@ -79,6 +79,11 @@ impl<W: Write> Printer<W> {
         self.out.flush()
     }
 
+    /// Whether a record has been written.
+    pub fn started(&self) -> bool {
+        self.written > 0
+    }
+
     /// Completes the output, flushes it and gives the writer back.
     pub fn finish(mut self) -> io::Result<W> {
         let empty = self.written == 0;
