@@ -118,6 +118,9 @@ fn a_checkpoint_is_cached_under_the_file_name_of_its_url_with_its_hash() {
     let whole = format!("12345678{}", "0".repeat(56));
     assert_eq!(named(published, &whole).as_deref(), Some("w_20200101-12345678.pth"));
     assert_eq!(named("https://h/w.pth", &whole).as_deref(), Some("w-12345678.pth"));
+    // The date of a published name is not its hash.
+    let dated = "https://h/other/tsn_20220906-cd10898e.pth";
+    assert_eq!(named(dated, "20220906").as_deref(), Some("tsn_20220906-cd10898e-20220906.pth"));
     // Two cards whose URLs end alike share a cached file only when they expect the same one.
     assert_eq!(named("https://h/ucf101/model.pth", "aaaa0000").as_deref(), Some("model-aaaa0000.pth"));
     assert_eq!(named("https://h/hmdb51/model.pth", "bbbb0000").as_deref(), Some("model-bbbb0000.pth"));
