@@ -900,6 +900,8 @@ fn usage_and_model_errors_exit_2() {
         vec!["predict", "--min-score", "1.5", video],
         // Negative numbers reach the option's own check (not clap's advice to write `-- -1`).
         vec!["predict", "--min-score", "-0.1", video],
+        vec!["predict", "--min-score", "-inf", video],
+        vec!["predict", "--clips", "99999999999999999999999", video],
         vec!["predict", "-k", "-1", video],
         vec!["predict", "--clips", "-2", video],
         // One misspelt name, and nothing is downloaded.
@@ -917,15 +919,15 @@ fn usage_and_model_errors_exit_2() {
                 stderr(&output)
             );
         }
-        if args.contains(&"-0.1") {
-            assert!(
-                stderr(&output).contains("`-0.1` is not a probability from 0 to 1"),
-                "{}",
-                stderr(&output)
-            );
+        if let Some(score) = args.iter().find(|a| ["-0.1", "-inf"].contains(a)) {
+            let says = format!("`{score}` is not a probability from 0 to 1");
+            assert!(stderr(&output).contains(&says), "{}", stderr(&output));
+        }
+        if args.contains(&"99999999999999999999999") {
+            assert!(stderr(&output).contains("` is too large"), "{}", stderr(&output));
         }
         if args.contains(&"-1") || args.contains(&"-2") {
-            assert!(stderr(&output).contains("is not a whole number of 0 or more"), "{}", stderr(&output));
+            assert!(stderr(&output).contains("` is negative"), "{}", stderr(&output));
         }
         // Weights of another model, and a card's labels that do not fit, say what to check.
         if args.contains(&i3d) {

@@ -76,7 +76,11 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
 /// `-k -1` gets this message instead of clap's "unexpected argument" and its advice to write
 /// `-- -1`, which then read as a missing value.
 fn parse_count(text: &str) -> Result<usize, String> {
-    text.parse().map_err(|_| format!("`{text}` is not a whole number of 0 or more"))
+    text.parse().map_err(|_| match text.parse::<i128>() {
+        Ok(n) if n < 0 => format!("`{text}` is negative"),
+        Ok(_) => format!("`{text}` is too large"),
+        Err(_) => format!("`{text}` is not a whole number"),
+    })
 }
 
 #[derive(Debug, Subcommand)]

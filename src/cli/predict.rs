@@ -60,7 +60,7 @@ pub struct PredictArgs {
     top_k: usize,
 
     /// Leave out classes scoring below this (scores are probabilities, 0 to 1).
-    #[arg(long, default_value_t = 0.0, value_name = "SCORE", allow_negative_numbers = true, value_parser = parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_name = "SCORE", allow_hyphen_values = true, value_parser = parse_probability)]
     min_score: f32,
 
     /// Where the network runs: `cpu`, `cuda` (GPU 0) or `cuda:N`; `auto` takes GPU 0 when this
