@@ -948,6 +948,8 @@ fn usage_and_model_errors_exit_2() {
     let named = [
         (vec!["predict", "--labels", "/no/such/labels.txt", video], "--labels /no/such/labels.txt: "),
         (vec!["predict", "--labels", &latin1, video], &latin1_says),
+        // A name with a folder in it is a card file, not a misspelt model.
+        (vec!["predict", "--model", "./no-such-card", video], "model card ./no-such-card: no such file"),
         (vec!["fetch", video], "not a model card (a card is TOML text, this file is not text)"),
     ];
     for (args, says) in named {

@@ -73,13 +73,14 @@ impl ModelArgs {
     }
 }
 
-/// A built-in card by name, or a card file by path (`.toml`, or any file). A built-in name wins
-/// over a file of that name in the current folder, which `> tsn-r50-1x1x8-k400` creates before
-/// the command runs; `./NAME` reads such a file.
+/// A built-in card by name, or a card file by path (`.toml`, a name with a folder in it, or any
+/// file). A built-in name wins over a file of that name in the current folder, which
+/// `> tsn-r50-1x1x8-k400` creates before the command runs; `./NAME` reads such a file.
 pub fn load_card(name: &str) -> anyhow::Result<ModelCard> {
     let builtin = ModelCard::builtin(name);
     let as_path = Path::new(name);
-    if builtin.is_err() && (name.ends_with(".toml") || as_path.is_file()) {
+    let a_path = name.ends_with(".toml") || name.contains(std::path::MAIN_SEPARATOR) || as_path.is_file();
+    if builtin.is_err() && a_path {
         return Ok(ModelCard::from_file(as_path)?);
     }
     Ok(builtin?)

@@ -141,6 +141,9 @@ impl ModelCard {
                 name: path.display().to_string(),
                 cause: "not a model card (a card is TOML text, this file is not text)".into(),
             },
+            std::io::ErrorKind::NotFound => {
+                Error::Card { name: path.display().to_string(), cause: "no such file".into() }
+            }
             _ => Error::io(path, e),
         })?;
         Self::parse(&path.display().to_string(), &text)
