@@ -264,10 +264,14 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
 
 /// Splits a path list into entries: NUL-terminated, or lines with an optional `\r` before the
 /// newline. Empty entries are skipped. Lines holding a NUL byte are a `find -print0` list read
-/// without `-0` (no path holds one).
+/// without `-0` (no path holds one), or UTF-16 text.
 fn read_list(mut reader: impl Read, null: bool) -> io::Result<Vec<OsString>> {
     let mut bytes = Vec::new();
     reader.read_to_end(&mut bytes)?;
+    // PowerShell 5's `>` writes UTF-16, whose NUL bytes -0 would not make sense of either.
+    if bytes.starts_with(b"\xff\xfe") || bytes.starts_with(b"\xfe\xff") {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "is UTF-16 text: save the list as UTF-8"));
+    }
     if !null && bytes.contains(&0) {
         let cause = "holds NUL bytes, as a NUL-separated list does (find -print0): add -0";
         return Err(io::Error::new(io::ErrorKind::InvalidData, cause));

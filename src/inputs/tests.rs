@@ -178,6 +178,11 @@ fn files_from_file_with_nul_separators_keeps_newlines_in_names() {
     assert!(
         err.to_string().ends_with("holds NUL bytes, as a NUL-separated list does (find -print0): add -0")
     );
+    // A list saved as UTF-16 is full of NUL bytes too, which -0 would not mend.
+    let utf16: Vec<u8> = "\u{feff}a.mp4\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    fs::write(&from.path, utf16).unwrap();
+    let err = plan(&no_args, Some(&from), &Extensions::default(), io::empty()).unwrap_err();
+    assert!(err.to_string().ends_with("is UTF-16 text: save the list as UTF-8"), "{err}");
 }
 
 #[test]
