@@ -208,9 +208,9 @@ fn is_url(s: &str, path: &Path) -> bool {
     valid_scheme && (rest.starts_with("//") || std::fs::symlink_metadata(path).is_err())
 }
 
-/// Why the input at `path` cannot be read, in the words the decoder uses for a file that vanished
-/// or cannot be opened, so that a batch's failures read alike.
-fn unreadable(path: &Path, e: io::Error) -> Error {
+/// Why the input at `path` cannot be read, found when the batch is planned or when the decoder
+/// opens it (a file that vanished meanwhile), in the same words either way.
+pub(crate) fn unreadable(path: &Path, e: io::Error) -> Error {
     let cause = match e.kind() {
         io::ErrorKind::NotFound if path.is_symlink() => "a link to a file that does not exist".to_owned(),
         io::ErrorKind::NotFound => "no such file".to_owned(),

@@ -973,14 +973,17 @@ fn usage_and_model_errors_exit_2() {
     std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
     let fifo = s.path("weights.pipe");
     assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let missing = s.path("missing.pth");
     for (weights, says) in [
         (folder, "is a folder"),
         (&fifo, "not a regular file"),
+        ("-", "checkpoint -: no such file (a checkpoint cannot come from standard input"),
+        (&missing, "checkpoint {missing}: no such file"),
         (video, "neither a PyTorch checkpoint"),
         (&empty, "checkpoint {empty}: an empty file"),
         (&cut, "checkpoint {cut}: a .pth cut short or damaged"),
     ] {
-        let says = says.replace("{empty}", &empty).replace("{cut}", &cut);
+        let says = says.replace("{empty}", &empty).replace("{cut}", &cut).replace("{missing}", &missing);
         let output = vidclass(&["predict", "--model", &s.card, "--weights", weights, video], b"", &cache);
         assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
         assert!(stderr(&output).contains(&says), "{}", stderr(&output));

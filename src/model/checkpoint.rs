@@ -33,6 +33,24 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// `Ok` when `path` is a regular file, else why it cannot be a checkpoint, before any work
+    /// that would be lost (`--weights`, `convert`'s input).
+    pub fn check_file(path: &Path) -> Result<()> {
+        let cause = match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => return Ok(()),
+            Ok(meta) if meta.is_dir() => "is a folder, not a checkpoint",
+            Ok(_) => {
+                "not a regular file (a checkpoint is read in pieces, out of order: save it to a file first)"
+            }
+            Err(_) if path == Path::new("-") => {
+                "no such file (a checkpoint cannot come from standard input: save it to a file first)"
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "no such file",
+            Err(e) => return Err(checkpoint_error(path, format!("cannot open: {e}"))),
+        };
+        Err(checkpoint_error(path, cause))
+    }
+
     /// Reads a `.pth` (zip) or `.safetensors` file, recognised by its first bytes.
     pub fn load(path: &Path) -> Result<Self> {
         Self::check_file(path)?;
@@ -91,26 +109,6 @@ impl Checkpoint {
 
 fn checkpoint_error(path: &Path, cause: impl Into<String>) -> Error {
     Error::Checkpoint { path: path.to_owned(), cause: cause.into() }
-}
-
-impl Checkpoint {
-    /// `Ok` when `path` is a regular file, else why it cannot be a checkpoint, before any work
-    /// that would be lost (`--weights`, `convert`'s input).
-    pub fn check_file(path: &Path) -> Result<()> {
-        let cause = match std::fs::metadata(path) {
-            Ok(meta) if meta.is_file() => return Ok(()),
-            Ok(meta) if meta.is_dir() => "is a folder, not a checkpoint",
-            Ok(_) => {
-                "not a regular file (a checkpoint is read in pieces, out of order: save it to a file first)"
-            }
-            Err(_) if path == Path::new("-") => {
-                "no such file (a checkpoint cannot come from standard input: save it to a file first)"
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "no such file",
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        Err(checkpoint_error(path, cause))
-    }
 }
 
 fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {

@@ -203,10 +203,7 @@ impl Reopenable {
             (_, Some(kept)) => kept.open(),
             (Input::File(path), None) => {
                 match std::fs::metadata(path) {
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        return Err(Error::video(&name, "no such file"));
-                    }
-                    Err(e) => return Err(Error::video(&name, format!("cannot open: {e}"))),
+                    Err(e) => return Err(crate::inputs::unreadable(path, e)),
                     Ok(meta) if meta.is_dir() => {
                         return Err(Error::video(&name, "is a directory, not a video"));
                     }
@@ -307,9 +304,9 @@ const MAX_KEPT_URL: u64 = 4 << 30;
 /// a protocol other than `http`/`https` (`file:` needs no copy, `rtsp` is no stream of bytes), a
 /// plain `http` URL behind a proxy ([`http::plain_http_proxy`]), a playlist or manifest, a
 /// download longer than `limit` bytes (told by its announced length where there is one), or one
-/// the temporary folder has no room for (a small `/tmp`). Fails with the cause when the server
-/// cannot be reached, goes silent for `timeout`, or hangs up before the end of the body (the
-/// length it announced, or the last chunk of a chunked one).
+/// the temporary folder cannot hold (a small `/tmp`, an unwritable or missing `$TMPDIR`). Fails
+/// with the cause when the server cannot be reached, goes silent for `timeout`, or hangs up
+/// before the end of the body (the length it announced, or the last chunk of a chunked one).
 fn download(
     url: &str,
     timeout: Duration,
@@ -341,7 +338,7 @@ fn download(
     let kept = match Kept::read(Cursor::new(head).chain(rest), keep) {
         Ok(kept) => kept,
         Err(e) if body.failed => return Err(broke_off(e, &body)),
-        // No room to keep it: each pass reads the URL itself, as for one too long to keep.
+        // Nowhere to keep it: each pass reads the URL itself, as for one too long to keep.
         Err(_) => return Ok(None),
     };
     match kept.len().map_err(|e| format!("cannot keep the download: {e}"))? {
@@ -452,7 +449,7 @@ mod tests {
     }
 
     /// Keeping up to 1 MiB in memory, with no folder for more.
-    fn in_memory() -> Keep<'static> {
+    fn memory_only() -> Keep<'static> {
         Keep { in_memory: 1 << 20, folder: Path::new("/no/such/folder") }
     }
 
@@ -514,12 +511,12 @@ mod tests {
     fn a_chunked_download_is_kept_whole_or_fails_where_it_broke_off() {
         let body: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
         let timeout = Duration::from_secs(5);
-        let whole = download(&serve_raw(|_| chunked(&body, true)), timeout, 1 << 20, in_memory()).unwrap();
+        let whole = download(&serve_raw(|_| chunked(&body, true)), timeout, 1 << 20, memory_only()).unwrap();
         assert!(matches!(whole, Some(Kept::Memory(bytes)) if *bytes == body));
         // The connection closes inside the chunk: half of it arrived.
         let mut cut = chunked(&body, false);
         cut.truncate(cut.len() - body.len() / 2);
-        let error = download(&serve_raw(|_| cut), timeout, 1 << 20, in_memory()).err().unwrap();
+        let error = download(&serve_raw(|_| cut), timeout, 1 << 20, memory_only()).err().unwrap();
         assert!(error.starts_with("the download broke off after 5000 bytes: "), "{error}");
     }
 
@@ -540,7 +537,7 @@ mod tests {
             let close = "Content-Length: 0\r\nConnection: close";
             format!("HTTP/1.1 302 Found\r\nLocation: {url}\r\n{close}\r\n\r\n").into_bytes()
         });
-        let error = download(&looping, Duration::from_secs(5), 1 << 20, in_memory()).err().unwrap();
+        let error = download(&looping, Duration::from_secs(5), 1 << 20, memory_only()).err().unwrap();
         assert_eq!(error, "cannot open: too many redirects");
     }
 
@@ -549,10 +546,10 @@ mod tests {
         ffmpeg::init().unwrap();
         let body: Vec<u8> = (0..10_000u32).map(|i| (i % 249) as u8).collect();
         let timeout = Duration::from_secs(5);
-        let kept = download(&serve(body.clone()), timeout, 10_000, in_memory()).unwrap();
+        let kept = download(&serve(body.clone()), timeout, 10_000, memory_only()).unwrap();
         assert!(matches!(kept, Some(Kept::Memory(bytes)) if *bytes == body));
         assert!(
-            download(&serve(body), timeout, 9_999, in_memory()).unwrap().is_none(),
+            download(&serve(body), timeout, 9_999, memory_only()).unwrap().is_none(),
             "one byte over the limit"
         );
         // A length announced over the limit is not downloaded first: this body, cut off after
@@ -560,11 +557,11 @@ mod tests {
         let header = "HTTP/1.1 200 OK\r\nContent-Length: 5000000000\r\nConnection: close\r\n\r\n";
         let announced = serve_raw(move |_| [header.as_bytes(), &[0u8; 10]].concat());
         assert!(
-            download(&announced, timeout, 10_000, in_memory()).unwrap().is_none(),
+            download(&announced, timeout, 10_000, memory_only()).unwrap().is_none(),
             "over the limit by its length"
         );
         assert!(
-            download("file:/no/such/video.mp4", timeout, 10_000, in_memory()).unwrap().is_none(),
+            download("file:/no/such/video.mp4", timeout, 10_000, memory_only()).unwrap().is_none(),
             "not a network URL"
         );
     }
@@ -582,7 +579,7 @@ mod tests {
 
     #[test]
     fn a_short_stream_stays_in_memory() {
-        let keep = Keep { in_memory: 1000, ..in_memory() };
+        let keep = Keep { in_memory: 1000, ..memory_only() };
         let kept = Kept::read(Cursor::new(vec![1u8; 1000]), keep).unwrap();
         assert!(matches!(kept, Kept::Memory(bytes) if *bytes == vec![1u8; 1000]));
         assert!(Kept::read(io::empty(), keep).unwrap().is_empty());
