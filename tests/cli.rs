@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::cli::{json_lines, tiny_weights, vidclass, write_labels, write_tiny_card};
+use common::http::Fault;
 use common::{Spec, make_video};
 use sha2::{Digest, Sha256};
 
@@ -276,29 +277,37 @@ fn a_playlist_that_loses_a_segment_fails_alone() {
     let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 625));
     let files = hls_files(&video, &s.dir.path().join("hls"), "2", "round_durations");
     assert_eq!(files.len(), 14, "{:?}", files.iter().map(|f| &f.0).collect::<Vec<_>>());
-    let serving = |keep: &dyn Fn(&str) -> bool, lost: Option<&str>| {
+    let serving = |keep: &dyn Fn(&str) -> bool, fault: Fault| {
         let kept: Vec<_> = files.iter().filter(|(name, _)| keep(name)).cloned().collect();
-        let (base, server) = common::http::serve_files_losing(kept, 10 * files.len(), true, lost);
+        let (base, server) = common::http::serve_files_faulty(kept, 10 * files.len(), true, fault);
         (format!("{base}index.m3u8"), server)
     };
-    let (whole, _whole_server) = serving(&|_| true, None);
+    let (whole, _whole_server) = serving(&|_| true, Fault::None);
     // FFmpeg's demuxer skips a segment that fails to download, with a line in its log: one in the
     // middle, two at the end.
-    let (middle, _middle_server) = serving(&|name| name != "index3.ts", None);
-    let (end, _end_server) = serving(&|name| !["index11.ts", "index12.ts"].contains(&name), None);
-    let (bare, _bare_server) = serving(&|name| name == "index.m3u8", None);
+    let (middle, _middle_server) = serving(&|name| name != "index3.ts", Fault::None);
+    let (end, _end_server) = serving(&|name| !["index11.ts", "index12.ts"].contains(&name), Fault::None);
+    let (bare, _bare_server) = serving(&|name| name == "index.m3u8", Fault::None);
     // There for the counting pass and gone for the decoding one.
-    let (flaky, _flaky_server) = serving(&|_| true, Some("index6.ts"));
-    let output = s.predict(&["--format", "jsonl", &whole, &middle, &end, &bare, &flaky], b"");
+    let (flaky, _flaky_server) = serving(&|_| true, Fault::Lost("index6.ts"));
+    // Segments whose server falls silent halfway, past --url-timeout: the demuxer takes them for
+    // segments that ended, with no line in its log. The last one is closed only with the input.
+    let (stalled, _stalled_server) = serving(&|_| true, Fault::Stalls("index3.ts"));
+    let (stalled_last, _stalled_last_server) = serving(&|_| true, Fault::Stalls("index12.ts"));
+    let urls = [whole.as_str(), &middle, &end, &bare, &flaky, &stalled, &stalled_last];
+    let output = s.predict(&[&["--format", "jsonl", "--url-timeout", "1"][..], &urls].concat(), b"");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let records = json_lines(&output);
     let error = |i: usize| records[i]["error"].as_str().unwrap_or_default().to_owned();
     assert!(records[0]["top"].is_array(), "{}", records[0]);
-    let lost = "a segment of its playlist failed to download, and FFmpeg skipped it (-v shows its log)";
+    let lost = "a segment of its playlist failed to download or broke off, and FFmpeg skipped it (-v shows \
+                what FFmpeg fetched)";
     assert_eq!(error(1), lost);
     assert_eq!(error(2), lost);
+    assert_eq!(error(5), lost);
+    assert_eq!(error(6), lost);
     assert!(error(3).contains("-v shows what FFmpeg fetched"), "{}", error(3));
-    let again = "a segment of its playlist failed to download when it was read again to decode the frames";
+    let again = "a segment of its playlist failed to download or broke off when it was read again to decode the frames";
     assert!(error(4).starts_with(again), "{}", error(4));
 }
 

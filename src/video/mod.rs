@@ -167,8 +167,12 @@ impl Video {
             ));
         }
 
-        let (index, skipped) =
-            segments::skipped_while(|| PacketIndex::read(&mut ictx, stream_index, &name, input.url_reads()));
+        // Closed in the count too: a playlist's demuxer closes its last segment only with itself.
+        let (index, skipped) = segments::skipped_while(|| {
+            let index = PacketIndex::read(&mut ictx, stream_index, &name, input.url_reads());
+            drop(ictx);
+            index
+        });
         let index = index?;
         if let Some(problem) = skipped_segments(&container, skipped_opening + skipped, "") {
             return Err(Error::video(&name, problem));
@@ -302,7 +306,8 @@ fn segmented(container: &str) -> bool {
 fn skipped_segments(container: &str, skipped: usize, when: &str) -> Option<String> {
     (segmented(container) && skipped > 0).then(|| {
         format!(
-            "a segment of its playlist failed to download{when}, and FFmpeg skipped it (-v shows its log)"
+            "a segment of its playlist failed to download or broke off{when}, and FFmpeg skipped it (-v shows \
+             what FFmpeg fetched)"
         )
     })
 }

@@ -1,10 +1,15 @@
-//! Playlist segments that FFmpeg failed to fetch, counted from its log.
+//! Playlist segments that FFmpeg failed to fetch, counted from its log and from the segments'
+//! own I/O contexts.
 //!
 //! The HLS and DASH demuxers skip a segment that will not download (a 404, a connection that
 //! ends before the announced length) and go on with the next, saying so only in FFmpeg's log;
 //! the video then reads as a shorter one, and its clips would be sampled from what arrived. So
 //! vidclass's log callback counts those messages, per thread (a demuxer logs on the thread that
 //! reads it), and passes every message on to FFmpeg's own printer, which applies the `-v` level.
+//! A segment whose server falls silent past the timeout halfway leaves no line at all: the
+//! demuxer takes the failed read for the segment's end. Its error stays in the segment's I/O
+//! context, which the demuxer closes through the format context's close callback, so vidclass
+//! installs one that counts a context closed with an error.
 
 use std::cell::Cell;
 use std::ffi::CStr;
@@ -43,6 +48,64 @@ unsafe extern "C" fn watch(
     }
     // SAFETY: the arguments are handed on untouched, as FFmpeg handed them over.
     unsafe { ffmpeg::ffi::av_log_default_callback(context, level, format, arguments) };
+}
+
+/// Counts the I/O context a demuxer opened itself (a playlist's segment) and is about to close, if
+/// its reads ended in an error. HLS's demuxer takes a segment whose server stalled past the
+/// timeout, or hung up, for a segment that ended and goes on with the next in silence: the read
+/// error is left only in the segment's context.
+///
+/// # Safety
+/// `pb` is an open I/O context, or null.
+unsafe fn count_if_failed(pb: *mut ffmpeg::ffi::AVIOContext) {
+    // SAFETY: the caller's promise.
+    let error = if pb.is_null() { 0 } else { unsafe { (*pb).error } };
+    if error < 0 && error != ffmpeg::ffi::AVERROR_EOF {
+        SKIPPED.with(|skipped| skipped.set(skipped.get() + 1));
+    }
+}
+
+/// A format context's `io_close2` (FFmpeg 5.0 on): [`count_if_failed`], then close as FFmpeg's
+/// default does.
+#[cfg(ffmpeg_io_close2)]
+unsafe extern "C" fn close_nested(
+    _: *mut ffmpeg::ffi::AVFormatContext,
+    pb: *mut ffmpeg::ffi::AVIOContext,
+) -> libc::c_int {
+    // SAFETY: FFmpeg hands over a context it opened (or null), closed here once.
+    unsafe {
+        count_if_failed(pb);
+        ffmpeg::ffi::avio_close(pb)
+    }
+}
+
+/// A format context's `io_close` (before FFmpeg 5.0): as above.
+#[cfg(not(ffmpeg_io_close2))]
+unsafe extern "C" fn close_nested(_: *mut ffmpeg::ffi::AVFormatContext, pb: *mut ffmpeg::ffi::AVIOContext) {
+    // SAFETY: as above.
+    unsafe {
+        count_if_failed(pb);
+        ffmpeg::ffi::avio_close(pb);
+    }
+}
+
+/// Counts, from now on, the segments `context`'s demuxer drops after a read error (see
+/// [`count_if_failed`]), along with those FFmpeg's log tells of.
+///
+/// # Safety
+/// `context` is an allocated format context, not yet opened.
+pub(crate) unsafe fn watch_nested_inputs(context: *mut ffmpeg::ffi::AVFormatContext) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        #[cfg(ffmpeg_io_close2)]
+        {
+            (*context).io_close2 = Some(close_nested);
+        }
+        #[cfg(not(ffmpeg_io_close2))]
+        {
+            (*context).io_close = Some(close_nested);
+        }
+    }
 }
 
 /// Installs the callback (once per process, with FFmpeg's initialisation).

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use ffmpeg_next as ffmpeg;
 
+use super::segments;
 use crate::error::{Error, Result, server_silent_for};
 use crate::http;
 use crate::inputs::Input;
@@ -216,7 +217,10 @@ impl Reopenable {
             }
             (Input::Url(url), None) => {
                 let url = lowercase_scheme(url);
-                ffmpeg::format::input_with_dictionary(&*url, url_options(&url, self.url_timeout))
+                let options = url_options(&url, self.url_timeout);
+                CString::new(url.as_bytes())
+                    .map_err(|_| ffmpeg::Error::InvalidData)
+                    .and_then(|url| open_watched(&url, options))
             }
             (Input::Stdin, None) => unreachable!("stdin bytes are read when the source is prepared"),
         };
@@ -398,12 +402,30 @@ fn open_file(path: &Path) -> std::result::Result<ffmpeg::format::context::Input,
     url.extend_from_slice(path.as_os_str().as_encoded_bytes());
     // A path from the OS holds no NUL byte.
     let url = CString::new(url).map_err(|_| ffmpeg::Error::InvalidData)?;
-    // SAFETY: `url` is a NUL-terminated string that outlives the call; `context` starts null, so
-    // FFmpeg allocates it, frees it itself when opening fails, and is closed here when reading
-    // the stream info fails; once wrapped, `Input` owns it and closes it on drop.
+    open_watched(&url, ffmpeg::Dictionary::new())
+}
+
+/// Opens `url` with `options` as `ffmpeg::format::input_with_dictionary` does, with the segments
+/// a playlist's demuxer drops after a read error counted ([`segments::watch_nested_inputs`]).
+fn open_watched(
+    url: &CString,
+    options: ffmpeg::Dictionary,
+) -> std::result::Result<ffmpeg::format::context::Input, ffmpeg::Error> {
+    // SAFETY: `url` is a NUL-terminated string that outlives the call; `context` is allocated
+    // here and then freed by FFmpeg itself when opening fails, or closed here when reading the
+    // stream info fails; once wrapped, `Input` owns it and closes it on drop. The options are
+    // handed back and freed whatever happens.
     unsafe {
-        let mut context = ptr::null_mut();
-        match ffmpeg::ffi::avformat_open_input(&mut context, url.as_ptr(), ptr::null_mut(), ptr::null_mut()) {
+        let mut context = ffmpeg::ffi::avformat_alloc_context();
+        if context.is_null() {
+            return Err(ffmpeg::Error::Other { errno: libc::ENOMEM });
+        }
+        segments::watch_nested_inputs(context);
+        let mut options = options.disown();
+        let opened =
+            ffmpeg::ffi::avformat_open_input(&mut context, url.as_ptr(), ptr::null_mut(), &mut options);
+        drop(ffmpeg::Dictionary::own(options));
+        match opened {
             0 => match ffmpeg::ffi::avformat_find_stream_info(context, ptr::null_mut()) {
                 found if found >= 0 => Ok(ffmpeg::format::context::Input::wrap(context)),
                 e => {

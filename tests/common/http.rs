@@ -59,18 +59,32 @@ pub fn serve_files(
     requests: usize,
     announce: bool,
 ) -> (String, JoinHandle<()>) {
-    serve_files_losing(files, requests, announce, None)
+    serve_files_faulty(files, requests, announce, Fault::None)
 }
 
-/// [`serve_files`], but the file named `lost` is served only the first time it is asked for, and
-/// then answered with 404 (a server that loses a file between two reads).
-pub fn serve_files_losing(
+/// What goes wrong with one file of [`serve_files_faulty`].
+pub enum Fault<'a> {
+    None,
+    /// Served only the first time it is asked for, then answered with 404 (a server that loses a
+    /// file between two reads).
+    Lost(&'a str),
+    /// Half its body sent, then the connection kept open and silent for ten seconds (a server
+    /// that stalls; other requests are served meanwhile).
+    Stalls(&'a str),
+}
+
+/// [`serve_files`], with `fault`.
+pub fn serve_files_faulty(
     files: Vec<(String, Vec<u8>)>,
     requests: usize,
     announce: bool,
-    lost: Option<&str>,
+    fault: Fault,
 ) -> (String, JoinHandle<()>) {
-    let lost = lost.map(str::to_owned);
+    let (lost, stalls) = match fault {
+        Fault::None => (None, None),
+        Fault::Lost(name) => (Some(name.to_owned()), None),
+        Fault::Stalls(name) => (None, Some(name.to_owned())),
+    };
     let mut lost_served = false;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
@@ -91,6 +105,16 @@ pub fn serve_files_losing(
                         if announce { format!("Content-Length: {}\r\n", body.len()) } else { String::new() };
                     let mut response =
                         format!("HTTP/1.1 200 OK\r\n{length}Connection: close\r\n\r\n").into_bytes();
+                    if stalls.as_deref() == Some(path.as_str()) {
+                        response.extend_from_slice(&body[..body.len() / 2]);
+                        let _ = stream.write_all(&response);
+                        let _ = stream.flush();
+                        std::thread::spawn(move || {
+                            std::thread::sleep(Duration::from_secs(10));
+                            drop(stream);
+                        });
+                        return;
+                    }
                     response.extend_from_slice(body);
                     response
                 }
