@@ -69,6 +69,15 @@ pub fn one_line_path(path: &std::path::Path) -> String {
     one_line_name(&path.to_string_lossy())
 }
 
+/// Why a file named on the command line could not be read: "no such file" where it is missing, as
+/// every missing input, card and checkpoint is told, else the system's words.
+pub fn read_failure(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
 /// candle's message without the backtrace it appends when `RUST_BACKTRACE` is set (users set it
 /// for other programs; a batch's error line is no place for twenty stack frames), on one line.
 fn one_line(error: &candle_core::Error) -> String {

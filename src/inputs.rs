@@ -164,7 +164,9 @@ pub fn plan<A: AsRef<OsStr>>(
             std::fs::File::open(&list.path).and_then(|file| read_list(file, list.null))
         };
         let list_name = one_line_path(&list.path);
-        entries.extend(read.map_err(|e| Error::Usage(format!("--files-from {list_name}: {e}")))?);
+        let unreadable =
+            |e| Error::Usage(format!("--files-from {list_name}: {}", crate::error::read_failure(&e)));
+        entries.extend(read.map_err(unreadable)?);
     }
     // And as an entry of the list itself.
     if list_on_stdin && entries.iter().any(|e| e == "-") {

@@ -40,7 +40,9 @@ impl ModelArgs {
         match &self.labels {
             Some(path) => {
                 let context = || format!("--labels {}", one_line_path(path));
-                let bytes = std::fs::read(path).with_context(context)?;
+                let bytes = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!(vidclass::error::read_failure(&e)))
+                    .with_context(context)?;
                 let text = String::from_utf8(bytes).map_err(|e| {
                     let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
                         .iter()

@@ -202,7 +202,7 @@ fn unreadable_list_stops_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let from = FilesFrom { path: tmp.path().join("nope.txt"), null: false };
     let err = plan(&["x"; 0], Some(&from), &Extensions::default(), io::empty()).unwrap_err();
-    let says = format!("--files-from {}: No such file", tmp.path().join("nope.txt").display());
+    let says = format!("--files-from {}: no such file", tmp.path().join("nope.txt").display());
     assert!(matches!(&err, Error::Usage(message) if message.starts_with(&says)), "{err}");
 }
 
