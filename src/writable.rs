@@ -109,14 +109,7 @@ pub fn write_whole(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resu
     // Named as the user named it, whatever the link's target is called: the image writer reads
     // the format from the name.
     let name = path.file_name().unwrap_or("output".as_ref()).to_owned();
-    // A link to a file not there yet is written through too, as `cp` does.
-    let linked = path
-        .is_symlink()
-        .then(|| {
-            std::fs::canonicalize(path)
-                .or_else(|_| Ok::<_, io::Error>(folder_of(path).join(std::fs::read_link(path)?)))
-        })
-        .and_then(Result::ok);
+    let linked = link_target(path);
     let path = linked.as_deref().unwrap_or(path);
     let scratch = tempfile::Builder::new()
         .prefix(".vidclass-")
@@ -159,6 +152,15 @@ fn same_existing((_, a): (&Path, &std::fs::Metadata), (_, b): (&Path, &std::fs::
 #[cfg(not(unix))]
 fn same_existing((a, _): (&Path, &std::fs::Metadata), (b, _): (&Path, &std::fs::Metadata)) -> bool {
     std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+}
+
+/// The file the link at `path` points to, whether it is there yet or not (a link to a file not
+/// there yet is written through too, as `cp` does); `None` where `path` is no link.
+fn link_target(path: &Path) -> Option<std::path::PathBuf> {
+    if !path.is_symlink() {
+        return None;
+    }
+    std::fs::canonicalize(path).ok().or_else(|| Some(folder_of(path).join(std::fs::read_link(path).ok()?)))
 }
 
 /// Whether this process may write to `path`, or create files in it if it is a folder
