@@ -217,10 +217,7 @@ impl Reopenable {
             }
             (Input::Url(url), None) => {
                 let url = lowercase_scheme(url);
-                let options = url_options(&url, self.url_timeout);
-                CString::new(url.as_bytes())
-                    .map_err(|_| ffmpeg::Error::InvalidData)
-                    .and_then(|url| open_watched(&url, options))
+                open_watched(url.as_bytes().to_vec(), url_options(&url, self.url_timeout))
             }
             (Input::Stdin, None) => unreachable!("stdin bytes are read when the source is prepared"),
         };
@@ -400,17 +397,17 @@ fn is_pipe(_: &Path) -> bool {
 fn open_file(path: &Path) -> std::result::Result<ffmpeg::format::context::Input, ffmpeg::Error> {
     let mut url = b"file:".to_vec();
     url.extend_from_slice(path.as_os_str().as_encoded_bytes());
-    // A path from the OS holds no NUL byte.
-    let url = CString::new(url).map_err(|_| ffmpeg::Error::InvalidData)?;
-    open_watched(&url, ffmpeg::Dictionary::new())
+    open_watched(url, ffmpeg::Dictionary::new())
 }
 
 /// Opens `url` with `options` as `ffmpeg::format::input_with_dictionary` does, with the segments
 /// a playlist's demuxer drops after a read error counted ([`segments::watch_nested_inputs`]).
 fn open_watched(
-    url: &CString,
+    url: Vec<u8>,
     options: ffmpeg::Dictionary,
 ) -> std::result::Result<ffmpeg::format::context::Input, ffmpeg::Error> {
+    // A path from the OS holds no NUL byte; a URL with one names nothing FFmpeg could open.
+    let url = CString::new(url).map_err(|_| ffmpeg::Error::InvalidData)?;
     // SAFETY: `url` is a NUL-terminated string that outlives the call; `context` is allocated
     // here and then freed by FFmpeg itself when opening fails, or closed here when reading the
     // stream info fails; once wrapped, `Input` owns it and closes it on drop. The options are
