@@ -81,9 +81,9 @@ impl CheckpointRef {
     /// The file's name in the weights cache: the name the URL's path ends with (no query or
     /// fragment) where it ends in the hash's first 8 digits, as mmaction2's published names do
     /// (`…_20220906-cd10898e.pth`; a card may give more digits), and that name with `-<8 digits>`
-    /// before its extension where not (a date in the name is no hash). A file in the cache is trusted without rehashing, so two cards whose URLs end alike
-    /// (`…/ucf101/model.pth`, `…/hmdb51/model.pth`) must not share it unless they expect the same
-    /// file. `None` for a URL without a file name (`https://host`, `…/`, `…/..`).
+    /// before its extension where not (a date in the name is no hash). A file in the cache is
+    /// trusted without rehashing, so two cards whose URLs end alike (`…/ucf101/model.pth`,
+    /// `…/hmdb51/model.pth`) must not share it unless they expect the same file. `None` for a URL without a file name (`https://host`, `…/`, `…/..`).
     pub fn cache_name(&self) -> Option<String> {
         let name = self.file_name()?;
         let prefix: String = self.sha256_prefix.chars().take(8).map(|c| c.to_ascii_lowercase()).collect();
