@@ -41,8 +41,8 @@ pub enum Load<F> {
     /// At once, while the first input decodes (the weights are on disk).
     AtOnce(F),
     /// Once an input has decoded (the load starts with a download that a batch of failed inputs
-    /// does not need). Failures before it are held back, so that a load that fails still emits
-    /// nothing.
+    /// does not need). The failures before it are emitted as they come, so that a load that then
+    /// fails leaves their records out too: the user learns of every problem in one run.
     FirstGoodInput(F),
 }
 
@@ -60,7 +60,7 @@ pub trait Progress {
 /// inputs are prepared with `protocol` on another), handing each record to `emit` as soon as it
 /// is ready, in job order, and keeping `progress` informed. Stops early, returning the error,
 /// when `load` or `emit` fails, or when the network's scores for an input are not finite numbers
-/// (see [`Error::NonFiniteScores`]); a failed load emits nothing.
+/// (see [`Error::NonFiniteScores`]); the records emitted before such a stop stand.
 pub fn run<E: From<Error>>(
     jobs: Vec<Job>,
     protocol: ViewProtocol,
@@ -94,14 +94,12 @@ pub fn run<E: From<Error>>(
             Load::AtOnce(build) => (Some(build()?), None),
             Load::FirstGoodInput(build) => (None, Some(build)),
         };
-        let mut held_back = Vec::new();
         for Decoded { name, name_bytes, prepared, decode_ms } in receiver {
             let record = match prepared {
                 Err(error) => Record::failure(&name, &error.detail()),
                 Ok(prepared) => {
                     if let Some(build) = build.take() {
                         classifier = Some(build()?);
-                        held_back.drain(..).try_for_each(&mut emit)?;
                     }
                     let classifier = classifier.as_ref().expect("built before the first good input");
                     match classify(classifier, &name, &prepared, decode_ms, report, progress) {
@@ -116,13 +114,8 @@ pub fn run<E: From<Error>>(
             }
             .with_input_bytes(name_bytes.as_deref());
             progress.input_done();
-            if classifier.is_some() {
-                emit(record)?;
-            } else {
-                held_back.push(record);
-            }
+            emit(record)?;
         }
-        held_back.into_iter().try_for_each(emit)?;
         Ok(())
     })
 }

@@ -705,11 +705,14 @@ fn weights_are_downloaded_only_once_an_input_has_decoded() {
     assert!(records[1]["top"].is_array(), "{records:?}");
     assert_eq!(std::fs::read(cache.join(&file)).unwrap(), body);
 
-    // A download that fails after held-back failures still emits nothing and exits 2.
+    // A download that fails exits 2, and the failure before it still has its record: the user
+    // learns of both problems in one run.
     std::fs::remove_file(cache.join(&file)).unwrap();
     let output = predict(&unreachable, &[&missing, video.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
+    let records = json_lines(&output);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(records[0]["error"].as_str().unwrap().contains("no such file"), "{records:?}");
     assert!(stderr(&output).contains("--weights FILE"), "{}", stderr(&output));
 }
 
