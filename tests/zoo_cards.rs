@@ -128,6 +128,15 @@ fn a_checkpoint_is_cached_under_the_file_name_of_its_url_with_its_hash() {
     assert_eq!(named("https://h/.pth", "12345678").as_deref(), Some(".pth-12345678"));
     // A signed URL's query and a fragment are not part of the file's name.
     assert_eq!(named("https://h/a/w.pth?X-Sig=a/b#part", "12345678").as_deref(), Some("w-12345678.pth"));
+    // A name too long for a file system (with `.part` added) keeps its start, digits and
+    // extension, cut at a character's boundary.
+    let long_stem = format!("{}é{}", "a".repeat(236), "b".repeat(100));
+    let long = named(&format!("https://h/{long_stem}.pth"), "12345678").unwrap();
+    assert_eq!(long, format!("{}-12345678.pth", "a".repeat(236)));
+    let hashed = named(&format!("https://h/{long_stem}-12345678.pth"), "12345678").unwrap();
+    assert_eq!(hashed, long);
+    let just_fits = format!("{}-12345678.pth", "c".repeat(237));
+    assert_eq!(named(&format!("https://h/{just_fits}"), "12345678"), Some(just_fits));
     for nameless in ["https://h", "https://h/", "https://h/a/..", "https://h/a/.?x", "no-scheme/w.pth"] {
         assert_eq!(named(nameless, "12345678"), None, "{nameless}");
     }

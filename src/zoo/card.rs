@@ -68,6 +68,10 @@ pub struct Views {
     pub fast: ViewProtocol,
 }
 
+/// The longest name of a cached checkpoint, in bytes: its `.part` file must fit the 255 bytes
+/// most file systems allow a name.
+const LONGEST_CACHE_NAME: usize = 250;
+
 /// A published checkpoint file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,21 +87,29 @@ impl CheckpointRef {
     /// (`…_20220906-cd10898e.pth`; a card may give more digits), and that name with `-<8 digits>`
     /// before its extension where not (a date in the name is no hash). A file in the cache is
     /// trusted without rehashing, so two cards whose URLs end alike (`…/ucf101/model.pth`,
-    /// `…/hmdb51/model.pth`) must not share it unless they expect the same file. `None` for a URL without a file name (`https://host`, `…/`, `…/..`).
+    /// `…/hmdb51/model.pth`) must not share it unless they expect the same file. A name longer
+    /// than 250 bytes has its stem cut short (the digits and extension kept), since
+    /// no cache folder could hold it. `None` for a URL without a file name (`https://host`, `…/`,
+    /// `…/..`).
     pub fn cache_name(&self) -> Option<String> {
         let name = self.file_name()?;
         let prefix: String = self.sha256_prefix.chars().take(8).map(|c| c.to_ascii_lowercase()).collect();
         let (stem, extension) = match name.rsplit_once('.') {
-            Some((stem, extension)) if !stem.is_empty() => (stem, Some(extension)),
+            Some((stem, extension)) if !stem.is_empty() && extension.len() <= 16 => (stem, Some(extension)),
             _ => (name, None),
         };
-        if stem.to_ascii_lowercase().ends_with(&format!("-{prefix}")) {
+        let hashed = stem.to_ascii_lowercase().ends_with(&format!("-{prefix}"));
+        if hashed && name.len() <= LONGEST_CACHE_NAME {
             return Some(name.to_owned());
         }
-        Some(match extension {
-            Some(extension) => format!("{stem}-{prefix}.{extension}"),
-            None => format!("{name}-{prefix}"),
-        })
+        let stem = if hashed { &stem[..stem.len() - prefix.len() - 1] } else { stem };
+        let tail = match extension {
+            Some(extension) => format!("-{prefix}.{extension}"),
+            None => format!("-{prefix}"),
+        };
+        let room = LONGEST_CACHE_NAME - tail.len();
+        let cut = (0..=room.min(stem.len())).rev().find(|&i| stem.is_char_boundary(i)).unwrap_or(0);
+        Some(format!("{}{tail}", &stem[..cut]))
     }
 
     /// The file name the URL's path ends with, without query or fragment.
