@@ -141,3 +141,46 @@ fn a_checkpoint_is_cached_under_the_file_name_of_its_url_with_its_hash() {
         assert_eq!(named(nameless, "12345678"), None, "{nameless}");
     }
 }
+
+#[test]
+fn builtin_cards_state_the_stem_depth_and_fusion_of_their_configs() {
+    use vidclass::model::{ResNet3dConfig, SlowFastConfig};
+    let stated = |c: &ResNet3dConfig| (c.depth, c.conv1_kernel);
+    for card in ModelCard::all().unwrap() {
+        let name = card.name.as_str();
+        match &card.architecture {
+            Architecture::Tsn(c) => assert_eq!(c.depth, Some(50), "{name}"),
+            Architecture::Resnet3d(c) => {
+                let config = if name.starts_with("i3d") {
+                    ResNet3dConfig::i3d_r50()
+                } else {
+                    ResNet3dConfig::slowonly_r50()
+                };
+                assert_eq!(stated(c), stated(&config), "{name}");
+            }
+            Architecture::Slowfast(c) => {
+                let config = match name {
+                    "slowfast-r50-4x16-k400" => SlowFastConfig::r50_4x16(),
+                    "slowfast-r50-8x8-k400" | "slowfast-r50-8x8-steplr-k400" => SlowFastConfig::r50_8x8(),
+                    "slowfast-r101-8x8-k400" => SlowFastConfig::r101_8x8(),
+                    "slowfast-r101-r50-4x16-k400" => SlowFastConfig::r101_r50_4x16(),
+                    other => panic!("{other}: which config?"),
+                };
+                assert_eq!(c.fusion_kernel, config.fusion_kernel, "{name}");
+                assert_eq!(stated(&c.slow), stated(&config.slow), "{name}");
+                assert_eq!(stated(&c.fast), stated(&config.fast), "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_builtin_card_refuses_the_checkpoint_of_another_model() {
+    // Before the cards stated the stem's kernel, I3D weights under the SlowOnly card built an I3D
+    // network with SlowOnly's strides and sampling, and it ran.
+    let card = ModelCard::builtin("slowonly-r50-4x16-k400").unwrap();
+    let i3d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/i3d_r50.pth");
+    let err = vidclass::Recognizer::load(&card.architecture, &i3d, &candle_core::Device::Cpu).unwrap_err();
+    let err = err.to_string();
+    assert!(err.contains("backbone.conv1.conv.weight") && err.contains("another architecture"), "{err}");
+}
