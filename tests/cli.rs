@@ -237,6 +237,48 @@ fn hls_files(video: &Path, dir: &Path, seconds: &str, flags: &str) -> Vec<(Strin
 }
 
 #[test]
+fn a_playlists_segments_are_fetched_only_from_servers_with_trusted_certificates() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 50));
+    let files = hls_files(&video, &s.dir.path().join("hls"), "1", "+independent_segments");
+    // The segments on one HTTPS server, the playlist naming them on another, each certificate
+    // signed by a CA of its own. FFmpeg's demuxer fetches the segments itself, and FFmpeg checks
+    // no certificate unless asked.
+    let segments_ca = common::https::Certificates::new("segments CA");
+    let playlist_ca = common::https::Certificates::new("playlist CA");
+    let segments = common::https::serve_files(files.clone(), &segments_ca);
+    let listed = String::from_utf8(files.iter().find(|f| f.0 == "index.m3u8").unwrap().1.clone()).unwrap();
+    let remote: String = listed
+        .lines()
+        .map(|line| if line.ends_with(".ts") { format!("{segments}{line}\n") } else { format!("{line}\n") })
+        .collect();
+    assert!(remote.contains(&format!("{segments}index0.ts")), "{remote}");
+    let playlist = common::https::serve_files(vec![("index.m3u8".into(), remote.into_bytes())], &playlist_ca);
+    let trusting = |ca_pems: &[&str]| {
+        let ca_file = s.dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca_pems.join("\n")).unwrap();
+        let mut args = vec!["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels];
+        let url = format!("{playlist}index.m3u8");
+        args.extend_from_slice(&["--format", "jsonl", &url]);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+            .args(&args)
+            .env("VIDCLASS_CACHE", s.dir.path().join("cache"))
+            .env("SSL_CERT_FILE", &ca_file)
+            .output()
+            .unwrap();
+        (output.status.code(), json_lines(&output), stderr(&output))
+    };
+    // Trusting both CAs (SSL_CERT_FILE), the segments are read.
+    let (code, records, log) = trusting(&[&playlist_ca.ca_pem, &segments_ca.ca_pem]);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(records[0]["top"].is_array(), "{records:?}");
+    // Trusting only the playlist's, they are refused, and the input fails.
+    let (code, records, log) = trusting(&[&playlist_ca.ca_pem]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(records[0]["error"].is_string(), "{records:?}");
+}
+
+#[test]
 fn playlist_and_streaming_urls_are_opened_by_ffmpeg_itself() {
     let s = Setup::new();
     // An HLS playlist names its segments: FFmpeg's demuxer must fetch them, not a copy of the list.

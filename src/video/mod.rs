@@ -10,6 +10,7 @@ mod decode;
 mod index;
 mod segments;
 mod source;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

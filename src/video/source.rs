@@ -401,7 +401,8 @@ fn open_file(path: &Path) -> std::result::Result<ffmpeg::format::context::Input,
 }
 
 /// Opens `url` with `options` as `ffmpeg::format::input_with_dictionary` does, with the segments
-/// a playlist's demuxer drops after a read error counted ([`segments::watch_nested_inputs`]).
+/// a playlist's demuxer drops after a read error counted ([`segments::watch_nested_inputs`]) and
+/// the certificates of every server it connects to checked ([`super::tls::check_certificates`]).
 fn open_watched(
     url: Vec<u8>,
     options: ffmpeg::Dictionary,
@@ -418,6 +419,7 @@ fn open_watched(
             return Err(ffmpeg::Error::Other { errno: libc::ENOMEM });
         }
         segments::watch_nested_inputs(context);
+        super::tls::check_certificates(context);
         let mut options = options.disown();
         let opened =
             ffmpeg::ffi::avformat_open_input(&mut context, url.as_ptr(), ptr::null_mut(), &mut options);

@@ -129,3 +129,4 @@ pub fn ffmpeg(args: &[&str]) {
 pub mod cli;
 pub mod device;
 pub mod http;
+pub mod https;
