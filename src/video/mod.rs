@@ -405,8 +405,9 @@ fn discard_other_streams(ictx: &mut ffmpeg::format::context::Input, keep: usize)
     }
 }
 
-/// Clockwise degrees the display matrix asks for, snapped to 0/90/180/270 as FFmpeg's
-/// autorotation does.
+/// Clockwise degrees the display matrix asks for: 90, 180 or 270 (to the nearest degree), else 0.
+/// decord, and so mmaction2, turns only those: a matrix of 80° leaves the frames as they are
+/// stored (the ffmpeg tool would turn them and fill the corners with black).
 fn rotation_of(stream: &ffmpeg::format::stream::Stream) -> u32 {
     for side_data in stream.side_data() {
         if side_data.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix
@@ -418,8 +419,8 @@ fn rotation_of(stream: &ffmpeg::format::stream::Stream) -> u32 {
             if counter_clockwise.is_nan() {
                 return 0;
             }
-            let clockwise = (-counter_clockwise.round()).rem_euclid(360.0);
-            return (((clockwise + 45.0) / 90.0).floor() as u32 % 4) * 90;
+            let clockwise = (-counter_clockwise.round()).rem_euclid(360.0) as u32;
+            return if clockwise % 90 == 0 { clockwise } else { 0 };
         }
     }
     0
