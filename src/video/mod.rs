@@ -420,7 +420,7 @@ fn rotation_of(stream: &ffmpeg::format::stream::Stream) -> u32 {
                 return 0;
             }
             let clockwise = (-counter_clockwise.round()).rem_euclid(360.0) as u32;
-            return if clockwise % 90 == 0 { clockwise } else { 0 };
+            return if clockwise.is_multiple_of(90) { clockwise } else { 0 };
         }
     }
     0
