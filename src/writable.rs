@@ -13,6 +13,9 @@ use crate::{Error, Result};
 pub enum OutputKind {
     Png,
     Safetensors,
+    /// `inspect --dump-input`'s file: safetensors holding one tensor, `input`. Told apart from a
+    /// checkpoint (safetensors too, and no output to replace by a slip).
+    InputDump,
 }
 
 impl OutputKind {
@@ -22,7 +25,7 @@ impl OutputKind {
     fn starts(self, head: &[u8], len: u64) -> bool {
         match self {
             OutputKind::Png => head.starts_with(b"\x89PNG\r\n\x1a\n"),
-            OutputKind::Safetensors => {
+            OutputKind::Safetensors | OutputKind::InputDump => {
                 let Some((size, json)) = head.split_first_chunk::<8>() else { return false };
                 let header = u64::from_le_bytes(*size);
                 (2..=len.saturating_sub(8)).contains(&header) && matches!(json, [b'{', b'"' | b'}'])
@@ -34,6 +37,7 @@ impl OutputKind {
         match self {
             OutputKind::Png => "PNG",
             OutputKind::Safetensors => "safetensors",
+            OutputKind::InputDump => "input dump",
         }
     }
 }
@@ -83,11 +87,35 @@ pub fn check_writable(path: &Path, kind: OutputKind) -> Result<()> {
 
 /// Whether the file at `path` holds `kind`.
 fn holds(path: &Path, kind: OutputKind) -> io::Result<bool> {
-    let file = std::fs::File::open(path)?;
+    let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
     let mut head = Vec::with_capacity(10);
-    file.take(10).read_to_end(&mut head)?;
-    Ok(kind.starts(&head, len))
+    (&mut file).take(10).read_to_end(&mut head)?;
+    if !kind.starts(&head, len) {
+        return Ok(false);
+    }
+    match kind {
+        OutputKind::InputDump => only_input_tensor(file, &head),
+        OutputKind::Png | OutputKind::Safetensors => Ok(true),
+    }
+}
+
+/// The longest safetensors header read to tell an input dump (whose header is a few dozen bytes)
+/// from a checkpoint.
+const DUMP_HEADER_MAX: u64 = 1 << 16;
+
+/// Whether the safetensors `file`, whose first bytes `head` were read already, names one tensor,
+/// `input` (besides any metadata).
+fn only_input_tensor(mut file: std::fs::File, head: &[u8]) -> io::Result<bool> {
+    let header_len = u64::from_le_bytes(head[..8].try_into().expect("a safetensors head"));
+    if header_len > DUMP_HEADER_MAX {
+        return Ok(false);
+    }
+    let mut header = head[8..].to_vec();
+    (&mut file).take(header_len - header.len() as u64).read_to_end(&mut header)?;
+    let names = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&header)
+        .map(|tensors| tensors.keys().filter(|name| *name != "__metadata__").cloned().collect::<Vec<_>>());
+    Ok(names.is_ok_and(|names| names == ["input"]))
 }
 
 /// The folder `path` is in (`.` for a bare file name).
@@ -286,6 +314,17 @@ mod tests {
         // What the writers themselves leave: an image, and tensors.
         let png = write("sheet.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
         let tensors = write("t.bin", &[&2u64.to_le_bytes()[..], b"{}"].concat());
+        let safetensors = |names: &[&str]| {
+            let entry = |name: &&str| {
+                format!("\"{name}\":{{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}")
+            };
+            let header = format!("{{{}}}", names.iter().map(entry).collect::<Vec<_>>().join(","));
+            [&(header.len() as u64).to_le_bytes()[..], header.as_bytes(), &[0; 4]].concat()
+        };
+        let dump = write("input.safetensors", &safetensors(&["input"]));
+        // A converted checkpoint: what `--dump-input` named by a slip must not replace.
+        let checkpoint = write("w.safetensors", &safetensors(&["backbone.conv1.weight", "cls_head.fc.bias"]));
+        let one_weight = write("fc.safetensors", &safetensors(&["cls_head.fc.weight"]));
         // Whatever the names say.
         let video = write("clip.png", b"\0\0\0\x20ftypisom");
         let text = write("notes.safetensors", b"{\"a\": 1}");
@@ -294,7 +333,12 @@ mod tests {
         let jsonl = write("log.jsonl", b"{\"a\":1}\n{\"b\":2}\n");
         assert!(check_writable(&png, OutputKind::Png).is_ok());
         assert!(check_writable(&tensors, OutputKind::Safetensors).is_ok());
+        assert!(check_writable(&dump, OutputKind::InputDump).is_ok());
+        assert!(check_writable(&checkpoint, OutputKind::Safetensors).is_ok());
         let refused = [
+            (&checkpoint, OutputKind::InputDump),
+            (&one_weight, OutputKind::InputDump),
+            (&tensors, OutputKind::InputDump),
             (&video, OutputKind::Png),
             (&text, OutputKind::Safetensors),
             (&png, OutputKind::Safetensors),

@@ -120,7 +120,7 @@ fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
     let cases: [(Vec<&str>, i32, &str); 12] = [
         (vec!["inspect", video, "--dump-input", "-"], 2, "not stdout"),
         (vec!["inspect", empty.to_str().unwrap()], 1, "the file is empty"),
-        (vec!["inspect", video, "--dump-input", video], 2, "exists and is no safetensors file"),
+        (vec!["inspect", video, "--dump-input", video], 2, "exists and is no input dump file"),
         (vec!["inspect", still, "--contact-sheet", still], 2, "is the video being inspected"),
         (vec!["inspect", video, "--contact-sheet", &sheet, "--dump-input", &sheet_too], 2, "both name"),
         (vec!["inspect", video, "--contact-sheet", sheet_jpg.to_str().unwrap()], 2, "only .png"),

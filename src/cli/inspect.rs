@@ -63,7 +63,7 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
         check_output(path, "--contact-sheet", OutputKind::Png, Some("png"))?;
     }
     if let Some(path) = &args.dump_input {
-        check_output(path, "--dump-input", OutputKind::Safetensors, None)?;
+        check_output(path, "--dump-input", OutputKind::InputDump, None)?;
     }
     if let (Some(sheet), Some(dump)) = (&args.contact_sheet, &args.dump_input) {
         ensure!(
