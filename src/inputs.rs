@@ -138,7 +138,8 @@ pub struct FilesFrom {
 /// Builds the job list from the positional `args` and an optional `--files-from` list, which is
 /// read from `stdin` when its path is `-` (pass `std::io::stdin().lock()`).
 ///
-/// Fails only on a usage error (`-` twice, or `-` with `--files-from -`) or an unreadable list;
+/// Fails only on a usage error (`-` twice, `-` with `--files-from -`, an empty list and nothing
+/// else to do) or an unreadable list;
 /// per-input problems are [`Job::Error`] entries.
 pub fn plan<A: AsRef<OsStr>>(
     args: &[A],
@@ -167,6 +168,10 @@ pub fn plan<A: AsRef<OsStr>>(
         let unreadable =
             |e| Error::Usage(format!("--files-from {list_name}: {}", crate::error::read_failure(&e)));
         entries.extend(read.map_err(unreadable)?);
+        // As an empty folder fails: a `find` that matched nothing is no empty success.
+        if entries.is_empty() {
+            return Err(Error::Usage(format!("--files-from {list_name}: the list names no inputs")));
+        }
     }
     // And as an entry of the list itself.
     if list_on_stdin && entries.iter().any(|e| e == "-") {

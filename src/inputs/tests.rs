@@ -279,3 +279,20 @@ mod unix {
         assert_eq!(path.file_name(), Some(name));
     }
 }
+
+#[test]
+fn an_empty_list_with_nothing_else_to_do_is_an_error() {
+    let from = FilesFrom { path: "-".into(), null: true };
+    let no_args: [&str; 0] = [];
+    // What `find … -print0` sends when nothing matched, and a list of blank lines.
+    for list in [&b""[..], b"\n\r\n"] {
+        let from = FilesFrom { null: list.is_empty(), ..from.clone() };
+        let err = plan(&no_args, Some(&from), &Extensions::default(), list).unwrap_err();
+        assert_eq!(err.to_string(), "--files-from -: the list names no inputs");
+    }
+    // With an argument besides, the empty list adds nothing and takes nothing away.
+    let tmp = tempfile::tempdir().unwrap();
+    touch(tmp.path(), &["a.mp4"]);
+    let jobs = plan(&[tmp.path().join("a.mp4")], Some(&from), &Extensions::default(), io::empty()).unwrap();
+    assert_eq!(describe(&jobs, tmp.path()), ["file:a.mp4"]);
+}
