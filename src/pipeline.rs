@@ -41,8 +41,8 @@ pub enum Load<F> {
     /// At once, while the first input decodes (the weights are on disk).
     AtOnce(F),
     /// Once an input has decoded (the load starts with a download that a batch of failed inputs
-    /// does not need). The failures before it are emitted as they come, so that a load that then
-    /// fails leaves their records out too: the user learns of every problem in one run.
+    /// does not need). The failures before it are emitted as they come, so their records are out
+    /// even when the load then fails: the user learns of every problem in one run.
     FirstGoodInput(F),
 }
 
