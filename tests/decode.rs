@@ -479,3 +479,23 @@ fn urls_are_opened_by_ffmpeg() {
     assert_eq!(video.name(), shouted, "shown as given");
     assert_eq!(shown(&video, &[11, 3]), [11, 3]);
 }
+
+#[test]
+fn frames_before_an_edit_lists_start_are_decoded_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    // One GOP of 60 frames, cut at 1 s by a stream copy: the MP4 keeps the 25 frames before the
+    // cut (the decoder needs them) behind an edit list that starts at the cut, and FFmpeg's
+    // decoder drops frames so marked. decord counts their packets, so they are frames 0–24.
+    let args = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "60", "-sc_threshold", "0", "-bf", "0"];
+    let whole = make_video(
+        dir.path(),
+        "whole.mp4",
+        &Spec { width: 64, height: 48, frames: 60, fps: 25, args: &args },
+    );
+    let cut = dir.path().join("cut.mp4");
+    common::ffmpeg(&["-ss", "1", "-i", whole.to_str().unwrap(), "-c", "copy", cut.to_str().unwrap()]);
+    let video = open(&cut);
+    assert_eq!(video.info().frame_count, 60);
+    let wanted = [0, 3, 24, 25, 26, 59];
+    assert_eq!(shown(&video, &wanted), wanted);
+}

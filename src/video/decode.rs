@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ffmpeg::Discard;
+use ffmpeg::codec::packet::Mut as _;
 use ffmpeg::ffi;
 use ffmpeg::software::scaling;
 use ffmpeg_next as ffmpeg;
@@ -131,6 +132,11 @@ impl FrameDecoder<'_> {
             // (the decoder tells from the bitstream). Packets without a timestamp are decoded.
             let wanted = in_order || packet.pts().is_none_or(|ts| targets.binary_search(&ts).is_ok());
             decoder.skip_frame(if wanted { Discard::Default } else { Discard::NonReference });
+            // An MP4 edit list that starts mid-GOP marks the frames before its start for discarding,
+            // and FFmpeg's decoder then drops them; but they are frames of the index (decord counts
+            // their packets), so they are decoded like the others.
+            // SAFETY: `packet` holds a packet just read; only its flags change.
+            unsafe { (*packet.as_mut_ptr()).flags &= !ffi::AV_PKT_FLAG_DISCARD };
             // Corrupt packets are skipped; frames they held count as lost (numbered in output
             // order, the refused packet's frame keeps its number, so later frames keep theirs).
             if decoder.send_packet(&packet).is_ok() {
