@@ -44,7 +44,7 @@ impl OutputKind {
 
 /// `Ok` when `path` is not a folder and its folder exists and may be written to (or, for a device
 /// or a pipe, it may be written to itself), and it is no existing file other than an empty one or
-/// one of `kind`; otherwise an error naming `path` and the reason (a missing folder, a read-only
+/// one of `kind`, and not write-protected; otherwise an error naming `path` and the reason (a missing folder, a read-only
 /// file system, no permission). An existing file of the kind being written is the user's own
 /// earlier output; any other (`clip.mp4` named by a slip where `clip.safetensors` was meant) may
 /// be data that nothing can bring back.
@@ -61,6 +61,12 @@ pub fn check_writable(path: &Path, kind: OutputKind) -> Result<()> {
     match std::fs::metadata(path) {
         // A device or a pipe, written to as it is (see `write_whole`).
         Ok(meta) if !meta.is_file() => return may_write(path).map_err(|e| Error::io(path, e)),
+        // As `rm` asks first, even of root: a file without write permission was protected on
+        // purpose, and the write goes through a rename that its permission does not stop.
+        Ok(meta) if meta.permissions().readonly() => {
+            let cause = "is write-protected, so it is not replaced; name a new file".to_owned();
+            return fail(io::ErrorKind::PermissionDenied, cause);
+        }
         Ok(meta) if meta.len() > 0 => match holds(path, kind) {
             Ok(true) => {}
             Ok(false) => {
@@ -296,6 +302,17 @@ mod tests {
         assert!(said(&file.join("x.png")).ends_with("file.txt is not a folder"));
         assert!(said(Path::new("-")).contains("not stdout"));
         assert!(check_writable(Path::new("./-"), OutputKind::Png).is_ok());
+        // A PNG of its own kind, but write-protected (as root too, whom permissions do not stop).
+        let protected = dir.path().join("keep.png");
+        std::fs::write(&protected, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+        assert!(check_writable(&protected, OutputKind::Png).is_ok());
+        let mut permissions = std::fs::metadata(&protected).unwrap().permissions();
+        permissions.set_readonly(true);
+        std::fs::set_permissions(&protected, permissions).unwrap();
+        assert_eq!(
+            said(&protected),
+            format!("{}: is write-protected, so it is not replaced; name a new file", protected.display())
+        );
         #[cfg(unix)]
         assert!(
             check_writable(Path::new("/dev/null"), OutputKind::Png).is_ok(),
