@@ -48,6 +48,36 @@ pub struct Pass {
     pub network_time: Duration,
 }
 
+/// Bytes a forward pass holds at its peak for each pixel of a view's frames, rounded up from peak
+/// memory measured over two clip lengths (SlowFast R50 about 100, I3D R50 about 130, TSN R50 about
+/// 220 for each pixel of its segments).
+const NETWORK_BYTES_PER_PIXEL: u64 = 256;
+
+/// Refuses, before the weights load, views of `protocol`'s shape whose activations would not fit
+/// the memory the machine has available (on a CPU, views at a time as [`forward_views`] runs
+/// them): a clip length or crop size of ten thousand, a typing mistake, would otherwise end the
+/// process (out of memory) after the first forward has filled the swap. Only where the system
+/// says what is available (Linux).
+fn check_view_memory(protocol: &ViewProtocol, layout: Layout, device: &Device) -> Result<()> {
+    let Some(available) = crate::memory::available_bytes().filter(|_| device.is_cpu()) else { return Ok(()) };
+    let threads = rayon::current_num_threads();
+    let (frames, size) = (protocol.sample.clip_len, protocol.crop.size);
+    // TSN's segments go through in steps of up to 16 a thread (`model::pooled_in_steps`).
+    let at_once = protocol.num_views().min(if layout == Layout::Nchw { 16 * threads } else { threads });
+    let pixels = [at_once, frames, size, size].into_iter().map(|n| n as u64).product::<u64>();
+    let needed = pixels.saturating_mul(NETWORK_BYTES_PER_PIXEL);
+    if needed <= available {
+        return Ok(());
+    }
+    let gib = |bytes: u64| bytes as f64 / f64::from(1u32 << 30);
+    Err(Error::Usage(format!(
+        "views of {frames} frame(s) of {size}×{size} pixels need about {:.1} GiB for the network ({at_once} \
+         at a time), more than the {:.1} GiB of memory available (--clip-len, --crop-size, or the card's views)",
+        gib(needed),
+        gib(available)
+    )))
+}
+
 /// Runs one black view of `protocol`'s shape through `recognizer`, so that a clip length or crop
 /// size the network cannot take (too few frames for SlowFast's slow pathway or I3D's temporal
 /// pooling, too few pixels for its strides) fails once, before any input, naming the options,
@@ -146,14 +176,17 @@ impl Classifier {
         protocol: ViewProtocol,
         device: Device,
     ) -> Result<Classifier> {
-        let recognizer = Recognizer::load(&card.architecture, weights, &device)?;
-        if labels.len() != recognizer.num_classes() {
-            return Err(Error::LabelCount { names: labels.len(), classes: recognizer.num_classes() });
-        }
         let layout = card.architecture.input_layout();
         let card_shapes = [card.views.fast, card.views.full].map(|v| (v.sample.clip_len, v.crop.size));
         let tested = ModelCard::builtin(&card.name).is_ok_and(|builtin| builtin == *card)
             && card_shapes.contains(&(protocol.sample.clip_len, protocol.crop.size));
+        if !tested {
+            check_view_memory(&protocol, layout, &device)?;
+        }
+        let recognizer = Recognizer::load(&card.architecture, weights, &device)?;
+        if labels.len() != recognizer.num_classes() {
+            return Err(Error::LabelCount { names: labels.len(), classes: recognizer.num_classes() });
+        }
         if !tested {
             check_view_shape(&recognizer, &protocol, (&card.normalize, layout), &device)?;
         }

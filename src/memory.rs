@@ -1,5 +1,5 @@
 //! Keeping freed memory in the process, so each layer's output reuses pages instead of faulting
-//! in new ones.
+//! in new ones; and how much memory the system has available, to refuse views that cannot fit.
 //!
 //! A forward pass allocates every layer's output afresh (up to tens of MB each) and frees its
 //! input soon after. glibc serves such blocks with their own `mmap` and unmaps them on `free`, so
@@ -30,4 +30,13 @@ pub fn reuse_freed_memory() {
         libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
+}
+
+/// The memory the system says new work can use without swapping (`MemAvailable` in
+/// `/proc/meminfo`), or `None` where it does not say.
+pub fn available_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find_map(|line| line.strip_prefix("MemAvailable:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
 }

@@ -787,7 +787,7 @@ fn view_options_that_cannot_run_are_refused_before_any_input() {
     let s = Setup::new();
     let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
     let max = usize::MAX.to_string();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         // 10^11 clips of 16 frames of 32² pixels: 4.9 PB of frames.
         (&["--clips", "99999999999"], "hold more than 4 GiB"),
         (&["--clips", &max, "--crops", "ten"], "hold more than 4 GiB"),
@@ -796,6 +796,9 @@ fn view_options_that_cannot_run_are_refused_before_any_input() {
         (&["--short-side", &max], "is more than 65536"),
         // The full views' three-crop spans the short side (40): a smaller crop cannot.
         (&["--views", "full", "--crop-size", "32"], "so its size (32) must be 40"),
+        // 3.2 GB of frames, but about 1 TB of activations: refused before the weights load and
+        // before a first forward runs the machine out of memory.
+        (&["--clip-len", "64", "--short-side", "4096", "--crop-size", "4096"], "GiB of memory available"),
     ];
     for (options, cause) in cases {
         let mut args = vec!["--format", "jsonl"];
