@@ -104,6 +104,51 @@ fn a_card_with_unusable_values_is_refused_by_its_field() {
 }
 
 #[test]
+fn a_card_whose_architecture_no_network_can_have_is_refused_by_its_field() {
+    // Not left for the checkpoint's load to report, as if the weights were wrong.
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "slowfast-r50-4x16-k400",
+            "resample_rate = 8",
+            "resample_rate = 0",
+            "architecture.resample_rate (0)",
+        ),
+        ("slowfast-r50-4x16-k400", "speed_ratio = 8", "speed_ratio = 0", "and both at least 1"),
+        (
+            "slowfast-r50-4x16-k400",
+            "fusion_kernel = 5",
+            "fusion_kernel = 0",
+            "fusion_kernel must be at least 1",
+        ),
+        (
+            "slowfast-r50-4x16-k400",
+            "conv1_kernel = [5, 7, 7]",
+            "conv1_kernel = [0, 7, 7]",
+            "architecture.fast.conv1_kernel",
+        ),
+        (
+            "i3d-r50-k400",
+            "conv1_stride_t = 2",
+            "conv1_stride_t = 0",
+            "architecture: strides must be at least 1",
+        ),
+        ("tsn-r50-1x1x8-k400", "depth = 50", "depth = 50\nstrides = [1, 0, 2, 2]", "architecture.strides"),
+    ];
+    for (card, from, to, says) in cases {
+        let original = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{card}.toml")),
+        )
+        .unwrap();
+        assert!(original.contains(from), "{from}");
+        let path = dir.path().join("card.toml");
+        std::fs::write(&path, original.replacen(from, to, 1)).unwrap();
+        let err = ModelCard::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains(says), "{to}: {err}");
+    }
+}
+
+#[test]
 fn a_checkpoint_is_cached_under_the_file_name_of_its_url_with_its_hash() {
     let named = |url: &str, sha256_prefix: &str| {
         let checkpoint =

@@ -23,6 +23,30 @@ pub enum Architecture {
 }
 
 impl Architecture {
+    /// What in this description no network can be built from, by its name in a model card: a
+    /// stride or kernel of 0, or SlowFast's τ below α.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            Architecture::Tsn(c) => {
+                c.strides.contains(&0).then(|| "architecture.strides must be at least 1".into())
+            }
+            Architecture::Resnet3d(c) => c.problem("architecture"),
+            Architecture::Slowfast(c) if c.speed_ratio == 0 || c.resample_rate < c.speed_ratio => {
+                Some(format!(
+                    "architecture.resample_rate ({}) must be at least architecture.speed_ratio ({}), and both \
+                 at least 1",
+                    c.resample_rate, c.speed_ratio
+                ))
+            }
+            Architecture::Slowfast(c) if c.fusion_kernel == Some(0) => {
+                Some("architecture.fusion_kernel must be at least 1".into())
+            }
+            Architecture::Slowfast(c) => {
+                c.slow.problem("architecture.slow").or_else(|| c.fast.problem("architecture.fast"))
+            }
+        }
+    }
+
     /// How views are laid out for this network: every frame its own image for TSN (`NCHW`),
     /// clips for the 3-D networks (`NCTHW`).
     pub fn input_layout(&self) -> crate::transform::Layout {
@@ -151,6 +175,20 @@ impl Default for ResNet3dConfig {
             spatial_strides: default_spatial_strides(),
             temporal_strides: default_temporal_strides(),
         }
+    }
+}
+
+impl ResNet3dConfig {
+    /// [`Architecture::problem`] for one network, whose fields sit under `table` in a card.
+    fn problem(&self, table: &str) -> Option<String> {
+        let strides =
+            [&[self.conv1_stride_t, self.pool1_stride_t][..], &self.spatial_strides, &self.temporal_strides];
+        if strides.concat().contains(&0) {
+            return Some(format!("{table}: strides must be at least 1"));
+        }
+        self.conv1_kernel
+            .filter(|kernel| kernel.contains(&0))
+            .map(|_| format!("{table}.conv1_kernel: sizes must be at least 1"))
     }
 }
 

@@ -174,7 +174,8 @@ impl ModelCard {
     }
 
     /// Counts and sizes of both view protocols are at least 1, both can run
-    /// ([`ViewProtocol::problem`]), the normalisation divides by positive numbers, and a checkpoint
+    /// ([`ViewProtocol::problem`]), a network can be built from the architecture
+    /// ([`Architecture::problem`]), the normalisation divides by positive numbers, and a checkpoint
     /// is a file over http(s) with a hash to check it against.
     fn check_values(&self) -> std::result::Result<(), String> {
         if self.name.is_empty() || self.name.chars().any(char::is_control) {
@@ -205,6 +206,9 @@ impl ModelCard {
             if checkpoint.file_name().is_none() {
                 return Err(format!("checkpoint.url: {url:?} must end with the checkpoint's file name"));
             }
+        }
+        if let Some(problem) = self.architecture.problem() {
+            return Err(problem);
         }
         for (which, views) in [("fast", &self.views.fast), ("full", &self.views.full)] {
             if let Some(field) = views.zero_field() {
