@@ -1023,6 +1023,17 @@ fn usage_and_model_errors_exit_2() {
     for name in ["model card no-such-a: no such model", "model card no-such-b: no such model"] {
         assert!(stderr(&output).contains(name), "{}", stderr(&output));
     }
+    // So is a card that names no checkpoint to download, before any download starts.
+    let text = std::fs::read_to_string(&s.card).unwrap();
+    let (card_part, checkpoint_part) = text.split_once("[checkpoint]").unwrap();
+    let metrics = &checkpoint_part[checkpoint_part.find("[metrics]").unwrap()..];
+    let no_checkpoint = s.path("no-checkpoint.toml");
+    std::fs::write(&no_checkpoint, format!("{card_part}{metrics}")).unwrap();
+    let output = vidclass(&["fetch", &no_checkpoint, "no-such-c"], b"", &cache);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    for says in ["names no checkpoint to download", "model card no-such-c: no such model"] {
+        assert!(stderr(&output).contains(says), "{}", stderr(&output));
+    }
     // Weights that are not weights say what they are.
     let folder = s.dir.path().to_str().unwrap();
     let empty = s.path("empty.pth");

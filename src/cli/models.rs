@@ -96,29 +96,32 @@ fn write_list(out: &mut impl Write, cards: &[ModelCard], json: bool) -> std::io:
     Ok(())
 }
 
-/// Every name must be a model before anything downloads (a misspelt one is a usage error, 2);
-/// a download that fails does not stop the others (1). A file already in the cache is checked
-/// against its published hash here (not on every `predict`, where that would cost a second or
-/// so): one cut short or replaced by hand is downloaded again.
+/// Every name must be a model with a checkpoint to download, into a cache folder, before anything
+/// downloads (anything else is a usage error, 2, as for `predict`); a download that fails does not
+/// stop the others (1). A file already in the cache is checked against its published hash here
+/// (not on every `predict`, where that would cost a second or so): one cut short or replaced by
+/// hand is downloaded again.
 pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
-    let (mut cards, mut unknown) = (Vec::new(), Vec::new());
-    for name in &args.models {
-        match load_card(name) {
-            Ok(card) => cards.push((name, card)),
-            Err(error) => unknown.push(error),
-        }
-    }
-    // Every misspelt name said at once, the last one as the run's error.
-    if let Some(last) = unknown.pop() {
-        for error in unknown {
+    let mut problems = Vec::new();
+    let cards: Vec<_> = (args.models.iter())
+        .filter_map(|name| load_card(name).map(|card| (name, card)).map_err(|e| problems.push(e)).ok())
+        .collect();
+    let downloads: Vec<_> = (cards.iter())
+        .filter_map(|(name, card)| {
+            WeightsDownload::of(card).map(|d| (name, d)).map_err(|e| problems.push(e)).ok()
+        })
+        .collect();
+    // Every problem said at once, the last one as the run's error.
+    if let Some(last) = problems.pop() {
+        for error in problems {
             super::say(format_args!("{}", error_line(&error)));
         }
         return Err(last);
     }
     let mut failed = false;
-    for (name, card) in cards {
+    for (name, download) in downloads {
         let transfer = Transfer { recheck: true, ..globals.transfer() };
-        match WeightsDownload::of(&card).and_then(|download| Ok(download.fetch(transfer)?)) {
+        match download.fetch(transfer) {
             Ok(path) => {
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "{name}\t{}", path.display())
@@ -126,7 +129,7 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
                     .context(super::CANNOT_WRITE)?;
             }
             Err(e) => {
-                super::say(format_args!("{name}: {}", error_line(&e)));
+                super::say(format_args!("{name}: {}", error_line(&e.into())));
                 failed = true;
             }
         }
