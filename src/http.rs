@@ -28,6 +28,7 @@ pub(crate) struct Download {
 /// Sends a GET for `url`; fails with the cause (unreachable, silent for `timeout`, an HTTP
 /// error status, too many redirects).
 pub(crate) fn get(url: &str, timeout: Duration) -> Result<Download, String> {
+    check_cert_file()?;
     let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(timeout))
@@ -38,10 +39,39 @@ pub(crate) fn get(url: &str, timeout: Duration) -> Result<Download, String> {
     let response = agent.get(url).call().map_err(|e| match e {
         ureq::Error::StatusCode(code) => format!("the server answered HTTP {code}"),
         ureq::Error::Timeout(_) => server_silent_for(timeout),
+        ureq::Error::Io(e) if proxy_for(url).is_some() => {
+            format!("{e} (through the proxy {}, from the environment)", proxy_for(url).unwrap_or_default())
+        }
         other => untrusted(&other.to_string()).unwrap_or_else(|| other.to_string()),
     })?;
     let announced = response.body().content_length();
     Ok(Download { body: response.into_body().into_reader(), announced })
+}
+
+/// The proxy ureq takes from the environment for `url`, if any.
+fn proxy_for(url: &str) -> Option<String> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    let proxy = ureq::Proxy::try_from_env().filter(|p| !p.is_no_proxy(&uri))?;
+    Some(proxy.uri().to_string())
+}
+
+/// Fails when `SSL_CERT_FILE` is set but names no file: the TLS libraries then fall back to the
+/// system's roots without a word, and a private server's refusal would advise setting the variable
+/// the user has set.
+pub(crate) fn check_cert_file() -> Result<(), String> {
+    let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|file| !file.is_empty()) else { return Ok(()) };
+    let path = std::path::Path::new(&file);
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => {
+            Err(format!("SSL_CERT_FILE names {}, which is not a file", crate::error::one_line_path(path)))
+        }
+        Err(e) => Err(format!(
+            "SSL_CERT_FILE names {}: {}",
+            crate::error::one_line_path(path),
+            crate::error::read_failure(&e)
+        )),
+    }
 }
 
 /// What to say when TLS refused the server's certificate (rustls's message, `invalid peer
@@ -51,6 +81,8 @@ fn untrusted(message: &str) -> Option<String> {
     let hint = if detail.contains("CaUsedAsEndEntity") {
         "it is a CA's certificate used as a server's (as `openssl req -x509` makes by default): \
          serve one with basicConstraints CA:FALSE, signed by a CA that SSL_CERT_FILE names"
+    } else if std::env::var_os("SSL_CERT_FILE").is_some_and(|file| !file.is_empty()) {
+        "the CA that signed it is not in the file SSL_CERT_FILE names, nor among the system's"
     } else {
         "name the CA that signed it with SSL_CERT_FILE (or SSL_CERT_DIR) if it is a private one"
     };

@@ -279,6 +279,31 @@ fn a_playlists_segments_are_fetched_only_from_servers_with_trusted_certificates(
 }
 
 #[test]
+fn a_missing_certificate_file_and_an_unreachable_proxy_are_named() {
+    let s = Setup::new();
+    let run = |env: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"));
+        command.args(["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels]);
+        command.args(["--format", "jsonl", "https://127.0.0.1:9/v.mp4"]);
+        command.env("VIDCLASS_CACHE", s.dir.path().join("cache"));
+        let proxies = ["ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
+        for name in proxies.into_iter().chain(["NO_PROXY", "no_proxy", "SSL_CERT_FILE"]) {
+            command.env_remove(name);
+        }
+        let output = command.envs(env.iter().copied()).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        json_lines(&output)[0]["error"].as_str().unwrap().to_owned()
+    };
+    // Left to the TLS library, a missing file reads as no file at all, and a private server's
+    // refusal would then advise setting the variable that is set.
+    let error = run(&[("SSL_CERT_FILE", "/no/such/ca.pem")]);
+    assert!(error.contains("SSL_CERT_FILE names /no/such/ca.pem: no such file"), "{error}");
+    // The connection refused is the proxy's, not the server's.
+    let error = run(&[("HTTPS_PROXY", "http://127.0.0.1:9")]);
+    assert!(error.contains("through the proxy http://127.0.0.1:9"), "{error}");
+}
+
+#[test]
 fn playlist_and_streaming_urls_are_opened_by_ffmpeg_itself() {
     let s = Setup::new();
     // An HLS playlist names its segments: FFmpeg's demuxer must fetch them, not a copy of the list.

@@ -217,6 +217,9 @@ impl Reopenable {
             }
             (Input::Url(url), None) => {
                 let url = lowercase_scheme(url);
+                if url.starts_with("https://") {
+                    http::check_cert_file().map_err(|cause| Error::video(&name, cause))?;
+                }
                 open_watched(url.as_bytes().to_vec(), url_options(&url, self.url_timeout))
             }
             (Input::Stdin, None) => unreachable!("stdin bytes are read when the source is prepared"),
