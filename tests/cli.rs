@@ -1400,3 +1400,19 @@ fn an_interrupted_download_leaves_nothing_behind() {
         assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0, "{signal}: no partial file left");
     }
 }
+
+#[test]
+fn help_says_where_weights_go_and_what_the_exit_status_means() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |args: &[&str]| String::from_utf8(vidclass(args, b"", dir.path()).stdout).unwrap();
+    for args in [&["--help"][..], &["predict", "--help"]] {
+        let text = help(args);
+        for says in ["VIDCLASS_CACHE", "SSL_CERT_FILE", "Exit status:", "some inputs failed", "interrupted"] {
+            assert!(text.contains(says), "{args:?} says {says}: {text}");
+        }
+    }
+    for command in ["fetch", "models"] {
+        let text = help(&[command, "--help"]);
+        assert!(text.contains("Weights are kept in $VIDCLASS_CACHE"), "{command}: {text}");
+    }
+}

@@ -30,10 +30,30 @@ pub fn say(line: fmt::Arguments) {
     let _ = writeln!(std::io::stderr(), "vidclass: {line}");
 }
 
+/// Where downloaded weights are kept, as `fetch --help` and `--help` say it.
+const CACHE_HELP: &str = "\
+Weights are kept in $VIDCLASS_CACHE, else $XDG_CACHE_HOME/vidclass, else ~/.cache/vidclass.";
+
+/// The end of `--help`: what the environment changes, and what the exit status says.
+const AFTER_HELP: &str = "\
+Environment:
+  VIDCLASS_CACHE  where downloaded weights are kept (else $XDG_CACHE_HOME/vidclass, else
+                  ~/.cache/vidclass)
+  SSL_CERT_FILE   certificates to trust for https inputs and downloads (else the system's)
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
+                  proxies for URL inputs and downloads
+  TMPDIR          where a video from stdin, a pipe or a URL is kept beyond 256 MiB
+
+Exit status:
+  0               every input classified (for the other commands: done)
+  1               some inputs failed; the others were reported
+  2               bad arguments, a model or weights error, or results that could not be written
+  130, 143, 129   interrupted by Ctrl-C, kill, or a closed terminal";
+
 /// Tell what people are doing in a video: mmaction2's action recognition models (SlowFast,
 /// SlowOnly, I3D, TSN) with the reference's exact preprocessing, in one native binary.
 #[derive(Debug, Parser)]
-#[command(name = "vidclass", version, about, max_term_width = 100)]
+#[command(name = "vidclass", version, about, max_term_width = 100, after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,12 +106,15 @@ fn parse_count(text: &str) -> Result<usize, String> {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Classify videos: files, folders, URLs, `-` for stdin, or a list with --files-from.
+    #[command(after_help = AFTER_HELP)]
     Predict(predict::PredictArgs),
     /// Show what a model sees of a video: metadata, sampled frames, crops.
     Inspect(inspect::InspectArgs),
     /// List the model cards, their published accuracy and whether their weights are present.
+    #[command(after_help = CACHE_HELP)]
     Models(models::ModelsArgs),
     /// Download the weights of one or more models into the cache.
+    #[command(after_help = CACHE_HELP)]
     Fetch(models::FetchArgs),
     /// Rewrite a checkpoint (.pth or .safetensors) as safetensors.
     Convert(models::ConvertArgs),
