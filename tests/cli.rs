@@ -1416,3 +1416,25 @@ fn help_says_where_weights_go_and_what_the_exit_status_means() {
         assert!(text.contains("Weights are kept in $VIDCLASS_CACHE"), "{command}: {text}");
     }
 }
+
+#[test]
+fn a_video_on_stdin_that_is_a_terminal_is_refused_rather_than_awaited() {
+    let s = Setup::new();
+    // `script` gives the command a terminal for stdin; `timeout` ends a run that waits on it.
+    let command = format!(
+        "'{}' predict --model '{}' --weights '{}' --labels '{}' --format jsonl -",
+        env!("CARGO_BIN_EXE_vidclass"),
+        s.card,
+        s.weights,
+        s.labels
+    );
+    let output = std::process::Command::new("timeout")
+        .args(["20", "script", "-qec", &command, "/dev/null"])
+        .env("VIDCLASS_CACHE", s.dir.path().join("cache"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("standard input is a terminal, not a video"), "{shown}");
+}

@@ -23,7 +23,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{self, Cursor, IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::ptr;
 use std::sync::Arc;
@@ -176,6 +176,13 @@ impl Reopenable {
             Ok(Some(kept))
         };
         let kept = match &source {
+            // Read, it would wait for typing that no one means to do.
+            Input::Stdin if std::io::stdin().is_terminal() => {
+                return Err(Error::video(
+                    &name,
+                    "standard input is a terminal, not a video: pipe one in (`< clip.mp4`, `curl … |`)",
+                ));
+            }
             Input::Stdin => keep(&mut std::io::stdin().lock())?,
             Input::File(path) if is_pipe(path) => {
                 keep(&mut File::open(path).map_err(|e| Error::video(&name, format!("cannot open: {e}")))?)?
