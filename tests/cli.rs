@@ -1438,3 +1438,48 @@ fn a_video_on_stdin_that_is_a_terminal_is_refused_rather_than_awaited() {
     assert_eq!(output.status.code(), Some(1), "{shown}");
     assert!(shown.contains("standard input is a terminal, not a video"), "{shown}");
 }
+
+#[test]
+fn ffmpegs_log_lines_do_not_land_inside_the_progress_bar() {
+    let s = Setup::new();
+    // An MPEG-2 transport stream with a stretch of garbage: FFmpeg warns as it reads it (-v).
+    let args = ["-c:v", "mpeg2video", "-f", "mpegts"];
+    let clean = make_video(
+        s.dir.path(),
+        "clean.ts",
+        &Spec { width: 64, height: 48, frames: 60, fps: 25, args: &args },
+    );
+    let mut bytes = std::fs::read(&clean).unwrap();
+    let middle = bytes.len() / 3;
+    for (i, byte) in bytes[middle..middle + 4000].iter_mut().enumerate() {
+        *byte = (i * 7919 % 251) as u8;
+    }
+    let damaged = s.path("damaged.ts");
+    std::fs::write(&damaged, bytes).unwrap();
+    let command = format!(
+        "'{}' predict --model '{}' --weights '{}' --labels '{}' -v '{damaged}' '{}' > /dev/null",
+        env!("CARGO_BIN_EXE_vidclass"),
+        s.card,
+        s.weights,
+        s.labels,
+        clean.display()
+    );
+    // `script` gives stderr a terminal, where the bar is drawn.
+    let output = std::process::Command::new("timeout")
+        .args(["60", "script", "-qec", &command, "/dev/null"])
+        .env("VIDCLASS_CACHE", s.dir.path().join("cache"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains(" inputs · ") && shown.contains("[mpeg"), "a bar and FFmpeg's lines: {shown}");
+    // What a line shows: what was written after it was last cleared or returned to (the terminal
+    // ends lines with \r\n). FFmpeg writes some lines in pieces ("Packet corrupt (…)", then "."):
+    // no bar may come between them either, or its drawing would clear the first piece.
+    for line in shown.split('\n').map(|line| line.trim_end_matches('\r')) {
+        let visible = line.rsplit('\r').next().unwrap_or_default();
+        let visible = visible.rsplit("\u{1b}[2K").next().unwrap_or_default();
+        assert!(!(visible.contains(" inputs · ") && visible.contains("[mpeg")), "glued: {visible:?}");
+        assert!(!line.contains("Packet corrupt") || visible.contains("Packet corrupt"), "cleared: {line:?}");
+    }
+}

@@ -11,9 +11,11 @@ mod predict;
 
 use std::fmt;
 use std::io::Write;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use indicatif::ProgressBar;
 
 use vidclass::video::{self, DecodeOptions, FfmpegLog};
 use vidclass::zoo::fetch::Transfer;
@@ -147,8 +149,32 @@ impl Globals {
     }
 }
 
+/// The progress bar drawn on stderr now, if any (see [`show_bar`]).
+static SHOWN_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Makes `bar` (or, with `None`, no bar) the one that FFmpeg's log lines clear before they are
+/// printed and that is drawn again after them; otherwise a line from `-v` lands after the bar's
+/// text and the bar's next drawing goes on below it.
+pub fn show_bar(bar: Option<&ProgressBar>) {
+    if let Ok(mut shown) = SHOWN_BAR.lock() {
+        *shown = bar.cloned();
+    }
+}
+
+/// Prints one of FFmpeg's log lines with the shown bar out of the way.
+fn print_beside_bar(line: &str) {
+    let print = || {
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    };
+    match SHOWN_BAR.lock().ok().and_then(|shown| shown.clone()) {
+        Some(bar) => bar.suspend(print),
+        None => print(),
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
+    video::print_log_lines_with(print_beside_bar);
     video::init(match (cli.quiet, cli.verbose) {
         (true, _) | (false, 0) => FfmpegLog::Quiet,
         (false, 1) => FfmpegLog::Warnings,

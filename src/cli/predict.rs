@@ -166,6 +166,7 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
         written
     });
     bar.finish_and_clear();
+    super::show_bar(None);
     if let Err(error) = outcome {
         // The records written stay one document (a JSON array closed) when the weights stop the
         // run partway; an output that failed is left alone.
@@ -205,6 +206,7 @@ impl ViewsBar {
             ProgressStyle::with_template("{bar:30} {msg} · {pos}/{len} views · {elapsed_precise} eta {eta}")
                 .expect("valid template"),
         );
+        super::show_bar(Some(&bar).filter(|bar| !bar.is_hidden()));
         let views_bar = ViewsBar { bar, quiet, inputs, done: 0, views_per_input };
         views_bar.show_inputs();
         views_bar

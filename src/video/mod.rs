@@ -12,6 +12,8 @@ mod segments;
 mod source;
 mod tls;
 
+pub use segments::print_log_lines_with;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -5,14 +5,17 @@
 //! ends before the announced length) and go on with the next, saying so only in FFmpeg's log;
 //! the video then reads as a shorter one, and its clips would be sampled from what arrived. So
 //! vidclass's log callback counts those messages, per thread (a demuxer logs on the thread that
-//! reads it), and passes every message on to FFmpeg's own printer, which applies the `-v` level.
+//! reads it), and passes every message on to FFmpeg's own printer, which applies the `-v` level
+//! (or prints whole lines through [`print_log_lines_with`]'s function, so that a progress bar
+//! on the same terminal can step aside).
 //! A segment whose server falls silent past the timeout halfway leaves no line at all: the
 //! demuxer takes the failed read for the segment's end. Its error stays in the segment's I/O
 //! context, which the demuxer closes through the format context's close callback, so vidclass
 //! installs one that counts a context closed with an error.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::CStr;
+use std::sync::OnceLock;
 
 use ffmpeg_next as ffmpeg;
 
@@ -34,7 +37,27 @@ thread_local! {
     static SKIPPED: Cell<usize> = const { Cell::new(0) };
 }
 
-/// FFmpeg's log callback: counts skipped segments, then prints as FFmpeg would.
+/// Where FFmpeg's log lines go when not to FFmpeg's own printer (see [`print_log_lines_with`]).
+static PRINT_LINE: OnceLock<fn(&str)> = OnceLock::new();
+
+thread_local! {
+    /// The line being assembled on this thread: FFmpeg writes some in pieces.
+    static OPEN_LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Whether the next piece starts a line (and so gets its `[context @ …]` prefix).
+    static AT_LINE_START: Cell<libc::c_int> = const { Cell::new(1) };
+}
+
+/// Makes every line FFmpeg's log prints (at the `-v` level) go to `print` whole, once the last of
+/// its pieces has come, instead of to FFmpeg's own printer, which writes each piece as it comes:
+/// `print` can then clear a progress bar drawn on stderr first and draw it again after, without
+/// the bar landing inside a line or erasing its first half. Once per process; later calls change
+/// nothing.
+pub fn print_log_lines_with(print: fn(&str)) {
+    let _ = PRINT_LINE.set(print);
+}
+
+/// FFmpeg's log callback: counts skipped segments, then prints as FFmpeg would (or through
+/// [`print_log_lines_with`]'s function).
 unsafe extern "C" fn watch(
     context: *mut libc::c_void,
     level: libc::c_int,
@@ -46,8 +69,39 @@ unsafe extern "C" fn watch(
     if SKIPPED_SEGMENT.iter().any(|start| text.starts_with(start)) {
         SKIPPED.with(|skipped| skipped.set(skipped.get() + 1));
     }
-    // SAFETY: the arguments are handed on untouched, as FFmpeg handed them over.
-    unsafe { ffmpeg::ffi::av_log_default_callback(context, level, format, arguments) };
+    let Some(print) = PRINT_LINE.get() else {
+        // SAFETY: the arguments are handed on untouched, as FFmpeg handed them over.
+        unsafe { ffmpeg::ffi::av_log_default_callback(context, level, format, arguments) };
+        return;
+    };
+    // SAFETY: reads FFmpeg's log level, an integer.
+    if format.is_null() || level > unsafe { ffmpeg::ffi::av_log_get_level() } {
+        return;
+    }
+    let mut piece = [0 as libc::c_char; 1024];
+    let mut at_start = AT_LINE_START.get();
+    // SAFETY: formats FFmpeg's own arguments once, into `piece` (NUL-terminated, cut to fit).
+    unsafe {
+        ffmpeg::ffi::av_log_format_line2(
+            context,
+            level,
+            format,
+            arguments,
+            piece.as_mut_ptr(),
+            piece.len() as libc::c_int,
+            &mut at_start,
+        );
+    }
+    AT_LINE_START.set(at_start);
+    // SAFETY: `av_log_format_line2` wrote a NUL-terminated string into `piece`.
+    let piece = unsafe { CStr::from_ptr(piece.as_ptr()) }.to_string_lossy();
+    OPEN_LINE.with_borrow_mut(|line| {
+        line.push_str(&piece);
+        if line.ends_with('\n') {
+            print(line);
+            line.clear();
+        }
+    });
 }
 
 /// Counts the I/O context a demuxer opened itself (a playlist's segment) and is about to close, if
