@@ -147,19 +147,20 @@ pub fn plan<A: AsRef<OsStr>>(
     extensions: &Extensions,
     stdin: impl Read,
 ) -> Result<Vec<Job>> {
-    let list_on_stdin = files_from.is_some_and(|f| f.path.as_os_str() == "-");
+    let list_on_stdin = files_from.is_some_and(|f| f.path.as_os_str() == "-" || names_stdin(&f.path));
     let mut entries: Vec<OsString> = args.iter().map(|a| a.as_ref().to_owned()).collect();
     let both_on_stdin = || {
-        Error::Usage(
-            "`-` (a video on stdin) cannot be combined with `--files-from -` (a list on stdin)".into(),
-        )
+        let list = files_from.map(|f| one_line_path(&f.path)).unwrap_or_default();
+        Error::Usage(format!(
+            "`-` (a video on stdin) cannot be combined with `--files-from {list}` (a list on stdin)"
+        ))
     };
     // Before the list is read: the video's bytes are not to be read as a list.
     if list_on_stdin && entries.iter().any(|e| e == "-") {
         return Err(both_on_stdin());
     }
     if let Some(list) = files_from {
-        let read = if list_on_stdin {
+        let read = if list.path.as_os_str() == "-" {
             read_list(stdin, list.null)
         } else {
             std::fs::File::open(&list.path).and_then(|file| read_list(file, list.null))
@@ -202,6 +203,21 @@ fn expand(entry: &OsStr, extensions: &Extensions, jobs: &mut Vec<Job>) {
         Ok(meta) if meta.is_dir() => scan_folder(path, extensions, jobs),
         Ok(_) => jobs.push(Job::Input(Input::File(path.to_owned()))),
     }
+}
+
+/// Whether `path` is the file standard input reads (`/dev/stdin`, or the file given with `<`).
+#[cfg(unix)]
+fn names_stdin(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(list), Ok(stdin)) = (std::fs::metadata(path), std::fs::metadata("/dev/stdin")) else {
+        return false;
+    };
+    (list.dev(), list.ino()) == (stdin.dev(), stdin.ino())
+}
+
+#[cfg(not(unix))]
+fn names_stdin(_: &Path) -> bool {
+    false
 }
 
 /// `scheme://…` always; `scheme:…` when no local file has that name. A scheme is a letter followed

@@ -1483,3 +1483,22 @@ fn ffmpegs_log_lines_do_not_land_inside_the_progress_bar() {
         assert!(!line.contains("Packet corrupt") || visible.contains("Packet corrupt"), "cleared: {line:?}");
     }
 }
+
+#[test]
+fn a_list_read_from_stdin_by_its_device_name_is_stdin_too() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
+    let list = format!("{}\n", video.display());
+    // `-` would read the video from the same stdin the list comes from.
+    let output = s.predict(&["--files-from", "/dev/stdin", "-"], list.as_bytes());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot be combined with `--files-from /dev/stdin`"),
+        "{}",
+        stderr(&output)
+    );
+    // Alone, the list is read from it.
+    let output = s.predict(&["--files-from", "/dev/stdin", "--format", "jsonl"], list.as_bytes());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(json_lines(&output)[0]["top"].is_array());
+}
