@@ -33,6 +33,23 @@ impl Setup {
         self.dir.path().join(name).to_str().unwrap().to_string()
     }
 
+    /// `vidclass predict` with the tiny model and `rest` (shell words), run by `script` with a
+    /// terminal for its stdin, stdout and stderr, and ended after a minute if it waits on that
+    /// terminal: the exit status and what the terminal showed.
+    fn predict_in_a_terminal(&self, rest: &str) -> (Option<i32>, String) {
+        let (vidclass, card, weights, labels) =
+            (env!("CARGO_BIN_EXE_vidclass"), &self.card, &self.weights, &self.labels);
+        let command =
+            format!("'{vidclass}' predict --model '{card}' --weights '{weights}' --labels '{labels}' {rest}");
+        let output = std::process::Command::new("timeout")
+            .args(["60", "script", "-qec", &command, "/dev/null"])
+            .env("VIDCLASS_CACHE", self.dir.path().join("cache"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// `vidclass predict` with the tiny model and `args`.
     fn predict(&self, args: &[&str], stdin: &[u8]) -> std::process::Output {
         let mut all =
@@ -1420,22 +1437,8 @@ fn help_says_where_weights_go_and_what_the_exit_status_means() {
 #[test]
 fn a_video_on_stdin_that_is_a_terminal_is_refused_rather_than_awaited() {
     let s = Setup::new();
-    // `script` gives the command a terminal for stdin; `timeout` ends a run that waits on it.
-    let command = format!(
-        "'{}' predict --model '{}' --weights '{}' --labels '{}' --format jsonl -",
-        env!("CARGO_BIN_EXE_vidclass"),
-        s.card,
-        s.weights,
-        s.labels
-    );
-    let output = std::process::Command::new("timeout")
-        .args(["20", "script", "-qec", &command, "/dev/null"])
-        .env("VIDCLASS_CACHE", s.dir.path().join("cache"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{shown}");
+    let (code, shown) = s.predict_in_a_terminal("--format jsonl -");
+    assert_eq!(code, Some(1), "{shown}");
     assert!(shown.contains("standard input is a terminal, not a video"), "{shown}");
 }
 
@@ -1456,22 +1459,8 @@ fn ffmpegs_log_lines_do_not_land_inside_the_progress_bar() {
     }
     let damaged = s.path("damaged.ts");
     std::fs::write(&damaged, bytes).unwrap();
-    let command = format!(
-        "'{}' predict --model '{}' --weights '{}' --labels '{}' -v '{damaged}' '{}' > /dev/null",
-        env!("CARGO_BIN_EXE_vidclass"),
-        s.card,
-        s.weights,
-        s.labels,
-        clean.display()
-    );
-    // `script` gives stderr a terminal, where the bar is drawn.
-    let output = std::process::Command::new("timeout")
-        .args(["60", "script", "-qec", &command, "/dev/null"])
-        .env("VIDCLASS_CACHE", s.dir.path().join("cache"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&output.stdout);
+    // Stderr a terminal, where the bar is drawn.
+    let (_, shown) = s.predict_in_a_terminal(&format!("-v '{damaged}' '{}' > /dev/null", clean.display()));
     assert!(shown.contains(" inputs · ") && shown.contains("[mpeg"), "a bar and FFmpeg's lines: {shown}");
     // What a line shows: what was written after it was last cleared or returned to (the terminal
     // ends lines with \r\n). FFmpeg writes some lines in pieces ("Packet corrupt (…)", then "."):
