@@ -298,10 +298,10 @@ fn a_playlists_segments_are_fetched_only_from_servers_with_trusted_certificates(
 #[test]
 fn a_missing_certificate_file_and_an_unreachable_proxy_are_named() {
     let s = Setup::new();
-    let run = |env: &[(&str, &str)]| {
+    let run = |url: &str, env: &[(&str, &str)]| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"));
         command.args(["predict", "--model", &s.card, "--weights", &s.weights, "--labels", &s.labels]);
-        command.args(["--format", "jsonl", "https://127.0.0.1:9/v.mp4"]);
+        command.args(["--format", "jsonl", url]);
         command.env("VIDCLASS_CACHE", s.dir.path().join("cache"));
         let proxies = ["ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
         for name in proxies.into_iter().chain(["NO_PROXY", "no_proxy", "SSL_CERT_FILE"]) {
@@ -312,11 +312,17 @@ fn a_missing_certificate_file_and_an_unreachable_proxy_are_named() {
         json_lines(&output)[0]["error"].as_str().unwrap().to_owned()
     };
     // Left to the TLS library, a missing file reads as no file at all, and a private server's
-    // refusal would then advise setting the variable that is set.
-    let error = run(&[("SSL_CERT_FILE", "/no/such/ca.pem")]);
+    // refusal would then advise setting the variable that is set. Plain http needs no such file.
+    let missing = [("SSL_CERT_FILE", "/no/such/ca.pem")];
+    let error = run("https://127.0.0.1:9/v.mp4", &missing);
     assert!(error.contains("SSL_CERT_FILE names /no/such/ca.pem: no such file"), "{error}");
-    // The connection refused is the proxy's, not the server's.
-    let error = run(&[("HTTPS_PROXY", "http://127.0.0.1:9")]);
+    let error = run("http://127.0.0.1:9/v.mp4", &missing);
+    assert!(!error.contains("SSL_CERT_FILE") && error.contains("onnection refused"), "{error}");
+    // The connection refused is the proxy's, not the server's: ureq's (https) and FFmpeg's
+    // (plain http through a proxy).
+    let error = run("https://127.0.0.1:9/v.mp4", &[("HTTPS_PROXY", "http://127.0.0.1:9")]);
+    assert!(error.contains("through the proxy http://127.0.0.1:9"), "{error}");
+    let error = run("http://127.0.0.1:8/v.mp4", &[("HTTP_PROXY", "http://127.0.0.1:9")]);
     assert!(error.contains("through the proxy http://127.0.0.1:9"), "{error}");
 }
 

@@ -256,7 +256,19 @@ impl Reopenable {
             e if stalled(&e) && matches!(self.source, Input::Url(_)) => {
                 format!("cannot open: {}", server_silent_for(self.url_timeout))
             }
-            other => format!("cannot open: {other}"),
+            other => {
+                // FFmpeg sends a plain http URL's request to the proxy (see `http::plain_http_proxy`).
+                let proxy = match &self.source {
+                    Input::Url(url) => http::plain_http_proxy(&lowercase_scheme(url)),
+                    _ => None,
+                };
+                match proxy {
+                    Some(proxy) => {
+                        format!("cannot open: {other} (through the proxy {proxy}, from the environment)")
+                    }
+                    None => format!("cannot open: {other}"),
+                }
+            }
         }
     }
 }
