@@ -48,24 +48,44 @@ pub struct Pass {
     pub network_time: Duration,
 }
 
-/// Bytes a forward pass holds at its peak for each pixel of a view's frames, rounded up from peak
-/// memory measured over two clip lengths (SlowFast R50 about 100, I3D R50 about 130, TSN R50 about
-/// 220 for each pixel of its segments).
-const NETWORK_BYTES_PER_PIXEL: u64 = 256;
+/// Bytes a forward pass holds at its peak for each pixel of a view's frames in `layout`, from the
+/// growth of peak memory with the clip's length or the segments' count (full width: SlowFast R50
+/// 73–98 and I3D R50 about 130 a pixel of the clip; TSN R50 about 220 a pixel of its segments,
+/// which no temporal stride shrinks). Close to the measured peaks, so that a view that fits is not
+/// refused; a borderline one may still run out.
+fn network_bytes_per_pixel(layout: Layout) -> u64 {
+    match layout {
+        Layout::Nchw => 256,
+        Layout::Ncthw => 128,
+    }
+}
 
-/// Refuses, before the weights load, views of `protocol`'s shape whose activations would not fit
-/// the memory the machine has available (on a CPU, views at a time as [`forward_views`] runs
-/// them): a clip length or crop size of ten thousand, a typing mistake, would otherwise end the
-/// process (out of memory) after the first forward has filled the swap. Only where the system
-/// says what is available (Linux).
-fn check_view_memory(protocol: &ViewProtocol, layout: Layout, device: &Device) -> Result<()> {
+/// Whether `protocol`'s views have the shape of one of `card`'s own protocols, on a built-in card:
+/// their tests run them, so they are known to fit the network.
+fn shape_is_tested(card: &ModelCard, protocol: &ViewProtocol) -> bool {
+    let card_shapes = [card.views.fast, card.views.full].map(|v| (v.sample.clip_len, v.crop.size));
+    ModelCard::builtin(&card.name).is_ok_and(|builtin| builtin == *card)
+        && card_shapes.contains(&(protocol.sample.clip_len, protocol.crop.size))
+}
+
+/// Refuses views of `protocol`'s shape whose activations would not fit the memory the process has
+/// available (on a CPU, views at a time as [`forward_views`] runs them), unless they are the
+/// card's own: a clip length or crop size of ten thousand, a typing mistake, would otherwise end
+/// the process (out of memory) in its first forward. [`Classifier::new`] checks this before the
+/// weights load; a caller that decodes inputs meanwhile (up to 4 GiB of frames each) calls it
+/// first. Only where the system says what is available (Linux).
+pub fn check_views_fit_memory(card: &ModelCard, protocol: &ViewProtocol, device: &Device) -> Result<()> {
+    if shape_is_tested(card, protocol) {
+        return Ok(());
+    }
+    let layout = card.architecture.input_layout();
     let Some(available) = crate::memory::available_bytes().filter(|_| device.is_cpu()) else { return Ok(()) };
     let threads = rayon::current_num_threads();
     let (frames, size) = (protocol.sample.clip_len, protocol.crop.size);
     // TSN's segments go through in steps of up to 16 a thread (`model::pooled_in_steps`).
     let at_once = protocol.num_views().min(if layout == Layout::Nchw { 16 * threads } else { threads });
     let pixels = [at_once, frames, size, size].into_iter().map(|n| n as u64).product::<u64>();
-    let needed = pixels.saturating_mul(NETWORK_BYTES_PER_PIXEL);
+    let needed = pixels.saturating_mul(network_bytes_per_pixel(layout));
     if needed <= available {
         return Ok(());
     }
@@ -177,17 +197,12 @@ impl Classifier {
         device: Device,
     ) -> Result<Classifier> {
         let layout = card.architecture.input_layout();
-        let card_shapes = [card.views.fast, card.views.full].map(|v| (v.sample.clip_len, v.crop.size));
-        let tested = ModelCard::builtin(&card.name).is_ok_and(|builtin| builtin == *card)
-            && card_shapes.contains(&(protocol.sample.clip_len, protocol.crop.size));
-        if !tested {
-            check_view_memory(&protocol, layout, &device)?;
-        }
+        check_views_fit_memory(card, &protocol, &device)?;
         let recognizer = Recognizer::load(&card.architecture, weights, &device)?;
         if labels.len() != recognizer.num_classes() {
             return Err(Error::LabelCount { names: labels.len(), classes: recognizer.num_classes() });
         }
-        if !tested {
+        if !shape_is_tested(card, &protocol) {
             check_view_shape(&recognizer, &protocol, (&card.normalize, layout), &device)?;
         }
         Ok(Classifier {

@@ -32,11 +32,49 @@ pub fn reuse_freed_memory() {
     }
 }
 
-/// The memory the system says new work can use without swapping (`MemAvailable` in
-/// `/proc/meminfo`), or `None` where it does not say.
+/// The memory this process can still take: the least of what the system says new work can use
+/// without swapping (`MemAvailable`), what its cgroup's limit leaves (`memory.max` less
+/// `memory.current`, cgroup v2) and what its address-space limit leaves (`ulimit -v`, less what it
+/// has mapped); `None` where none of them is known.
 pub fn available_bytes() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find_map(|line| line.strip_prefix("MemAvailable:"))?;
-    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
-    kib.checked_mul(1024)
+    [meminfo_available(), cgroup_room(), address_space_room()].into_iter().flatten().min()
+}
+
+/// `MemAvailable` in `/proc/meminfo`.
+fn meminfo_available() -> Option<u64> {
+    kib_field(&std::fs::read_to_string("/proc/meminfo").ok()?, "MemAvailable:")
+}
+
+/// The value of the `name` line of a `/proc` file, given in kB, in bytes.
+fn kib_field(text: &str, name: &str) -> Option<u64> {
+    let value = text.lines().find_map(|line| line.strip_prefix(name))?;
+    value.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?.checked_mul(1024)
+}
+
+/// What the cgroup v2 limit of this process leaves (`None` without a limit).
+fn cgroup_room() -> Option<u64> {
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = cgroups.lines().find_map(|line| line.strip_prefix("0::"))?;
+    let folder = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+    let read = |name: &str| std::fs::read_to_string(folder.join(name)).ok()?.trim().parse::<u64>().ok();
+    // `max` (no limit) does not parse.
+    Some(read("memory.max")?.saturating_sub(read("memory.current")?))
+}
+
+/// What the address-space limit (`ulimit -v`) leaves of this process (`None` without a limit).
+fn address_space_room() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit writes the limit into `limit`, a valid rlimit.
+        if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0
+            || limit.rlim_cur == libc::RLIM_INFINITY
+        {
+            return None;
+        }
+        let mapped = kib_field(&std::fs::read_to_string("/proc/self/status").ok()?, "VmSize:")?;
+        Some(limit.rlim_cur.saturating_sub(mapped))
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
 }

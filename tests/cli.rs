@@ -1497,3 +1497,34 @@ fn a_list_read_from_stdin_by_its_device_name_is_stdin_too() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(json_lines(&output)[0]["top"].is_array());
 }
+
+#[test]
+fn the_memory_check_sees_an_address_space_limit() {
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
+    // About 4 GiB of activations for 100 MB of frames: more than `ulimit -v` 3 GB leaves, however
+    // much memory the machine has.
+    let command = format!(
+        "ulimit -v 3000000 && exec '{}' predict --model '{}' --weights '{}' --labels '{}' \
+         --clip-len 32 --short-side 1024 --crop-size 1024 '{}'",
+        env!("CARGO_BIN_EXE_vidclass"),
+        s.card,
+        s.weights,
+        s.labels,
+        video.display()
+    );
+    let output = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .env("VIDCLASS_CACHE", s.dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    let available: f64 = message
+        .split("more than the ")
+        .nth(1)
+        .and_then(|rest| rest.split(" GiB of memory available").next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("{message}"));
+    assert!(available < 2.8, "{message}");
+}

@@ -99,6 +99,8 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
         super::say(format_args!("{note}"));
     }
     let device = opened.device;
+    // Before the first input decodes, as the model loads, into up to 4 GiB of frames.
+    vidclass::classify::check_views_fit_memory(&card, &protocol, &device)?;
     let given_weights = args.model.given_weights()?;
     let extensions = if args.ext.is_empty() { Extensions::default() } else { Extensions::new(&args.ext) };
     let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
