@@ -895,7 +895,7 @@ fn a_card_of_ones_own_needs_no_checkpoint_or_metrics_with_weights_given() {
         let output = run(&["predict", "-m", &bare, "--labels", &s.labels, input]);
         assert_eq!(output.status.code(), Some(2), "{input}: {}", stderr(&output));
         assert!(output.stdout.is_empty(), "{input}");
-        let says = "model card tiny-slowfast: names no checkpoint to download; pass --weights FILE";
+        let says = "model card tiny-slowfast: names no checkpoint to download; predict takes its weights from --weights FILE";
         assert_eq!(stderr(&output).matches("model card tiny-slowfast").count(), 1, "{}", stderr(&output));
         assert!(stderr(&output).contains(says), "{}", stderr(&output));
     }
@@ -1428,7 +1428,7 @@ fn an_interrupted_download_leaves_nothing_behind() {
 fn help_says_where_weights_go_and_what_the_exit_status_means() {
     let dir = tempfile::tempdir().unwrap();
     let help = |args: &[&str]| String::from_utf8(vidclass(args, b"", dir.path()).stdout).unwrap();
-    for args in [&["--help"][..], &["predict", "--help"]] {
+    for args in [&["--help"][..], &["predict", "--help"], &["inspect", "--help"]] {
         let text = help(args);
         for says in ["VIDCLASS_CACHE", "SSL_CERT_FILE", "Exit status:", "some inputs failed", "interrupted"] {
             assert!(text.contains(says), "{args:?} says {says}: {text}");

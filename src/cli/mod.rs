@@ -111,6 +111,7 @@ enum Command {
     #[command(after_help = AFTER_HELP)]
     Predict(predict::PredictArgs),
     /// Show what a model sees of a video: metadata, sampled frames, crops.
+    #[command(after_help = AFTER_HELP)]
     Inspect(inspect::InspectArgs),
     /// List the model cards, their published accuracy and whether their weights are present.
     #[command(after_help = CACHE_HELP)]

@@ -103,7 +103,10 @@ impl<'a> WeightsDownload<'a> {
             "no cache folder for weights: set VIDCLASS_CACHE (or HOME), or pass --weights FILE to work offline",
         )?;
         let Some(checkpoint) = &card.checkpoint else {
-            bail!("model card {}: names no checkpoint to download; pass --weights FILE", card.name);
+            bail!(
+                "model card {}: names no checkpoint to download; predict takes its weights from --weights FILE",
+                card.name
+            );
         };
         let Some(file_name) = checkpoint.cache_name() else {
             bail!("model card {}: its checkpoint URL {} names no file", card.name, checkpoint.url);
