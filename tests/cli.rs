@@ -289,10 +289,11 @@ fn a_playlists_segments_are_fetched_only_from_servers_with_trusted_certificates(
     let (code, records, log) = trusting(&[&playlist_ca.ca_pem, &segments_ca.ca_pem]);
     assert_eq!(code, Some(0), "{log}");
     assert!(records[0]["top"].is_array(), "{records:?}");
-    // Trusting only the playlist's, they are refused, and the input fails.
+    // Trusting only the playlist's, they are refused, and the input fails, saying why.
     let (code, records, log) = trusting(&[&playlist_ca.ca_pem]);
     assert_eq!(code, Some(1), "{log}");
-    assert!(records[0]["error"].is_string(), "{records:?}");
+    let error = records[0]["error"].as_str().unwrap();
+    assert!(error.contains("has a certificate that is not trusted"), "{error}");
 }
 
 #[test]

@@ -308,6 +308,9 @@ fn segmented(container: &str) -> bool {
 /// inputs FFmpeg reads over HTTP fail on the read error that follows such a line.)
 fn skipped_segments(container: &str, skipped: usize, when: &str) -> Option<String> {
     (segmented(container) && skipped > 0).then(|| {
+        if segments::refused_a_certificate() {
+            return source::REFUSED_CERTIFICATE.to_owned();
+        }
         format!(
             "a segment of its playlist failed to download or broke off{when}, and FFmpeg skipped it (-v shows \
              what FFmpeg fetched)"

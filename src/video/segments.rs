@@ -26,6 +26,11 @@ use ffmpeg_next as ffmpeg;
 const SKIPPED_SEGMENT: [&[u8]; 3] =
     [b"Failed to open segment", b"Failed to open fragment", b"Stream ends prematurely"];
 
+/// How FFmpeg's TLS code says that it refused a server's certificate (GnuTLS's messages, as in
+/// FFmpeg 5.1): the demuxer then reports only a segment it could not open, or invalid data.
+const REFUSED_CERTIFICATE: [&[u8]; 2] =
+    [b"Peer certificate failed verification", b"The certificate's owner does not match hostname"];
+
 /// How FFmpeg's bindings spell a `va_list` argument: System V x86-64's is an array, passed as a
 /// pointer to its element; elsewhere it is passed as it is.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
@@ -35,6 +40,18 @@ type Arguments = ffmpeg::ffi::va_list;
 
 thread_local! {
     static SKIPPED: Cell<usize> = const { Cell::new(0) };
+    static CERTIFICATE_REFUSED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether FFmpeg refused a server's certificate on this thread since the last
+/// [`forget_refused_certificates`].
+pub(crate) fn refused_a_certificate() -> bool {
+    CERTIFICATE_REFUSED.get()
+}
+
+/// Starts [`refused_a_certificate`] afresh (as an input is opened).
+pub(crate) fn forget_refused_certificates() {
+    CERTIFICATE_REFUSED.set(false);
 }
 
 /// Where FFmpeg's log lines go when not to FFmpeg's own printer (see [`print_log_lines_with`]).
@@ -68,6 +85,9 @@ unsafe extern "C" fn watch(
     let text = if format.is_null() { &[][..] } else { unsafe { CStr::from_ptr(format) }.to_bytes() };
     if SKIPPED_SEGMENT.iter().any(|start| text.starts_with(start)) {
         SKIPPED.with(|skipped| skipped.set(skipped.get() + 1));
+    }
+    if REFUSED_CERTIFICATE.iter().any(|start| text.starts_with(start)) {
+        CERTIFICATE_REFUSED.set(true);
     }
     let Some(print) = PRINT_LINE.get() else {
         // SAFETY: the arguments are handed on untouched, as FFmpeg handed them over.

@@ -207,6 +207,7 @@ impl Reopenable {
     /// Opens a fresh demuxer on the input.
     pub(crate) fn open(&self) -> Result<ffmpeg::format::context::Input> {
         let name = self.source.name();
+        super::segments::forget_refused_certificates();
         let opened = match (&self.source, &self.kept) {
             (_, Some(kept)) => kept.open(),
             (Input::File(path), None) => {
@@ -236,6 +237,9 @@ impl Reopenable {
 
     fn describe_open_error(&self, e: ffmpeg::Error) -> String {
         match e {
+            ffmpeg::Error::InvalidData if super::segments::refused_a_certificate() => {
+                REFUSED_CERTIFICATE.into()
+            }
             // A playlist's segments, say, which FFmpeg fetched itself and logged failing.
             ffmpeg::Error::InvalidData if self.url_reads().is_some() => "not a video FFmpeg can read \
                  (invalid data found when processing input; -v shows what FFmpeg fetched)"
@@ -272,6 +276,11 @@ impl Reopenable {
         }
     }
 }
+
+/// What a URL that FFmpeg read (a playlist's segment, say) says when a server's certificate was
+/// refused on the way.
+pub(crate) const REFUSED_CERTIFICATE: &str = "a server it was fetched from has a certificate that is not trusted \
+     (checked against the file SSL_CERT_FILE names, else the system's roots; -v shows which)";
 
 /// `url` with its scheme in lower case: schemes are case-insensitive (RFC 3986), FFmpeg's protocol
 /// names are not (`HTTP://` was "Protocol not found").
