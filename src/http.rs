@@ -41,10 +41,13 @@ pub(crate) fn get(url: &str, timeout: Duration) -> Result<Download, String> {
     let response = agent.get(url).call().map_err(|e| match e {
         ureq::Error::StatusCode(code) => format!("the server answered HTTP {code}"),
         ureq::Error::Timeout(_) => server_silent_for(timeout),
-        ureq::Error::Io(e) if proxy_for(url).is_some() => {
-            format!("{e} (through the proxy {}, from the environment)", proxy_for(url).unwrap_or_default())
+        other => {
+            let message = other.to_string();
+            match proxy_for(url).filter(|_| matches!(other, ureq::Error::Io(_))) {
+                Some(proxy) => format!("{message} (through the proxy {proxy}, from the environment)"),
+                None => untrusted(&message).unwrap_or(message),
+            }
         }
-        other => untrusted(&other.to_string()).unwrap_or_else(|| other.to_string()),
     })?;
     let announced = response.body().content_length();
     Ok(Download { body: response.into_body().into_reader(), announced })

@@ -131,7 +131,7 @@ fn a_card_whose_architecture_no_network_can_have_is_refused_by_its_field() {
             "i3d-r50-k400",
             "conv1_stride_t = 2",
             "conv1_stride_t = 0",
-            "architecture: strides must be at least 1",
+            "architecture.conv1_stride_t must be at least 1",
         ),
         ("tsn-r50-1x1x8-k400", "depth = 50", "depth = 50\nstrides = [1, 0, 2, 2]", "architecture.strides"),
     ];

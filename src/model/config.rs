@@ -181,10 +181,14 @@ impl Default for ResNet3dConfig {
 impl ResNet3dConfig {
     /// [`Architecture::problem`] for one network, whose fields sit under `table` in a card.
     fn problem(&self, table: &str) -> Option<String> {
-        let strides =
-            [&[self.conv1_stride_t, self.pool1_stride_t][..], &self.spatial_strides, &self.temporal_strides];
-        if strides.concat().contains(&0) {
-            return Some(format!("{table}: strides must be at least 1"));
+        let strides = [
+            ("conv1_stride_t", &[self.conv1_stride_t][..]),
+            ("pool1_stride_t", &[self.pool1_stride_t]),
+            ("spatial_strides", &self.spatial_strides),
+            ("temporal_strides", &self.temporal_strides),
+        ];
+        if let Some((field, _)) = strides.iter().find(|(_, values)| values.contains(&0)) {
+            return Some(format!("{table}.{field} must be at least 1"));
         }
         self.conv1_kernel
             .filter(|kernel| kernel.contains(&0))
