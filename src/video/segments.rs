@@ -11,7 +11,9 @@
 //! A segment whose server falls silent past the timeout halfway leaves no line at all: the
 //! demuxer takes the failed read for the segment's end. Its error stays in the segment's I/O
 //! context, which the demuxer closes through the format context's close callback, so vidclass
-//! installs one that counts a context closed with an error.
+//! installs one that counts a context closed with an error. The callback also notes a server
+//! certificate that FFmpeg's TLS refused, which the demuxer reports only as a segment it could
+//! not open.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::CStr;
@@ -41,6 +43,10 @@ type Arguments = ffmpeg::ffi::va_list;
 thread_local! {
     static SKIPPED: Cell<usize> = const { Cell::new(0) };
     static CERTIFICATE_REFUSED: Cell<bool> = const { Cell::new(false) };
+    /// The line being assembled on this thread: FFmpeg writes some in pieces.
+    static OPEN_LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Whether the next piece starts a line (and so gets its `[context @ …]` prefix).
+    static AT_LINE_START: Cell<libc::c_int> = const { Cell::new(1) };
 }
 
 /// Whether FFmpeg refused a server's certificate on this thread since the last
@@ -56,13 +62,6 @@ pub(crate) fn forget_refused_certificates() {
 
 /// Where FFmpeg's log lines go when not to FFmpeg's own printer (see [`print_log_lines_with`]).
 static PRINT_LINE: OnceLock<fn(&str)> = OnceLock::new();
-
-thread_local! {
-    /// The line being assembled on this thread: FFmpeg writes some in pieces.
-    static OPEN_LINE: RefCell<String> = const { RefCell::new(String::new()) };
-    /// Whether the next piece starts a line (and so gets its `[context @ …]` prefix).
-    static AT_LINE_START: Cell<libc::c_int> = const { Cell::new(1) };
-}
 
 /// Makes every line FFmpeg's log prints (at the `-v` level) go to `print` whole, once the last of
 /// its pieces has come, instead of to FFmpeg's own printer, which writes each piece as it comes:
