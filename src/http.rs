@@ -45,7 +45,7 @@ pub(crate) fn get(url: &str, timeout: Duration) -> Result<Download, String> {
             let message = other.to_string();
             match proxy_for(url).filter(|_| matches!(other, ureq::Error::Io(_))) {
                 Some(proxy) => format!("{message} (through the proxy {proxy}, from the environment)"),
-                None => untrusted(&message).unwrap_or(message),
+                None => untrusted(&message, cert_file_set()).unwrap_or(message),
             }
         }
     })?;
@@ -79,14 +79,20 @@ pub(crate) fn check_cert_file() -> Result<(), String> {
     }
 }
 
+/// Whether `SSL_CERT_FILE` is set (to something).
+fn cert_file_set() -> bool {
+    std::env::var_os("SSL_CERT_FILE").is_some_and(|file| !file.is_empty())
+}
+
 /// What to say when TLS refused the server's certificate (rustls's message, `invalid peer
-/// certificate: UnknownIssuer`, names the check and not the way out).
-fn untrusted(message: &str) -> Option<String> {
+/// certificate: UnknownIssuer`, names the check and not the way out), `cert_file_set` telling
+/// whether the user already named a CA file.
+fn untrusted(message: &str, cert_file_set: bool) -> Option<String> {
     let (_, detail) = message.split_once("invalid peer certificate: ")?;
     let hint = if detail.contains("CaUsedAsEndEntity") {
         "it is a CA's certificate used as a server's (as `openssl req -x509` makes by default): \
          serve one with basicConstraints CA:FALSE, signed by a CA that SSL_CERT_FILE names"
-    } else if std::env::var_os("SSL_CERT_FILE").is_some_and(|file| !file.is_empty()) {
+    } else if cert_file_set {
         "the CA that signed it is not in the file SSL_CERT_FILE names, nor among the system's"
     } else {
         "name the CA that signed it with SSL_CERT_FILE (or SSL_CERT_DIR) if it is a private one"
@@ -140,13 +146,18 @@ mod tests {
 
     #[test]
     fn a_refused_certificate_says_what_to_do() {
-        let said = untrusted("io: invalid peer certificate: UnknownIssuer").unwrap();
+        let said = untrusted("io: invalid peer certificate: UnknownIssuer", false).unwrap();
         assert!(
             said.starts_with("the server's certificate is not trusted (UnknownIssuer); name the CA"),
             "{said}"
         );
-        let said = untrusted("io: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))").unwrap();
-        assert!(said.contains("basicConstraints CA:FALSE"), "{said}");
-        assert_eq!(untrusted("io: Connection refused (os error 111)"), None);
+        // Not advice to set SSL_CERT_FILE once it is set.
+        let said = untrusted("io: invalid peer certificate: UnknownIssuer", true).unwrap();
+        assert!(said.ends_with(
+            "the CA that signed it is not in the file SSL_CERT_FILE names, nor among the system's"
+        ));
+        let unusual = "io: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))";
+        assert!(untrusted(unusual, false).unwrap().contains("basicConstraints CA:FALSE"));
+        assert_eq!(untrusted("io: Connection refused (os error 111)", false), None);
     }
 }
