@@ -1,6 +1,6 @@
 //! An HTTPS server on 127.0.0.1 for the tests of certificate checks, with a certificate for
 //! 127.0.0.1 signed by a CA made on the spot (its PEM for `SSL_CERT_FILE`). It serves its files
-//! to every client for ten seconds, then stops.
+//! to every client for a minute, then stops.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -53,7 +53,7 @@ pub fn serve_files(files: Vec<(String, Vec<u8>)>, certificates: &Certificates) -
     let url = format!("https://{}/", listener.local_addr().unwrap());
     listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             let Ok((stream, _)) = listener.accept() else {
                 std::thread::sleep(Duration::from_millis(5));
