@@ -45,7 +45,7 @@ pub(crate) fn get(url: &str, timeout: Duration) -> Result<Download, String> {
             let message = other.to_string();
             match proxy_for(url).filter(|_| matches!(other, ureq::Error::Io(_))) {
                 Some(proxy) => format!("{message} (through the proxy {proxy}, from the environment)"),
-                None => untrusted(&message, cert_file_set()).unwrap_or(message),
+                None => untrusted(&message, cert_file().is_some()).unwrap_or(message),
             }
         }
     })?;
@@ -60,11 +60,18 @@ fn proxy_for(url: &str) -> Option<String> {
     Some(proxy.uri().to_string())
 }
 
+/// The CA file `SSL_CERT_FILE` names, where it is set (to something): vidclass's downloads and
+/// the connections FFmpeg opens ([`crate::video`]) both trust it.
+pub(crate) fn cert_file() -> Option<std::ffi::OsString> {
+    std::env::var_os("SSL_CERT_FILE").filter(|file| !file.is_empty())
+}
+
 /// Fails when `SSL_CERT_FILE` is set but names no file: the TLS libraries then fall back to the
 /// system's roots without a word, and a private server's refusal would advise setting the variable
-/// the user has set.
-pub(crate) fn check_cert_file() -> Result<(), String> {
-    let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|file| !file.is_empty()) else { return Ok(()) };
+/// the user has set. Every https input is downloaded here first (see `video::source`), so this
+/// covers the URLs FFmpeg reads too.
+fn check_cert_file() -> Result<(), String> {
+    let Some(file) = cert_file() else { return Ok(()) };
     let path = std::path::Path::new(&file);
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => Ok(()),
@@ -77,11 +84,6 @@ pub(crate) fn check_cert_file() -> Result<(), String> {
             crate::error::read_failure(&e)
         )),
     }
-}
-
-/// Whether `SSL_CERT_FILE` is set (to something).
-fn cert_file_set() -> bool {
-    std::env::var_os("SSL_CERT_FILE").is_some_and(|file| !file.is_empty())
 }
 
 /// What to say when TLS refused the server's certificate (rustls's message, `invalid peer

@@ -207,7 +207,7 @@ impl Reopenable {
     /// Opens a fresh demuxer on the input.
     pub(crate) fn open(&self) -> Result<ffmpeg::format::context::Input> {
         let name = self.source.name();
-        super::segments::forget_refused_certificates();
+        segments::forget_refused_certificates();
         let opened = match (&self.source, &self.kept) {
             (_, Some(kept)) => kept.open(),
             (Input::File(path), None) => {
@@ -225,9 +225,6 @@ impl Reopenable {
             }
             (Input::Url(url), None) => {
                 let url = lowercase_scheme(url);
-                if url.starts_with("https://") {
-                    http::check_cert_file().map_err(|cause| Error::video(&name, cause))?;
-                }
                 open_watched(url.as_bytes().to_vec(), url_options(&url, self.url_timeout))
             }
             (Input::Stdin, None) => unreachable!("stdin bytes are read when the source is prepared"),
@@ -237,9 +234,7 @@ impl Reopenable {
 
     fn describe_open_error(&self, e: ffmpeg::Error) -> String {
         match e {
-            ffmpeg::Error::InvalidData if super::segments::refused_a_certificate() => {
-                REFUSED_CERTIFICATE.into()
-            }
+            ffmpeg::Error::InvalidData if segments::refused_a_certificate() => REFUSED_CERTIFICATE.into(),
             // A playlist's segments, say, which FFmpeg fetched itself and logged failing.
             ffmpeg::Error::InvalidData if self.url_reads().is_some() => "not a video FFmpeg can read \
                  (invalid data found when processing input; -v shows what FFmpeg fetched)"

@@ -33,9 +33,7 @@ static DEFAULT_OPEN: OnceLock<IoOpen> = OnceLock::new();
 /// `options` points to a dictionary pointer (null for an empty dictionary).
 unsafe fn ask_for_checks(options: *mut *mut AVDictionary) {
     let keep = ffmpeg::ffi::AV_DICT_DONT_OVERWRITE;
-    let ca_file = std::env::var_os("SSL_CERT_FILE")
-        .filter(|file| !file.is_empty())
-        .and_then(|file| CString::new(file.into_encoded_bytes()).ok());
+    let ca_file = crate::http::cert_file().and_then(|file| CString::new(file.into_encoded_bytes()).ok());
     // SAFETY: the caller's promise; the strings are NUL-terminated and copied by FFmpeg.
     unsafe {
         ffmpeg::ffi::av_dict_set(options, c"tls_verify".as_ptr(), c"1".as_ptr(), keep);
