@@ -88,12 +88,13 @@ impl CheckpointRef {
     /// before its extension where not (a date in the name is no hash). A file in the cache is
     /// trusted without rehashing, so two cards whose URLs end alike (`…/ucf101/model.pth`,
     /// `…/hmdb51/model.pth`) must not share it unless they expect the same file. A name longer
-    /// than 250 bytes has its stem cut short (the digits and extension kept), since
-    /// no cache folder could hold it. `None` for a URL without a file name (`https://host`, `…/`,
-    /// `…/..`).
+    /// than 250 bytes has its stem cut short (the digits and extension kept), since no cache
+    /// folder could hold it. `None` for a URL without a file name (`https://host`, `…/`, `…/..`).
     pub fn cache_name(&self) -> Option<String> {
         let name = self.file_name()?;
         let prefix: String = self.sha256_prefix.chars().take(8).map(|c| c.to_ascii_lowercase()).collect();
+        // What follows the last dot is an extension only if it is short enough to keep whole when
+        // the stem is cut (`.pth`, `.safetensors`), not the tail of a dotted name.
         let (stem, extension) = match name.rsplit_once('.') {
             Some((stem, extension)) if !stem.is_empty() && extension.len() <= 16 => (stem, Some(extension)),
             _ => (name, None),
