@@ -13,20 +13,25 @@
 //!   `rg` skip them; name one explicitly to run it.
 //! - `--files-from FILE|-` reads one entry per line (`\r\n` tolerated, empty lines ignored) or,
 //!   with `-0`, NUL-separated entries as `find -print0` writes them. Each entry follows the rules
-//!   above, so a list may hold folders and URLs too.
+//!   above, so a list may hold folders and URLs too. A list on a pipe is read as it is written
+//!   (see `inputs/list.rs`).
 //!
 //! Order is kept: arguments first, then list entries, and a folder expands in place. An input that
 //! cannot be read (a missing path, a folder without videos) becomes a [`Job::Error`] at its place
-//! so the batch reports it and goes on; only contradictory arguments or an unreadable list stop
-//! the run.
+//! so the batch reports it and goes on; only contradictory arguments or a list that cannot be read
+//! stop the run.
 
-use std::ffi::{OsStr, OsString};
+mod list;
+
+use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
 use crate::error::{Error, Result, one_line_path};
+use list::{Entries, ListedJobs, StdinUse};
+pub use list::{JobCount, JobList};
 
 /// Extensions a folder scan picks up unless `--ext` replaces them.
 pub const DEFAULT_VIDEO_EXTENSIONS: &[&str] = &[
@@ -135,58 +140,75 @@ pub struct FilesFrom {
     pub null: bool,
 }
 
-/// Builds the job list from the positional `args` and an optional `--files-from` list, which is
-/// read from `stdin` when its path is `-` (pass `std::io::stdin().lock()`).
+/// Standard input as `--files-from -` reads it.
+pub struct StdinList<R> {
+    /// Its bytes.
+    pub reader: R,
+    /// Whether it is redirected from a regular file (`< list.txt`), which can be read whole before
+    /// the run starts; a pipe or a terminal is read as the run goes.
+    pub regular_file: bool,
+}
+
+impl StdinList<io::Stdin> {
+    /// The process's standard input.
+    pub fn of_process() -> Self {
+        StdinList { reader: io::stdin(), regular_file: stdin_is_a_regular_file() }
+    }
+}
+
+/// Plans the jobs of the positional `args` and an optional `--files-from` list, which is read
+/// from `stdin` when its path is `-`.
 ///
-/// Fails only on a usage error (`-` twice, `-` with `--files-from -`, an empty list and nothing
-/// else to do) or an unreadable list;
-/// per-input problems are [`Job::Error`] entries.
+/// Fails at once on a usage error in the arguments (`-` twice, `-` with a list on stdin) or a list
+/// that cannot be opened. A list in a regular file is read here, so its problems (an empty list
+/// with nothing else to do, an entry naming stdin again, text that is no path list) fail here too;
+/// any other list (a pipe) is read as the jobs are taken, and such a problem ends the [`JobList`]
+/// with that error where it is met. Per-input problems are [`Job::Error`] entries.
 pub fn plan<A: AsRef<OsStr>>(
     args: &[A],
     files_from: Option<&FilesFrom>,
     extensions: &Extensions,
-    stdin: impl Read,
-) -> Result<Vec<Job>> {
-    let list_on_stdin = files_from.is_some_and(|f| f.path.as_os_str() == "-" || names_stdin(&f.path));
-    let mut entries: Vec<OsString> = args.iter().map(|a| a.as_ref().to_owned()).collect();
-    let both_on_stdin = || {
-        let list = files_from.map(|f| one_line_path(&f.path)).unwrap_or_default();
-        Error::Usage(format!(
-            "`-` (a video on stdin) cannot be combined with `--files-from {list}` (a list on stdin)"
-        ))
-    };
+    stdin: StdinList<impl Read + Send + 'static>,
+) -> Result<JobList> {
+    let list_on_stdin = files_from
+        .filter(|f| f.path.as_os_str() == "-" || names_stdin(&f.path))
+        .map(|f| one_line_path(&f.path));
+    let mut stdin_use = StdinUse { list_on_stdin, video_on_stdin: false };
     // Before the list is read: the video's bytes are not to be read as a list.
-    if list_on_stdin && entries.iter().any(|e| e == "-") {
-        return Err(both_on_stdin());
+    for arg in args {
+        stdin_use.check(arg.as_ref())?;
     }
-    if let Some(list) = files_from {
-        let read = if list.path.as_os_str() == "-" {
-            read_list(stdin, list.null)
-        } else {
-            std::fs::File::open(&list.path).and_then(|file| read_list(file, list.null))
-        };
-        let list_name = one_line_path(&list.path);
-        let unreadable =
-            |e| Error::Usage(format!("--files-from {list_name}: {}", crate::error::read_failure(&e)));
-        entries.extend(read.map_err(unreadable)?);
-        // As an empty folder fails: a `find` that matched nothing is no empty success.
-        if entries.is_empty() {
-            return Err(Error::Usage(format!("--files-from {list_name}: the list names no inputs")));
-        }
-    }
-    // And as an entry of the list itself.
-    if list_on_stdin && entries.iter().any(|e| e == "-") {
-        return Err(both_on_stdin());
-    }
-    if entries.iter().filter(|e| *e == "-").count() > 1 {
-        return Err(Error::Usage("`-` (a video on stdin) can be given only once".into()));
-    }
-
     let mut jobs = Vec::new();
-    for entry in &entries {
-        expand(entry, extensions, &mut jobs);
+    for arg in args {
+        expand(arg.as_ref(), extensions, &mut jobs);
     }
-    Ok(jobs)
+    let Some(list) = files_from else { return Ok(JobList::planned(jobs)) };
+    let list_name = one_line_path(&list.path);
+    let unopened = |e| Error::Usage(format!("--files-from {list_name}: {}", crate::error::read_failure(&e)));
+    let (reader, regular_file): (Box<dyn Read + Send>, bool) = if list.path.as_os_str() == "-" {
+        (Box::new(stdin.reader), stdin.regular_file)
+    } else {
+        let file = std::fs::File::open(&list.path).map_err(unopened)?;
+        let regular_file = file.metadata().is_ok_and(|meta| meta.is_file());
+        (Box::new(file), regular_file)
+    };
+    let entries = Entries::new(reader, list.null);
+    let listed = ListedJobs::new(entries, list_name, stdin_use, extensions.clone(), args.is_empty());
+    if regular_file {
+        for job in listed {
+            jobs.push(job?);
+        }
+        Ok(JobList::planned(jobs))
+    } else {
+        Ok(JobList::streaming(jobs, listed))
+    }
+}
+
+/// The jobs of one argument: an input, the videos of a folder, or why it yields nothing.
+pub fn jobs_of(arg: &OsStr, extensions: &Extensions) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    expand(arg, extensions, &mut jobs);
+    jobs
 }
 
 /// Appends the jobs of one argument or list entry.
@@ -217,6 +239,17 @@ fn names_stdin(path: &Path) -> bool {
 
 #[cfg(not(unix))]
 fn names_stdin(_: &Path) -> bool {
+    false
+}
+
+/// Whether stdin is redirected from a regular file (`< list.txt`), which can be read whole at once.
+#[cfg(unix)]
+fn stdin_is_a_regular_file() -> bool {
+    std::fs::metadata("/dev/stdin").is_ok_and(|meta| meta.is_file())
+}
+
+#[cfg(not(unix))]
+fn stdin_is_a_regular_file() -> bool {
     false
 }
 
@@ -283,43 +316,6 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
         );
         jobs.push(Job::Error { name: dir.to_owned(), error: Error::io(dir, cause) });
     }
-}
-
-/// Splits a path list into entries: NUL-terminated, or lines with an optional `\r` before the
-/// newline. Empty entries are skipped. Lines holding a NUL byte are a `find -print0` list read
-/// without `-0` (no path holds one), or UTF-16 text.
-fn read_list(mut reader: impl Read, null: bool) -> io::Result<Vec<OsString>> {
-    let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes)?;
-    // PowerShell 5's `>` writes UTF-16, whose NUL bytes -0 would not make sense of either.
-    if bytes.starts_with(b"\xff\xfe") || bytes.starts_with(b"\xfe\xff") {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "is UTF-16 text: save the list as UTF-8"));
-    }
-    if !null && bytes.contains(&0) {
-        let cause = "holds NUL bytes, as a NUL-separated list does (find -print0): add -0";
-        return Err(io::Error::new(io::ErrorKind::InvalidData, cause));
-    }
-    let separator = if null { b'\0' } else { b'\n' };
-    // A byte order mark (as Windows editors save UTF-8) is no part of the first name.
-    let text = if null { &bytes[..] } else { bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes) };
-    Ok(text
-        .split(|&b| b == separator)
-        .map(|entry| if null { entry } else { entry.strip_suffix(b"\r").unwrap_or(entry) })
-        .filter(|entry| !entry.is_empty())
-        .map(os_string_from_bytes)
-        .collect())
-}
-
-/// Paths are bytes on Unix, so a list entry is kept exactly; elsewhere it must be text.
-#[cfg(unix)]
-fn os_string_from_bytes(bytes: &[u8]) -> OsString {
-    use std::os::unix::ffi::OsStringExt;
-    OsString::from_vec(bytes.to_vec())
-}
-
-#[cfg(not(unix))]
-fn os_string_from_bytes(bytes: &[u8]) -> OsString {
-    OsString::from(String::from_utf8_lossy(bytes).into_owned())
 }
 
 #[cfg(test)]

@@ -59,10 +59,11 @@ pub trait Progress {
 /// Classifies every job with the classifier `load` builds (on this thread, while the first
 /// inputs are prepared with `protocol` on another), handing each record to `emit` as soon as it
 /// is ready, in job order, and keeping `progress` informed. Stops early, returning the error,
-/// when `load` or `emit` fails, or when the network's scores for an input are not finite numbers
-/// (see [`Error::NonFiniteScores`]); the records emitted before such a stop stand.
+/// when `jobs` ends with one (a list that cannot be read on), when `load` or `emit` fails, or
+/// when the network's scores for an input are not finite numbers (see
+/// [`Error::NonFiniteScores`]); the records emitted before such a stop stand.
 pub fn run<E: From<Error>>(
-    jobs: Vec<Job>,
+    jobs: impl Iterator<Item = Result<Job, Error>> + Send + 'static,
     protocol: ViewProtocol,
     load: Load<impl FnOnce() -> Result<Classifier, E>>,
     decode: DecodeOptions,
@@ -70,54 +71,62 @@ pub fn run<E: From<Error>>(
     progress: &mut impl Progress,
     mut emit: impl FnMut(Record) -> Result<(), E>,
 ) -> Result<(), E> {
-    let (sender, receiver) = mpsc::sync_channel::<Decoded>(0);
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            for job in jobs {
-                let (name, name_bytes) = (job.name(), job.name_bytes());
-                let start = Instant::now();
-                let prepared = match job {
-                    Job::Error { error, .. } => Err(error),
-                    Job::Input(input) => {
-                        Video::open(input, decode).and_then(|video| prepare(&video, &protocol))
-                    }
-                };
-                let decoded =
-                    Decoded { name, name_bytes, prepared, decode_ms: start.elapsed().as_millis() as u64 };
-                if sender.send(decoded).is_err() {
-                    break; // the consumer stopped
+    let (sender, receiver) = mpsc::sync_channel::<Result<Decoded, Error>>(0);
+    // Not joined: a run that stops early (weights that fail to load, a closed stdout) must not
+    // wait for a list still being written, whose next entry may never come. Returning drops the
+    // receiver, which stops this thread after its current input or at the list's next entry; it
+    // holds nothing to clean up (a spooled input is an unnamed temporary file).
+    std::thread::spawn(move || {
+        for job in jobs {
+            let job = match job {
+                Ok(job) => job,
+                // The list cannot go on: the run stops there.
+                Err(error) => {
+                    let _ = sender.send(Err(error));
+                    break;
                 }
+            };
+            let (name, name_bytes) = (job.name(), job.name_bytes());
+            let start = Instant::now();
+            let prepared = match job {
+                Job::Error { error, .. } => Err(error),
+                Job::Input(input) => Video::open(input, decode).and_then(|video| prepare(&video, &protocol)),
+            };
+            let decoded =
+                Decoded { name, name_bytes, prepared, decode_ms: start.elapsed().as_millis() as u64 };
+            if sender.send(Ok(decoded)).is_err() {
+                break; // the consumer stopped
             }
-        });
-        // Returning drops the receiver, which stops the decoding thread after its current input.
-        let (mut classifier, mut build) = match load {
-            Load::AtOnce(build) => (Some(build()?), None),
-            Load::FirstGoodInput(build) => (None, Some(build)),
-        };
-        for Decoded { name, name_bytes, prepared, decode_ms } in receiver {
-            let record = match prepared {
-                Err(error) => Record::failure(&name, &error.detail()),
-                Ok(prepared) => {
-                    if let Some(build) = build.take() {
-                        classifier = Some(build()?);
-                    }
-                    let classifier = classifier.as_ref().expect("built before the first good input");
-                    match classify(classifier, &name, &prepared, decode_ms, report, progress) {
-                        Ok(prediction) => Record::Prediction(prediction),
-                        // The weights' fault, which every later input would meet too.
-                        Err(Error::NonFiniteScores) => {
-                            return Err(Error::video(&name, Error::NonFiniteScores).into());
-                        }
-                        Err(error) => Record::failure(&name, &error.detail()),
-                    }
-                }
-            }
-            .with_input_bytes(name_bytes.as_deref());
-            progress.input_done();
-            emit(record)?;
         }
-        Ok(())
-    })
+    });
+    let (mut classifier, mut build) = match load {
+        Load::AtOnce(build) => (Some(build()?), None),
+        Load::FirstGoodInput(build) => (None, Some(build)),
+    };
+    for decoded in receiver {
+        let Decoded { name, name_bytes, prepared, decode_ms } = decoded?;
+        let record = match prepared {
+            Err(error) => Record::failure(&name, &error.detail()),
+            Ok(prepared) => {
+                if let Some(build) = build.take() {
+                    classifier = Some(build()?);
+                }
+                let classifier = classifier.as_ref().expect("built before the first good input");
+                match classify(classifier, &name, &prepared, decode_ms, report, progress) {
+                    Ok(prediction) => Record::Prediction(prediction),
+                    // The weights' fault, which every later input would meet too.
+                    Err(Error::NonFiniteScores) => {
+                        return Err(Error::video(&name, Error::NonFiniteScores).into());
+                    }
+                    Err(error) => Record::failure(&name, &error.detail()),
+                }
+            }
+        }
+        .with_input_bytes(name_bytes.as_deref());
+        progress.input_done();
+        emit(record)?;
+    }
+    Ok(())
 }
 
 /// The prediction for one prepared input.

@@ -1163,29 +1163,94 @@ fn more_threads_than_cores_are_capped_with_a_note() {
     assert_eq!(json_lines(&capped)[0]["top"], json_lines(&one)[0]["top"]);
 }
 
-#[test]
-fn a_run_that_cannot_start_says_so_before_reading_its_list() {
-    let s = Setup::new();
-    let args = ["predict", "--model", &s.card, "--weights", "/no/such.pth", "--files-from", "-"];
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+/// `vidclass predict` with the tiny model and `args`, its stdin, stdout and stderr pipes.
+fn spawn_predict(s: &Setup, weights: &str, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+        .args(["predict", "--model", &s.card, "--weights", weights, "--labels", &s.labels])
         .args(args)
-        .stdin(std::process::Stdio::piped()) // held open: the list never ends
+        .env("VIDCLASS_CACHE", s.dir.path().join("cache"))
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// The exit status of `child`, which must end within 30 s (`waiting_for` says on what, if not).
+fn exits_soon(child: &mut std::process::Child, waiting_for: &str) -> std::process::ExitStatus {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
+    loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break status;
+            return status;
         }
         if std::time::Instant::now() > deadline {
             child.kill().unwrap();
-            panic!("still waiting for the list of inputs");
+            panic!("still waiting for {waiting_for}");
         }
         std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(2));
+    }
+}
+
+#[test]
+fn a_run_that_cannot_start_says_so_before_reading_its_list() {
+    let s = Setup::new();
+    // Its stdin held open: the list never ends.
+    let mut child = spawn_predict(&s, "/no/such.pth", &["--files-from", "-"]);
+    assert_eq!(exits_soon(&mut child, "the list of inputs").code(), Some(2));
+}
+
+#[test]
+fn a_list_on_a_pipe_gets_each_result_as_its_entry_arrives() {
+    use std::io::{BufRead, Write};
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "a.mp4", &Spec::h264(64, 48, 20));
+    let mut child = spawn_predict(&s, &s.weights, &["--files-from", "-", "--format", "jsonl"]);
+    let mut list = child.stdin.take().unwrap();
+    // Read on a thread, so that a result held back until the list ends fails the test.
+    let (sender, records) = std::sync::mpsc::channel();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let record: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+            sender.send(record).unwrap();
+        }
+    });
+    let next = || records.recv_timeout(Duration::from_secs(60)).expect("a record while the list is open");
+    writeln!(list, "{}", video.display()).unwrap();
+    let first = next();
+    assert_eq!(first["input"], video.to_str().unwrap());
+    assert!(first["top"].is_array(), "{first}");
+    writeln!(list, "{}", s.path("missing.mp4")).unwrap();
+    assert_eq!(next()["error"], "no such file");
+    drop(list);
+    assert_eq!(exits_soon(&mut child, "the end of the run").code(), Some(1));
+}
+
+#[test]
+fn a_run_that_stops_early_does_not_wait_for_its_list_to_end() {
+    use std::io::{Read, Write};
+    let s = Setup::new();
+    // Weights that fail to load, with the list open and empty: exit 2 at once.
+    let not_weights = s.path("not_weights.pth");
+    std::fs::write(&not_weights, "not a checkpoint").unwrap();
+    let mut child = spawn_predict(&s, &not_weights, &["--files-from", "-"]);
+    assert_eq!(exits_soon(&mut child, "a list entry after the load failed").code(), Some(2));
+    let mut message = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut message).unwrap();
+    assert!(message.contains("not_weights.pth"), "{message}");
+    // A stdout closed by its reader (`| head -1`), with the list still open: the run ends at the
+    // next record, quietly.
+    let video = make_video(s.dir.path(), "a.mp4", &Spec::h264(64, 48, 20));
+    let mut child = spawn_predict(&s, &s.weights, &["--files-from", "-", "--format", "jsonl"]);
+    let mut list = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    writeln!(list, "{}", video.display()).unwrap();
+    let mut first = [0u8];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    writeln!(list, "{}", video.display()).unwrap();
+    assert_eq!(exits_soon(&mut child, "a list entry after stdout closed").code(), Some(0));
+    drop(list);
 }
 
 #[test]

@@ -77,7 +77,7 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
     let a_folder =
         || format!("inspect takes one video; {} is a folder", one_line_name(&args.video.to_string_lossy()));
     ensure!(!Path::new(&args.video).is_dir(), a_folder());
-    let mut jobs = inputs::plan(&[&args.video], None, &Extensions::default(), std::io::empty())?;
+    let mut jobs = inputs::jobs_of(&args.video, &Extensions::default());
     let input = match (jobs.pop(), jobs.is_empty()) {
         (Some(Job::Input(input)), true) => input,
         (Some(Job::Error { error, .. }), true) => return Ok(input_failed(error.into())),

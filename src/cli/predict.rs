@@ -2,7 +2,9 @@
 //!
 //! Everything that can stop the run (an unknown model, missing weights, contradictory arguments,
 //! a checkpoint that does not fit) is found before the first record is written, and exits 2; the
-//! checkpoint loads while the first video decodes. One to download waits until a video has
+//! checkpoint loads while the first video decodes. A list on a pipe is read as the run goes, so
+//! a problem with it (an entry that names stdin again) stops the run, with exit 2, where it is
+//! met. One to download waits until a video has
 //! decoded, so that a batch of mistyped names downloads nothing; the inputs that failed before it
 //! keep their records even when the download then fails. Every input yields exactly one record,
 //! a prediction or an error, in input order; the exit status is 1 when any input failed.
@@ -18,7 +20,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use vidclass::device::DeviceChoice;
 use vidclass::error::{one_line_name, one_line_path};
-use vidclass::inputs::{self, Extensions, FilesFrom, Input, Job};
+use vidclass::inputs::{self, Extensions, FilesFrom, Input, Job, JobCount, StdinList};
 use vidclass::output::{OutputFormat, Printer, Record};
 use vidclass::pipeline::{self, Load, Progress, ReportOptions};
 use vidclass::{Classifier, Error};
@@ -32,7 +34,8 @@ pub struct PredictArgs {
     /// `-` for video bytes on stdin.
     inputs: Vec<OsString>,
 
-    /// Also read inputs from FILE, one per line (`-` reads the list from stdin).
+    /// Also read inputs from FILE, one per line (`-` reads the list from stdin). A list on a pipe
+    /// is read as it is written, each result printed as soon as it is ready.
     #[arg(long, value_name = "FILE")]
     files_from: Option<PathBuf>,
 
@@ -104,10 +107,13 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let given_weights = args.model.given_weights()?;
     let extensions = if args.ext.is_empty() { Extensions::default() } else { Extensions::new(&args.ext) };
     let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
-    let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, std::io::stdin().lock())?;
-    // A URL or stdin may take long to read: even a single one gets a bar that shows time passing.
-    let streamed = jobs.iter().any(|job| matches!(job, Job::Input(Input::Url(_) | Input::Stdin)));
-    let mut progress = ViewsBar::new(jobs.len(), protocol.num_views(), streamed, globals.quiet);
+    let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, StdinList::of_process())?;
+    // A URL or stdin may take long to read, and a list on a pipe may grow: even a single input
+    // then gets a bar that shows time passing.
+    let count = jobs.job_count();
+    let streamed = !count.complete()
+        || jobs.known_now().iter().any(|job| matches!(job, Job::Input(Input::Url(_) | Input::Stdin)));
+    let mut progress = ViewsBar::new(count, protocol.num_views(), streamed, globals.quiet);
     let bar = progress.bar.clone();
     // Loaded inside the pipeline, while the first input decodes. What stops a download (no cache
     // folder, no checkpoint named) stops the run now; the transfer itself waits for an input that
@@ -186,36 +192,50 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
 struct ViewsBar {
     bar: ProgressBar,
     quiet: bool,
-    inputs: usize,
+    inputs: JobCount,
+    /// Whether the bar's style shows a total (not while a list is still being read); `None`
+    /// before it has a style.
+    shows_total: Option<bool>,
     done: usize,
     views_per_input: usize,
 }
 
 impl ViewsBar {
-    /// A bar for `inputs` inputs of `views_per_input` views each; hidden when `quiet`, and for a
-    /// single view unless an input is `streamed` (a URL or stdin, which may take long to read).
-    /// Its clock ticks on its own, so that a long download or decode does not look hung.
-    fn new(inputs: usize, views_per_input: usize, streamed: bool, quiet: bool) -> ViewsBar {
-        let total = inputs * views_per_input;
-        let bar = if quiet || (total < 2 && !streamed) {
-            ProgressBar::hidden()
-        } else {
-            let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-            bar.enable_steady_tick(Duration::from_millis(500));
-            bar
-        };
-        bar.set_style(
-            ProgressStyle::with_template("{bar:30} {msg} · {pos}/{len} views · {elapsed_precise} eta {eta}")
-                .expect("valid template"),
-        );
-        super::show_bar(Some(&bar).filter(|bar| !bar.is_hidden()));
-        let views_bar = ViewsBar { bar, quiet, inputs, done: 0, views_per_input };
+    /// A bar for the `inputs` counted so far, of `views_per_input` views each; hidden when
+    /// `quiet`, and for a single view unless an input is `streamed` (a URL or stdin, which may take
+    /// long to read, or a list still being read). Its clock ticks on its own, so that a long
+    /// download or decode does not look hung.
+    fn new(inputs: JobCount, views_per_input: usize, streamed: bool, quiet: bool) -> ViewsBar {
+        let total = inputs.known() * views_per_input;
+        let bar = ProgressBar::hidden();
+        let mut views_bar = ViewsBar { bar, quiet, inputs, shows_total: None, done: 0, views_per_input };
+        // Drawn only once it has its style and message.
         views_bar.show_inputs();
+        if !quiet && (total >= 2 || streamed) {
+            views_bar.bar.set_draw_target(ProgressDrawTarget::stderr());
+            views_bar.bar.enable_steady_tick(Duration::from_millis(500));
+            super::show_bar(Some(&views_bar.bar));
+        }
         views_bar
     }
 
-    fn show_inputs(&self) {
-        self.bar.set_message(format!("{}/{} inputs", self.done, self.inputs));
+    /// The inputs done and known. While a list is still being read, `+` says that more may come
+    /// and the bar has no total (nor an estimate of the time left); it gets them once the list
+    /// has ended.
+    fn show_inputs(&mut self) {
+        let (known, complete) = (self.inputs.known(), self.inputs.complete());
+        self.bar.set_message(format!("{}/{known}{} inputs", self.done, if complete { "" } else { "+" }));
+        if self.shows_total == Some(complete) {
+            return;
+        }
+        self.shows_total = Some(complete);
+        let template = if complete {
+            self.bar.set_length((known * self.views_per_input) as u64);
+            "{bar:30} {msg} · {pos}/{len} views · {elapsed_precise} eta {eta}"
+        } else {
+            "{spinner} {msg} · {pos} views · {elapsed_precise}"
+        };
+        self.bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
     }
 }
 
@@ -228,6 +248,7 @@ impl Progress for ViewsBar {
 
     fn views_done(&mut self, views: usize) {
         self.bar.inc(views as u64);
+        self.show_inputs();
     }
 
     fn input_done(&mut self) {

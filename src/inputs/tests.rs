@@ -28,7 +28,24 @@ fn describe(jobs: &[Job], root: &Path) -> Vec<String> {
 }
 
 fn plan_args(args: &[&Path], extensions: &Extensions) -> Vec<Job> {
-    plan(args, None, extensions, io::empty()).unwrap()
+    all_jobs(args, None, extensions, b"").unwrap()
+}
+
+/// Every job of a plan whose stdin holds `stdin`, or the error that stops it (at once, or where the
+/// list meets it). The list is read both ways, whole (stdin a regular file) and as the jobs are
+/// taken (a pipe), and must come out the same.
+fn all_jobs<A: AsRef<OsStr>>(
+    args: &[A],
+    files_from: Option<&FilesFrom>,
+    extensions: &Extensions,
+    stdin: &[u8],
+) -> Result<Vec<Job>> {
+    let [whole, streamed] = [true, false].map(|regular_file| {
+        let stdin = StdinList { reader: io::Cursor::new(stdin.to_vec()), regular_file };
+        plan(args, files_from, extensions, stdin).and_then(|jobs| jobs.collect::<Result<Vec<_>>>())
+    });
+    assert_eq!(format!("{whole:?}"), format!("{streamed:?}"), "read whole, and as a stream");
+    whole
 }
 
 #[test]
@@ -97,7 +114,7 @@ fn folder_without_videos_is_an_error() {
 #[test]
 fn urls_pass_through_untouched() {
     let args = ["https://example.com/a%20b.mp4?x=1", "rtsp://cam.local:554/stream", "file:clip.mp4", "-"];
-    let jobs = plan(&args, None, &Extensions::default(), io::empty()).unwrap();
+    let jobs = all_jobs(&args, None, &Extensions::default(), b"").unwrap();
     assert_eq!(
         describe(&jobs, Path::new("/")),
         [
@@ -124,7 +141,7 @@ fn scheme_without_slashes_yields_to_an_existing_file() {
 
 #[test]
 fn stdin_dash_at_most_once() {
-    let err = plan(&["-", "-"], None, &Extensions::default(), io::empty()).unwrap_err();
+    let err = all_jobs(&["-", "-"], None, &Extensions::default(), b"").unwrap_err();
     assert!(matches!(err, Error::Usage(_)), "{err}");
 }
 
@@ -138,14 +155,53 @@ fn stdin_dash_conflicts_with_files_from_stdin() {
             panic!("stdin was read")
         }
     }
-    let err = plan(&["-"], Some(&list), &Extensions::default(), Unread).unwrap_err();
+    let unread = StdinList { reader: Unread, regular_file: false };
+    let err = plan(&["-"], Some(&list), &Extensions::default(), unread).unwrap_err();
     assert!(matches!(err, Error::Usage(_)), "{err}");
     // A `-` inside the list read from stdin is stdin again.
     let no_args: [&str; 0] = [];
     for listed in [&b"a.mp4\n-\n"[..], b"-\n-\n"] {
-        let err = plan(&no_args, Some(&list), &Extensions::default(), listed).unwrap_err();
+        let err = all_jobs(&no_args, Some(&list), &Extensions::default(), listed).unwrap_err();
         assert!(err.to_string().contains("cannot be combined with `--files-from -`"), "{err}");
     }
+}
+
+#[test]
+fn a_list_on_a_pipe_yields_each_entry_as_it_is_written() {
+    use std::io::Write;
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_owned();
+    touch(&root, &["a.mp4", "b.mp4"]);
+    let (reader, mut writer) = io::pipe().unwrap();
+    // Planned and taken on another thread, so that a list read to its end first fails the test
+    // rather than hanging it.
+    let (count_sender, count) = mpsc::channel();
+    let (sender, taken) = mpsc::channel();
+    std::thread::spawn(move || {
+        let from = FilesFrom { path: "-".into(), null: false };
+        let stdin = StdinList { reader, regular_file: false };
+        let jobs = plan(&[root.join("a.mp4")], Some(&from), &Extensions::default(), stdin).unwrap();
+        count_sender.send(jobs.job_count()).unwrap();
+        for job in jobs {
+            sender.send(job.map(|job| describe(&[job], &root).remove(0)).map_err(|e| e.to_string())).unwrap();
+        }
+    });
+    let count = count.recv_timeout(Duration::from_secs(10)).expect("planned with the list still open");
+    assert_eq!((count.known(), count.complete()), (1, false), "the argument, and a list not yet read");
+    let next =
+        || taken.recv_timeout(Duration::from_secs(10)).expect("the next job, with the list still open");
+    assert_eq!(next(), Ok("file:a.mp4".to_owned()));
+    writeln!(writer, "{}", tmp.path().join("b.mp4").display()).unwrap();
+    assert_eq!(next(), Ok("file:b.mp4".to_owned()));
+    assert_eq!((count.known(), count.complete()), (2, false));
+    // A problem partway ends the list there, after the jobs before it.
+    writeln!(writer, "-").unwrap();
+    let error = next().unwrap_err();
+    assert!(error.contains("cannot be combined with `--files-from -`"), "{error}");
+    assert!(taken.recv_timeout(Duration::from_secs(10)).is_err(), "nothing after the error");
+    drop(writer);
 }
 
 #[test]
@@ -156,7 +212,7 @@ fn files_from_stdin_reads_lines_after_the_arguments() {
     // As a Windows editor saves it: a byte order mark, CRLF line ends.
     let list = format!("\u{feff}{0}/c.mp4\r\n\n{0}/a.mp4\n\r\n{0}/missing.mp4", root.display());
     let from = FilesFrom { path: "-".into(), null: false };
-    let jobs = plan(&[root.join("b.mp4")], Some(&from), &Extensions::default(), list.as_bytes()).unwrap();
+    let jobs = all_jobs(&[root.join("b.mp4")], Some(&from), &Extensions::default(), list.as_bytes()).unwrap();
     assert_eq!(describe(&jobs, root), ["file:b.mp4", "file:c.mp4", "file:a.mp4", "error:missing.mp4"]);
 }
 
@@ -170,18 +226,18 @@ fn files_from_file_with_nul_separators_keeps_newlines_in_names() {
     fs::write(&list_path, list).unwrap();
     let from = FilesFrom { path: list_path, null: true };
     let no_args: [&str; 0] = [];
-    let jobs = plan(&no_args, Some(&from), &Extensions::default(), io::empty()).unwrap();
+    let jobs = all_jobs(&no_args, Some(&from), &Extensions::default(), b"").unwrap();
     assert_eq!(describe(&jobs, root), ["file:line\nbreak.mp4", "file:d/x.mkv", "file:plain.mp4"]);
     // The same list read as lines says how to read it.
     let from = FilesFrom { null: false, ..from };
-    let err = plan(&no_args, Some(&from), &Extensions::default(), io::empty()).unwrap_err();
+    let err = all_jobs(&no_args, Some(&from), &Extensions::default(), b"").unwrap_err();
     assert!(
         err.to_string().ends_with("holds NUL bytes, as a NUL-separated list does (find -print0): add -0")
     );
     // A list saved as UTF-16 is full of NUL bytes too, which -0 would not mend.
     let utf16: Vec<u8> = "\u{feff}a.mp4\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
     fs::write(&from.path, utf16).unwrap();
-    let err = plan(&no_args, Some(&from), &Extensions::default(), io::empty()).unwrap_err();
+    let err = all_jobs(&no_args, Some(&from), &Extensions::default(), b"").unwrap_err();
     assert!(err.to_string().ends_with("is UTF-16 text: save the list as UTF-8"), "{err}");
 }
 
@@ -191,9 +247,9 @@ fn dash_in_a_list_counts_as_stdin() {
     let list_path = tmp.path().join("list");
     fs::write(&list_path, "-\n").unwrap();
     let from = FilesFrom { path: list_path, null: false };
-    let jobs = plan(&["x"; 0], Some(&from), &Extensions::default(), io::empty()).unwrap();
+    let jobs = all_jobs(&["x"; 0], Some(&from), &Extensions::default(), b"").unwrap();
     assert_eq!(describe(&jobs, tmp.path()), ["stdin"]);
-    let err = plan(&["-"], Some(&from), &Extensions::default(), io::empty()).unwrap_err();
+    let err = all_jobs(&["-"], Some(&from), &Extensions::default(), b"").unwrap_err();
     assert!(matches!(err, Error::Usage(_)), "{err}");
 }
 
@@ -201,7 +257,7 @@ fn dash_in_a_list_counts_as_stdin() {
 fn unreadable_list_stops_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let from = FilesFrom { path: tmp.path().join("nope.txt"), null: false };
-    let err = plan(&["x"; 0], Some(&from), &Extensions::default(), io::empty()).unwrap_err();
+    let err = all_jobs(&["x"; 0], Some(&from), &Extensions::default(), b"").unwrap_err();
     let says = format!("--files-from {}: no such file", tmp.path().join("nope.txt").display());
     assert!(matches!(&err, Error::Usage(message) if message.starts_with(&says)), "{err}");
 }
@@ -274,7 +330,7 @@ mod unix {
         let mut list = tmp.path().as_os_str().as_bytes().to_vec();
         list.extend_from_slice(b"/caf\xe9.mp4\n");
         let from = FilesFrom { path: "-".into(), null: false };
-        let jobs = plan(&["x"; 0], Some(&from), &Extensions::default(), &list[..]).unwrap();
+        let jobs = all_jobs(&["x"; 0], Some(&from), &Extensions::default(), &list).unwrap();
         let [Job::Input(Input::File(path))] = &jobs[..] else { panic!("{jobs:?}") };
         assert_eq!(path.file_name(), Some(name));
     }
@@ -287,12 +343,12 @@ fn an_empty_list_with_nothing_else_to_do_is_an_error() {
     // What `find … -print0` sends when nothing matched, and a list of blank lines.
     for list in [&b""[..], b"\n\r\n"] {
         let from = FilesFrom { null: list.is_empty(), ..from.clone() };
-        let err = plan(&no_args, Some(&from), &Extensions::default(), list).unwrap_err();
+        let err = all_jobs(&no_args, Some(&from), &Extensions::default(), list).unwrap_err();
         assert_eq!(err.to_string(), "--files-from -: the list names no inputs");
     }
     // With an argument besides, the empty list adds nothing and takes nothing away.
     let tmp = tempfile::tempdir().unwrap();
     touch(tmp.path(), &["a.mp4"]);
-    let jobs = plan(&[tmp.path().join("a.mp4")], Some(&from), &Extensions::default(), io::empty()).unwrap();
+    let jobs = all_jobs(&[tmp.path().join("a.mp4")], Some(&from), &Extensions::default(), b"").unwrap();
     assert_eq!(describe(&jobs, tmp.path()), ["file:a.mp4"]);
 }
