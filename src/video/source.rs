@@ -2,17 +2,18 @@
 //!
 //! Sampling needs the frame count before any frame is chosen, and decord counts frames by
 //! reading every packet, so each video is read twice: once to index it, once to decode.
-//! Files are simply opened again. Standard input and named pipes (a FIFO, `/dev/stdin`, a
-//! shell's `<(…)`) can be read only once, so their bytes are kept: in memory up to [`IN_MEMORY`]
-//! bytes (as mmaction2's `DecordInit` does with every file), beyond that in an unnamed temporary
-//! file (in `$TMPDIR`), so that a long stream does not stay in memory. Opening a pipe a second
-//! time would wait forever for a writer that is gone. An `http` or `https` URL is downloaded
-//! once ([`crate::http`]) and kept the same way, up to [`MAX_KEPT_URL`] bytes: the index pass
-//! reads every packet, so it would download the whole video, and the decode pass much of it
-//! again. Other URLs (`rtsp`, whose demuxer speaks the protocol itself; `file:`, which needs no
-//! copy), a plain `http` URL behind a proxy, playlists and manifests (HLS, DASH: their demuxers
-//! fetch further URLs), and longer or endless downloads, or ones `$TMPDIR` has no room for, are
-//! opened again by each pass.
+//! Files are simply opened again. Standard input and named pipes (a FIFO, `/dev/stdin`, a shell's
+//! `<(…)`) can be read only once, so their bytes are kept: in memory up to [`IN_MEMORY`] bytes (as
+//! mmaction2's `DecordInit` does with every file), beyond that in an unnamed temporary file (in
+//! `$TMPDIR`), so that a long stream does not stay in memory, until its disk is down to its last
+//! tenth or GiB: a pipe that never ends must fail before it fills the disk. Opening a pipe a second
+//! time would wait forever for a writer that is gone. An `http` or `https` URL is downloaded once
+//! ([`crate::http`]) and kept the same way, up to [`MAX_KEPT_URL`] bytes: the index pass reads
+//! every packet, so it would download the whole video, and the decode pass much of it again. Other
+//! URLs (`rtsp`, whose demuxer speaks the protocol itself; `file:`, which needs no copy), a plain
+//! `http` URL behind a proxy, playlists and manifests (HLS, DASH: their demuxers fetch further
+//! URLs), and longer or endless downloads, or ones `$TMPDIR` has no room for, are opened again by
+//! each pass.
 //!
 //! Files are opened through FFmpeg's `file:` protocol with their name's bytes as they are, so
 //! that any name opens (ffmpeg-next's own `input` panics on one that is not UTF-8, and FFmpeg
@@ -40,11 +41,51 @@ use crate::inputs::Input;
 const IN_MEMORY: usize = 256 << 20;
 
 /// Where the bytes of a once-readable input are kept: up to `in_memory` bytes in memory, beyond
-/// that in an unnamed temporary file in `folder`.
+/// that in an unnamed temporary file in `folder`, as long as its file system keeps `leave_free`
+/// bytes free.
 #[derive(Clone, Copy)]
 struct Keep<'a> {
     in_memory: usize,
     folder: &'a Path,
+    leave_free: u64,
+}
+
+impl<'a> Keep<'a> {
+    /// Keeps up to [`IN_MEMORY`] bytes in memory and the rest in `folder`, leaving a tenth of its
+    /// file system free, or 1 GiB of a larger one: a pipe that never ends (a live stream sent to
+    /// stdin) then fails its input before the disk, or a `/tmp` held in memory, fills up.
+    fn in_folder(folder: &'a Path) -> Self {
+        let leave_free = file_system_space(folder).map_or(0, |space| (space.total / 10).min(1 << 30));
+        Keep { in_memory: IN_MEMORY, folder, leave_free }
+    }
+}
+
+/// How often a temporary file being written checks the room left on its file system.
+const ROOM_CHECKED_EVERY: u64 = 64 << 20;
+
+/// The space of the file system holding `folder`, in bytes.
+struct FileSystemSpace {
+    /// Free for unprivileged users.
+    available: u64,
+    total: u64,
+}
+
+#[cfg(unix)]
+fn file_system_space(folder: &Path) -> Option<FileSystemSpace> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = CString::new(folder.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `path` is a NUL-terminated string and `stat` a buffer statvfs fills.
+    let stat = unsafe {
+        let mut stat: libc::statvfs = std::mem::zeroed();
+        (libc::statvfs(path.as_ptr(), &mut stat) == 0).then_some(stat)
+    }?;
+    let block = stat.f_frsize as u64;
+    Some(FileSystemSpace { available: stat.f_bavail as u64 * block, total: stat.f_blocks as u64 * block })
+}
+
+#[cfg(not(unix))]
+fn file_system_space(_: &Path) -> Option<FileSystemSpace> {
+    None
 }
 
 /// The bytes of a once-readable input, shared between the indexing and the decoding pass.
@@ -68,10 +109,26 @@ impl Kept {
         };
         let mut file = tempfile::tempfile_in(keep.folder).map_err(in_temporary_file)?;
         file.write_all(&bytes).map_err(in_temporary_file)?;
+        let mut written = bytes.len() as u64;
         drop(bytes);
+        let mut room_checked_at = 0;
         // Not `io::copy`, whose errors do not tell a failed read from a failed write.
         let mut buf = vec![0; 1 << 16];
         loop {
+            if written >= room_checked_at {
+                room_checked_at = written + ROOM_CHECKED_EVERY;
+                let space = file_system_space(keep.folder);
+                if let Some(space) = space.filter(|space| space.available < keep.leave_free) {
+                    let (read, left) = (written >> 20, space.available >> 20);
+                    let cause = format!(
+                        "{read} MiB read and more coming, and the disk of {} ($TMPDIR), where they \
+                         are kept, is down to {left} MiB free: a video read from a pipe must end \
+                         (record a piece of a live stream first)",
+                        keep.folder.display()
+                    );
+                    return Err(io::Error::new(io::ErrorKind::StorageFull, cause));
+                }
+            }
             let n = match reader.read(&mut buf) {
                 Ok(0) => return Ok(Kept::File(Arc::new(file))),
                 Ok(n) => n,
@@ -79,6 +136,7 @@ impl Kept {
                 Err(e) => return Err(e),
             };
             file.write_all(&buf[..n]).map_err(in_temporary_file)?;
+            written += n as u64;
         }
     }
 
@@ -165,7 +223,7 @@ impl Reopenable {
     pub(crate) fn new(source: Input, url_timeout: Duration) -> Result<Reopenable> {
         let name = source.name();
         let temp_dir = std::env::temp_dir();
-        let keeping = Keep { in_memory: IN_MEMORY, folder: &temp_dir };
+        let keeping = Keep::in_folder(&temp_dir);
         let keep = |reader: &mut dyn Read| {
             let kept = Kept::read(reader, keeping)
                 .map_err(|e| Error::video(&name, format!("cannot read and keep its bytes: {e}")))?;
@@ -478,9 +536,11 @@ mod tests {
     #[test]
     fn a_long_stream_is_kept_in_a_file_that_each_pass_reads_on_its_own() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 256) as u8).collect();
-        let kept =
-            Kept::read(Cursor::new(data.clone()), Keep { in_memory: 1000, folder: &std::env::temp_dir() })
-                .unwrap();
+        let kept = Kept::read(
+            Cursor::new(data.clone()),
+            Keep { in_memory: 1000, folder: &std::env::temp_dir(), leave_free: 0 },
+        )
+        .unwrap();
         let Kept::File(file) = kept else { panic!("10 000 bytes over a limit of 1000 stay in memory") };
         let mut first = FileCursor { file: file.clone(), position: 0 };
         let mut second = FileCursor { file, position: 0 };
@@ -495,9 +555,28 @@ mod tests {
         assert!(all == data);
     }
 
+    #[test]
+    fn a_pipe_that_would_fill_the_temporary_disk_fails_before_it_does() {
+        let folder = tempfile::tempdir().unwrap();
+        let free = file_system_space(folder.path()).unwrap().available;
+        // All but 16 MiB of what is free now to be left free: 200 MiB of input would cross that.
+        let keep =
+            Keep { in_memory: 1 << 20, folder: folder.path(), leave_free: free.saturating_sub(16 << 20) };
+        let error =
+            Kept::read(io::repeat(7).take(200 << 20), keep).err().expect("refused before it is all kept");
+        assert_eq!(error.kind(), io::ErrorKind::StorageFull);
+        let message = error.to_string();
+        assert!(message.contains("MiB read and more coming, and the disk of"), "{message}");
+        let read: u64 = message.split(' ').next().unwrap().parse().unwrap();
+        assert!(
+            read <= (ROOM_CHECKED_EVERY >> 20) + 1,
+            "stopped at the first check past the limit: {message}"
+        );
+    }
+
     /// Keeping up to 1 MiB in memory, with no folder for more.
     fn memory_only() -> Keep<'static> {
-        Keep { in_memory: 1 << 20, folder: Path::new("/no/such/folder") }
+        Keep { in_memory: 1 << 20, folder: Path::new("/no/such/folder"), leave_free: 0 }
     }
 
     #[test]
@@ -505,7 +584,7 @@ mod tests {
         let body: Vec<u8> = (0..10_000u32).map(|i| (i % 247) as u8).collect();
         let timeout = Duration::from_secs(5);
         let folder = tempfile::tempdir().unwrap();
-        let keep = Keep { in_memory: 1000, folder: folder.path() };
+        let keep = Keep { in_memory: 1000, folder: folder.path(), leave_free: 0 };
         let kept = download(&serve(body.clone()), timeout, 1 << 20, keep).unwrap();
         let Some(Kept::File(file)) = kept else { panic!("10 000 bytes over 1000 in memory go to a file") };
         let mut all = Vec::new();
@@ -514,12 +593,12 @@ mod tests {
         // A file where the folder should be (a full or missing $TMPDIR fails alike).
         let not_a_folder = folder.path().join("file");
         std::fs::write(&not_a_folder, b"").unwrap();
-        let keep = Keep { in_memory: 1000, folder: &not_a_folder };
+        let keep = Keep { in_memory: 1000, folder: &not_a_folder, leave_free: 0 };
         assert!(download(&serve(body.clone()), timeout, 1 << 20, keep).unwrap().is_none());
         // A download that breaks off while it goes to the file says so.
         let mut cut = chunked(&body, false);
         cut.truncate(cut.len() - 4000);
-        let keep = Keep { in_memory: 1000, folder: folder.path() };
+        let keep = Keep { in_memory: 1000, folder: folder.path(), leave_free: 0 };
         let error = download(&serve_raw(|_| cut), timeout, 1 << 20, keep).err().unwrap();
         assert!(error.starts_with("the download broke off after 6000 bytes: "), "{error}");
     }
