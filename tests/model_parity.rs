@@ -163,6 +163,31 @@ fn wrong_fusion_kernel_names_the_lateral() {
 }
 
 #[test]
+fn an_architecture_no_network_can_have_is_refused_before_the_weights() {
+    // As a model card would be refused, for callers that build the description themselves.
+    for (cfg, says) in [
+        (
+            "type = 'slowfast'\nresample_rate = 4\nspeed_ratio = 8\n[slow]\n[fast]",
+            "architecture.resample_rate (4)",
+        ),
+        (
+            "type = 'slowfast'\nresample_rate = 8\nspeed_ratio = 0\n[slow]\n[fast]",
+            "architecture.speed_ratio (0)",
+        ),
+        (
+            "type = 'resnet3d'\nspatial_strides = [1, 2, 0, 2]",
+            "architecture.spatial_strides must be at least 1",
+        ),
+    ] {
+        match Recognizer::load(&arch(cfg), &fixture("slowfast_r50_4x16.pth"), &Device::Cpu) {
+            Err(Error::Usage(message)) => assert!(message.contains(says), "{message}"),
+            Err(e) => panic!("expected the architecture's problem, got {e}"),
+            Ok(_) => panic!("{cfg} loaded"),
+        }
+    }
+}
+
+#[test]
 fn leftover_tensor_is_named_as_unexpected() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("extra.safetensors");

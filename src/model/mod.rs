@@ -57,9 +57,13 @@ pub struct Recognizer {
 impl Recognizer {
     /// Builds `arch` with the weights in `weights` (mmaction2 `.pth` or `.safetensors`) on `device`.
     ///
-    /// Fails with [`crate::Error::Checkpoint`] naming the first missing or unused key, or a key whose
-    /// shape differs from what the architecture needs.
+    /// Fails with [`crate::Error::Usage`] for an architecture no network can be built from (see
+    /// [`Architecture::problem`]), and with [`crate::Error::Checkpoint`] naming the first missing or
+    /// unused key, or a key whose shape differs from what the architecture needs.
     pub fn load(arch: &Architecture, weights: &Path, device: &Device) -> Result<Recognizer> {
+        if let Some(problem) = arch.problem() {
+            return Err(crate::Error::Usage(problem));
+        }
         let ckpt = Checkpoint::load(weights)?;
         let root = ckpt.root(device);
         let (bp, hp) = (root.pp("backbone"), root.pp("cls_head"));

@@ -36,12 +36,6 @@ impl SlowFast {
     /// Loads `backbone.slow_path.*` and `backbone.fast_path.*` from backbone prefix `p`.
     pub(crate) fn load(cfg: &SlowFastConfig, p: &Params) -> Result<Self> {
         let (sp, fp) = (p.pp("slow_path"), p.pp("fast_path"));
-        if cfg.speed_ratio == 0 || cfg.resample_rate < cfg.speed_ratio {
-            return Err(p.error(format!(
-                "resample_rate {} must be at least speed_ratio {} (and both positive)",
-                cfg.resample_rate, cfg.speed_ratio
-            )));
-        }
         let fast_spec = ResNetSpec::resolve(&cfg.fast, &fp)?;
         let mut slow_spec = ResNetSpec::resolve(&cfg.slow, &sp)?;
         // The fast features each lateral reads: stem output, then layers 1–3.
