@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// `SampleFrames(clip_len, frame_interval, num_clips, test_mode=True)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SampleFrames {
     /// Frames per clip (`clip_len`); 1 selects the 2-D (TSN) segment formula.
     pub clip_len: usize,

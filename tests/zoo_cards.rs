@@ -76,6 +76,10 @@ fn a_card_with_unusable_values_is_refused_by_its_field() {
         ),
         ("kind = \"ten\", size = 224", "kind = \"ten\", size = 300", "views.full: the crop (300) is larger"),
         ("std = [58.395", "std = [0.0", "std [0.0, 57.12, 57.375] positive"),
+        // A typo, or a reference option vidclass has no such thing as, is no silent no-op.
+        ("std = [58.395", "to_bgr = true\nstd = [58.395", "unknown field `to_bgr`, expected `mean` or `std`"),
+        ("kind = \"ten\", size = 224", "kind = \"ten\", size = 224, flip = true", "unknown field `flip`"),
+        ("num_clips = 25", "num_clips = 25, twice = true", "unknown field `twice`"),
         // A name printed in every table header and message: a terminal escape would drive the terminal.
         (
             "name = \"tsn-r50-1x1x8-k400\"",

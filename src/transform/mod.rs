@@ -32,6 +32,7 @@ pub enum CropKind {
 
 /// A crop mode with its square size in pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Crop {
     pub kind: CropKind,
     pub size: usize,
@@ -50,6 +51,7 @@ impl Crop {
 
 /// Per-channel RGB normalisation `(x - mean) / std` applied to 0..255 pixel values.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Normalize {
     pub mean: [f32; 3],
     pub std: [f32; 3],
