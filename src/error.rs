@@ -70,10 +70,12 @@ pub fn one_line_path(path: &std::path::Path) -> String {
 }
 
 /// Why a file named on the command line could not be read: "no such file" where it is missing, as
-/// every missing input, card and checkpoint is told, else the system's words.
+/// every missing input, card and checkpoint is told, "is a folder" where it is one, else the
+/// system's words.
 pub fn read_failure(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::IsADirectory => "is a folder, not a file".to_owned(),
         _ => e.to_string(),
     }
 }

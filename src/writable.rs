@@ -145,10 +145,13 @@ pub fn write_whole(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resu
     let name = path.file_name().unwrap_or("output".as_ref()).to_owned();
     let linked = link_target(path);
     let path = linked.as_deref().unwrap_or(path);
-    let scratch = tempfile::Builder::new()
-        .prefix(".vidclass-")
-        .tempdir_in(folder_of(path))
-        .map_err(|e| Error::io(path, e))?;
+    // The system's words without the scratch folder's made-up name, which tempfile adds.
+    let scratch = tempfile::Builder::new().prefix(".vidclass-").tempdir_in(folder_of(path)).map_err(|e| {
+        let plain = e
+            .raw_os_error()
+            .map_or_else(|| std::io::Error::from(e.kind()), std::io::Error::from_raw_os_error);
+        Error::io(path, plain)
+    })?;
     crate::unfinished::begin(scratch.path());
     let written = scratch.path().join(name);
     let keep_permissions = |()| match &existing {
@@ -280,6 +283,17 @@ mod tests {
             std::fs::write(scratch, b"whole").map_err(|e| Error::io(scratch, e))
         })
         .unwrap();
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_written_is_named_without_its_scratch_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_folder = dir.path().join("file");
+        std::fs::write(&not_a_folder, b"").unwrap();
+        let path = not_a_folder.join("out.bin");
+        let error = write_whole(&path, |_| panic!("no scratch file to write")).unwrap_err().to_string();
+        assert!(error.starts_with(&format!("{}: ", path.display())), "{error}");
+        assert!(!error.contains(".vidclass-"), "{error}");
     }
 
     #[test]

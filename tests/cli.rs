@@ -1094,6 +1094,13 @@ fn usage_and_model_errors_exit_2() {
     let fifo = s.path("weights.pipe");
     assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let missing = s.path("missing.pth");
+    // A converted checkpoint cut short: its header names more bytes than are left.
+    let whole_safetensors = s.path("whole.safetensors");
+    let converted = vidclass(&["convert", &s.weights, &whole_safetensors], b"", &cache);
+    assert_eq!(converted.status.code(), Some(0), "{}", stderr(&converted));
+    let cut_safetensors = s.path("cut.safetensors");
+    let whole = std::fs::read(&whole_safetensors).unwrap();
+    std::fs::write(&cut_safetensors, &whole[..whole.len() / 2]).unwrap();
     for (weights, says) in [
         (folder, "is a folder"),
         (&fifo, "not a regular file"),
@@ -1102,8 +1109,10 @@ fn usage_and_model_errors_exit_2() {
         (video, "neither a PyTorch checkpoint"),
         (&empty, "checkpoint {empty}: an empty file"),
         (&cut, "checkpoint {cut}: a .pth cut short or damaged"),
+        (&cut_safetensors, "checkpoint {cut_safetensors}: a .safetensors file cut short or damaged"),
     ] {
         let says = says.replace("{empty}", &empty).replace("{cut}", &cut).replace("{missing}", &missing);
+        let says = says.replace("{cut_safetensors}", &cut_safetensors);
         let output = vidclass(&["predict", "--model", &s.card, "--weights", weights, video], b"", &cache);
         assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
         assert!(stderr(&output).contains(&says), "{}", stderr(&output));
@@ -1149,6 +1158,25 @@ fn a_label_file_of_the_wrong_length_is_named() {
         message.contains(&format!("--labels {six}: 6 names, but the checkpoint scores 7 classes")),
         "{message}"
     );
+    // A folder given for a file is named as such, for the label map and the input list alike.
+    let folder = s.dir.path().to_str().unwrap();
+    let video = video.to_str().unwrap();
+    let cases = [
+        (["--labels", folder], ["--files-from", "/dev/null"]),
+        (["--labels", &s.labels], ["--files-from", folder]),
+    ];
+    for (labels, list) in cases {
+        let option = if labels[1] == folder { "--labels" } else { "--files-from" };
+        let mut args = vec!["predict", "--model", &s.card, "--weights", &s.weights, video];
+        args.extend(labels.into_iter().chain(list));
+        let output = vidclass(&args, b"", &s.dir.path().join("cache"));
+        assert_eq!(output.status.code(), Some(2));
+        assert!(
+            stderr(&output).contains(&format!("{option} {folder}: is a folder, not a file")),
+            "{}",
+            stderr(&output)
+        );
+    }
 }
 
 #[test]

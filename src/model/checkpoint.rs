@@ -141,7 +141,13 @@ fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     } else {
         let map = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| {
             if looks_like_safetensors(path) {
-                fail(e)
+                // Its header names more bytes than the file holds.
+                match e.to_string() {
+                    cut if cut.contains("incomplete metadata") => {
+                        checkpoint_error(path, format!("a .safetensors file cut short or damaged ({cut})"))
+                    }
+                    _ => fail(e),
+                }
             } else {
                 checkpoint_error(path, "neither a PyTorch checkpoint (.pth) nor a safetensors file")
             }
