@@ -140,6 +140,29 @@ pub struct FilesFrom {
     pub null: bool,
 }
 
+impl FilesFrom {
+    /// Whether the list is read from stdin: `-`, or a path naming it (`/dev/stdin`).
+    pub fn reads_stdin(&self) -> bool {
+        self.path.as_os_str() == "-" || names_stdin(&self.path)
+    }
+}
+
+/// A file opened when it is first read: a FIFO's open waits for a writer.
+struct OpenedOnFirstRead {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Read for OpenedOnFirstRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(std::fs::File::open(&self.path)?),
+        };
+        file.read(buf)
+    }
+}
+
 /// Standard input as `--files-from -` reads it.
 pub struct StdinList<R> {
     /// Its bytes.
@@ -170,10 +193,9 @@ pub fn plan<A: AsRef<OsStr>>(
     extensions: &Extensions,
     stdin: StdinList<impl Read + Send + 'static>,
 ) -> Result<JobList> {
-    let list_on_stdin = files_from
-        .filter(|f| f.path.as_os_str() == "-" || names_stdin(&f.path))
-        .map(|f| one_line_path(&f.path));
-    let mut stdin_use = StdinUse { list_on_stdin, video_on_stdin: false };
+    let list_on_stdin = files_from.filter(|f| f.reads_stdin()).map(|f| one_line_path(&f.path));
+    let stdin_is_a_stream = !stdin.regular_file;
+    let mut stdin_use = StdinUse { list_on_stdin, stdin_is_a_stream, video_on_stdin: false };
     // Before the list is read: the video's bytes are not to be read as a list.
     for arg in args {
         stdin_use.check(arg.as_ref())?;
@@ -188,9 +210,12 @@ pub fn plan<A: AsRef<OsStr>>(
     let (reader, regular_file): (Box<dyn Read + Send>, bool) = if list.path.as_os_str() == "-" {
         (Box::new(stdin.reader), stdin.regular_file)
     } else {
-        let file = std::fs::File::open(&list.path).map_err(unopened)?;
-        let regular_file = file.metadata().is_ok_and(|meta| meta.is_file());
-        (Box::new(file), regular_file)
+        match std::fs::metadata(&list.path).map_err(unopened)? {
+            meta if meta.is_file() => (Box::new(std::fs::File::open(&list.path).map_err(unopened)?), true),
+            meta if meta.is_dir() => return Err(unopened(io::ErrorKind::IsADirectory.into())),
+            // Opening a FIFO waits for a writer: not before the arguments' inputs have run.
+            _ => (Box::new(OpenedOnFirstRead { path: list.path.clone(), file: None }), false),
+        }
     };
     let entries = Entries::new(reader, list.null);
     let listed = ListedJobs::new(entries, list_name, stdin_use, extensions.clone(), args.is_empty());

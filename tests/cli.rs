@@ -1590,6 +1590,45 @@ fn a_list_read_from_stdin_by_its_device_name_is_stdin_too() {
     let output = s.predict(&["--files-from", "/dev/stdin", "--format", "jsonl"], list.as_bytes());
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(json_lines(&output)[0]["top"].is_array());
+    // And a video named by stdin's device name, as an argument or in the list, would take some of
+    // the list's lines for a video: refused as `-` is, the list's records before it kept.
+    let in_list = format!("{}\n/dev/stdin\n{}\n", video.display(), video.display());
+    for (args, list, records_before) in [(&["/dev/stdin"][..], list.as_str(), 0), (&[], in_list.as_str(), 1)]
+    {
+        let output =
+            s.predict(&[args, &["--files-from", "-", "--format", "jsonl"]].concat(), list.as_bytes());
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        let says = "`/dev/stdin` (a video on stdin) cannot be combined with `--files-from -`";
+        assert!(stderr(&output).contains(says), "{}", stderr(&output));
+        assert_eq!(json_lines(&output).len(), records_before, "{list}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_list_from_a_named_pipe_waits_for_its_writer_after_the_arguments_ran() {
+    use std::io::{BufRead, Write};
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "a.mp4", &Spec::h264(64, 48, 20));
+    let fifo = s.dir.path().join("list.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let args = [video.to_str().unwrap(), "--files-from", fifo.to_str().unwrap(), "--format", "jsonl"];
+    let mut child = spawn_predict(&s, &s.weights, &args);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    // Read on a thread, so that a record held back until a writer comes fails the test.
+    let (sender, first) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        sender.send(line).unwrap();
+        stdout
+    });
+    let line = first.recv_timeout(Duration::from_secs(60)).expect("the argument's record before a writer");
+    assert!(line.contains("\"top\""), "{line}");
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writeln!(writer, "{}", video.display()).unwrap();
+    drop(writer);
+    assert_eq!(exits_soon(&mut child, "the end of the list").code(), Some(0));
 }
 
 #[test]

@@ -10,14 +10,15 @@
 //! model loads, and the progress bar knows the total from the start.
 
 use std::collections::VecDeque;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use super::{Extensions, Job, expand};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, one_line_name};
 
 /// The entries of a path list: NUL-terminated, or lines with an optional `\r` before the newline.
 /// Empty entries are skipped. Lines holding a NUL byte are a `find -print0` list read without
@@ -59,8 +60,10 @@ impl<R: Read> Entries<R> {
             }
             if !self.null {
                 if entry.contains(&0) {
-                    let cause = "holds NUL bytes, as a NUL-separated list does (find -print0): add -0";
-                    return Some(Err(io::Error::new(io::ErrorKind::InvalidData, cause)));
+                    return Some(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        what_holds_nul_bytes(&entry),
+                    )));
                 }
                 if entry.last() == Some(&b'\r') {
                     entry.pop();
@@ -70,6 +73,24 @@ impl<R: Read> Entries<R> {
                 return Some(Ok(entry));
             }
         }
+    }
+}
+
+/// Why a line holds NUL bytes: a `find -print0` list (paths of text between them), UTF-16 text
+/// without a byte order mark (a NUL every other byte), or no text at all (a video piped where a
+/// list was expected).
+fn what_holds_nul_bytes(line: &[u8]) -> &'static str {
+    let every_other = |start: usize| line.iter().skip(start).step_by(2).all(|&b| b == 0);
+    if line.len() >= 4 && (every_other(0) || every_other(1)) {
+        return "is UTF-16 text: save the list as UTF-8";
+    }
+    let text = |piece: &[u8]| {
+        std::str::from_utf8(piece).is_ok_and(|s| !s.chars().any(|c| c.is_control() && c != '\t'))
+    };
+    if line.split(|&b| b == 0).all(text) {
+        "holds NUL bytes, as a NUL-separated list does (find -print0): add -0"
+    } else {
+        "holds binary data, not a list of paths (a video? name it as an input, or `-` for one on stdin)"
     }
 }
 
@@ -169,28 +190,34 @@ impl<R: Read> Iterator for ListedJobs<R> {
 }
 
 /// Who reads stdin: `-` (a video's bytes) at most once, and never when the list itself is read
-/// from stdin.
+/// from stdin. A path naming stdin (`/dev/stdin`, `/proc/self/fd/0`) is `-` too where stdin is a
+/// pipe or a terminal: FFmpeg would read the same bytes, taking some of the list's lines for a
+/// video. (Where stdin is a regular file, such a path opens it afresh, at its start.)
 pub(super) struct StdinUse {
     /// The list's name where the list is read from stdin (`-`, `/dev/stdin`).
     pub(super) list_on_stdin: Option<String>,
-    /// Whether a `-` was met already.
+    /// Whether stdin is read as it comes (not a regular file).
+    pub(super) stdin_is_a_stream: bool,
+    /// Whether a video on stdin was met already.
     pub(super) video_on_stdin: bool,
 }
 
 impl StdinUse {
-    /// Counts `entry` (an argument or a list entry) if it is `-`, and refuses it where stdin is
-    /// taken already.
-    pub(super) fn check(&mut self, entry: &std::ffi::OsStr) -> Result<()> {
-        if entry != "-" {
+    /// Counts `entry` (an argument or a list entry) if it names stdin, and refuses it where stdin
+    /// is taken already.
+    pub(super) fn check(&mut self, entry: &OsStr) -> Result<()> {
+        let names_stdin = entry == "-" || (self.stdin_is_a_stream && super::names_stdin(Path::new(entry)));
+        if !names_stdin {
             return Ok(());
         }
+        let entry = one_line_name(&entry.to_string_lossy());
         if let Some(list) = &self.list_on_stdin {
             return Err(Error::Usage(format!(
-                "`-` (a video on stdin) cannot be combined with `--files-from {list}` (a list on stdin)"
+                "`{entry}` (a video on stdin) cannot be combined with `--files-from {list}` (a list on stdin)"
             )));
         }
         if std::mem::replace(&mut self.video_on_stdin, true) {
-            return Err(Error::Usage("`-` (a video on stdin) can be given only once".into()));
+            return Err(Error::Usage(format!("`{entry}` (a video on stdin) can be given only once")));
         }
         Ok(())
     }
@@ -222,6 +249,9 @@ impl JobCount {
     }
 }
 
+/// How many jobs of a list on a pipe are read before they are taken.
+pub(super) const LISTED_AHEAD: usize = 256;
+
 /// The jobs of a run in order: those of the arguments and of a list read whole, then, for a list
 /// still being written, those of its entries as they are read. An `Err` ends the list: one that
 /// cannot be read on, an entry that names stdin again, or an empty list with nothing else to do.
@@ -244,7 +274,9 @@ impl JobList {
     /// entry once the list is dropped.
     pub(super) fn streaming(jobs: Vec<Job>, listed: ListedJobs<impl Read + Send + 'static>) -> Self {
         let count = JobCount::new(jobs.len(), false);
-        let (sender, receiver) = mpsc::channel();
+        // Read ahead only so far: a producer faster than the network (`yes clip.mp4`) must not
+        // fill the memory with the list.
+        let (sender, receiver) = mpsc::sync_channel(LISTED_AHEAD);
         let counter = count.clone();
         std::thread::spawn(move || {
             for job in listed {

@@ -205,6 +205,37 @@ fn a_list_on_a_pipe_yields_each_entry_as_it_is_written() {
 }
 
 #[test]
+fn a_list_on_a_pipe_is_read_only_so_far_ahead() {
+    let list: String = (0..10_000).map(|i| format!("missing-{i}.mp4\n")).collect();
+    let from = FilesFrom { path: "-".into(), null: false };
+    let stdin = StdinList { reader: io::Cursor::new(list), regular_file: false };
+    let jobs = plan(&["x"; 0], Some(&from), &Extensions::default(), stdin).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let read_ahead = jobs.job_count().known();
+    assert!((1..=list::LISTED_AHEAD + 1).contains(&read_ahead), "{read_ahead} entries read ahead");
+    let jobs: Vec<Job> = jobs.collect::<Result<_>>().unwrap();
+    assert_eq!(jobs.len(), 10_000);
+    assert_eq!(jobs[9_999].name(), "missing-9999.mp4", "in order, to the end");
+}
+
+#[test]
+fn a_list_that_is_no_list_of_paths_says_what_it_looks_like() {
+    let from = FilesFrom { path: "-".into(), null: false };
+    let no_args: [&str; 0] = [];
+    let utf16_be: Vec<u8> = "a.mp4\nb.mp4\n".encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let video = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41\0\0\x08\x01free".to_vec();
+    let cases = [
+        (utf16_be, "is UTF-16 text: save the list as UTF-8"),
+        (video, "holds binary data, not a list of paths"),
+        (b"a.mp4\0b.mp4\0".to_vec(), "holds NUL bytes, as a NUL-separated list does (find -print0): add -0"),
+    ];
+    for (list, says) in cases {
+        let err = all_jobs(&no_args, Some(&from), &Extensions::default(), &list).unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    }
+}
+
+#[test]
 fn files_from_stdin_reads_lines_after_the_arguments() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
