@@ -10,13 +10,16 @@
 //! a prediction or an error, in input order; the exit status is 1 when any input failed.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::fmt;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use vidclass::device::DeviceChoice;
 use vidclass::error::{one_line_name, one_line_path};
@@ -108,12 +111,15 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let extensions = if args.ext.is_empty() { Extensions::default() } else { Extensions::new(&args.ext) };
     let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
     let jobs = inputs::plan(&args.inputs, files_from.as_ref(), &extensions, StdinList::of_process())?;
-    // A URL or stdin may take long to read, and a list on a pipe may grow: even a single input
-    // then gets a bar that shows time passing.
+    // A bar for more than one view; a URL or stdin may take long to read, and a list on a pipe may
+    // grow, so even a single view then gets one that shows time passing. None for a list typed at
+    // the terminal, where it would draw over the typing.
     let count = jobs.job_count();
     let streamed = !count.complete()
         || jobs.known_now().iter().any(|job| matches!(job, Job::Input(Input::Url(_) | Input::Stdin)));
-    let mut progress = ViewsBar::new(count, protocol.num_views(), streamed, globals.quiet);
+    let typed = files_from.as_ref().is_some_and(FilesFrom::reads_stdin) && std::io::stdin().is_terminal();
+    let drawn = !globals.quiet && !typed && (count.known() * protocol.num_views() >= 2 || streamed);
+    let mut progress = ViewsBar::new(count, protocol.num_views(), drawn, globals.quiet);
     let bar = progress.bar.clone();
     // Loaded inside the pipeline, while the first input decodes. What stops a download (no cache
     // folder, no checkpoint named) stops the run now; the transfer itself waits for an input that
@@ -187,31 +193,31 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     Ok(if failed > 0 { Status::SomeFailed } else { Status::Success })
 }
 
-/// A progress bar on stderr counting views (a 30-view video takes a while on a CPU), with the
-/// number of finished inputs as its message. indicatif hides it when stderr is not a terminal.
+/// A progress bar on stderr counting views (a 30-view video takes a while on a CPU) and inputs.
+/// indicatif hides it when stderr is not a terminal.
 struct ViewsBar {
     bar: ProgressBar,
     quiet: bool,
     inputs: JobCount,
+    /// Inputs ended, shared with the bar's style, which draws the count at every tick.
+    done: Arc<AtomicUsize>,
     /// Whether the bar's style shows a total (not while a list is still being read); `None`
     /// before it has a style.
     shows_total: Option<bool>,
-    done: usize,
     views_per_input: usize,
 }
 
 impl ViewsBar {
-    /// A bar for the `inputs` counted so far, of `views_per_input` views each; hidden when
-    /// `quiet`, and for a single view unless an input is `streamed` (a URL or stdin, which may take
-    /// long to read, or a list still being read). Its clock ticks on its own, so that a long
-    /// download or decode does not look hung.
-    fn new(inputs: JobCount, views_per_input: usize, streamed: bool, quiet: bool) -> ViewsBar {
-        let total = inputs.known() * views_per_input;
+    /// A bar for the `inputs` counted so far, of `views_per_input` views each, `drawn` or hidden;
+    /// warnings are printed unless `quiet`. Its clock ticks on its own, so that a long download or
+    /// decode does not look hung.
+    fn new(inputs: JobCount, views_per_input: usize, drawn: bool, quiet: bool) -> ViewsBar {
         let bar = ProgressBar::hidden();
-        let mut views_bar = ViewsBar { bar, quiet, inputs, shows_total: None, done: 0, views_per_input };
-        // Drawn only once it has its style and message.
-        views_bar.show_inputs();
-        if !quiet && (total >= 2 || streamed) {
+        let done = Arc::new(AtomicUsize::new(0));
+        let mut views_bar = ViewsBar { bar, quiet, inputs, done, shows_total: None, views_per_input };
+        // Drawn only once it has its style.
+        views_bar.show_total_once_known();
+        if drawn {
             views_bar.bar.set_draw_target(ProgressDrawTarget::stderr());
             views_bar.bar.enable_steady_tick(Duration::from_millis(500));
             super::show_bar(Some(&views_bar.bar));
@@ -219,23 +225,32 @@ impl ViewsBar {
         views_bar
     }
 
-    /// The inputs done and known. While a list is still being read, `+` says that more may come
-    /// and the bar has no total (nor an estimate of the time left); it gets them once the list
+    /// While a list is still being read, the bar has no total (nor an estimate of the time left)
+    /// and its count of inputs says that more may come (`3/5+ inputs`); it gets them once the list
     /// has ended.
-    fn show_inputs(&mut self) {
-        let (known, complete) = (self.inputs.known(), self.inputs.complete());
-        self.bar.set_message(format!("{}/{known}{} inputs", self.done, if complete { "" } else { "+" }));
+    fn show_total_once_known(&mut self) {
+        let complete = self.inputs.complete();
         if self.shows_total == Some(complete) {
             return;
         }
         self.shows_total = Some(complete);
         let template = if complete {
-            self.bar.set_length((known * self.views_per_input) as u64);
-            "{bar:30} {msg} · {pos}/{len} views · {elapsed_precise} eta {eta}"
+            self.bar.set_length((self.inputs.known() * self.views_per_input) as u64);
+            "{bar:30} {inputs} · {pos}/{len} views · {elapsed_precise} eta {eta}"
         } else {
-            "{spinner} {msg} · {pos} views · {elapsed_precise}"
+            "{spinner} {inputs} · {views} · {elapsed_precise}"
         };
-        self.bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+        let (inputs, done) = (self.inputs.clone(), self.done.clone());
+        let count_inputs = move |_: &ProgressState, out: &mut dyn fmt::Write| {
+            let more = if inputs.complete() { "" } else { "+" };
+            let _ = write!(out, "{}/{}{more} inputs", done.load(Ordering::Relaxed), inputs.known());
+        };
+        let count_views = |state: &ProgressState, out: &mut dyn fmt::Write| {
+            let views = state.pos();
+            let _ = write!(out, "{views} view{}", if views == 1 { "" } else { "s" });
+        };
+        let style = ProgressStyle::with_template(template).expect("valid template");
+        self.bar.set_style(style.with_key("inputs", count_inputs).with_key("views", count_views));
     }
 }
 
@@ -248,14 +263,14 @@ impl Progress for ViewsBar {
 
     fn views_done(&mut self, views: usize) {
         self.bar.inc(views as u64);
-        self.show_inputs();
+        self.show_total_once_known();
     }
 
     fn input_done(&mut self) {
         // Every input has the same views; a failed one counts them as done all the same.
-        self.done += 1;
-        self.bar.set_position((self.done * self.views_per_input) as u64);
-        self.show_inputs();
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.bar.set_position((done * self.views_per_input) as u64);
+        self.show_total_once_known();
     }
 }
 
