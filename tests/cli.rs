@@ -1080,9 +1080,14 @@ fn usage_and_model_errors_exit_2() {
     std::fs::write(&no_checkpoint, format!("{card_part}{metrics}")).unwrap();
     let output = vidclass(&["fetch", &no_checkpoint, "no-such-c"], b"", &cache);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    for says in ["names no checkpoint to download", "model card no-such-c: no such model"] {
+    // Named by its file (whose card may carry a built-in card's name), by fetch and predict alike.
+    let no_download = format!("model card {no_checkpoint}: names no checkpoint to download");
+    for says in [no_download.as_str(), "model card no-such-c: no such model"] {
         assert!(stderr(&output).contains(says), "{}", stderr(&output));
     }
+    let output = vidclass(&["predict", "--model", &no_checkpoint, "--labels", &s.labels, video], b"", &cache);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains(&no_download), "{}", stderr(&output));
     // Weights that are not weights say what they are.
     let folder = s.dir.path().to_str().unwrap();
     let empty = s.path("empty.pth");

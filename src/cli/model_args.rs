@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
-use vidclass::error::one_line_path;
+use vidclass::error::{one_line_name, one_line_path};
 use vidclass::prepare::ViewProtocol;
 use vidclass::transform::{Crop, CropKind};
 use vidclass::zoo::{self, CheckpointRef, ModelCard, fetch};
@@ -35,6 +35,12 @@ impl ModelArgs {
         load_card(&self.model)
     }
 
+    /// The card as `--model` names it, for messages: a card file by its path, not by the name
+    /// inside it, which may be a built-in card's.
+    pub fn card_as_given(&self) -> String {
+        one_line_name(&self.model)
+    }
+
     /// The class names: `--labels` or the card's label map.
     pub fn labels(&self, card: &ModelCard) -> anyhow::Result<Vec<String>> {
         match &self.labels {
@@ -61,7 +67,7 @@ impl ModelArgs {
                 }
                 Ok(names)
             }
-            None => zoo::labels(&card.labels).with_context(|| format!("model card {}", card.name)),
+            None => zoo::labels(&card.labels).with_context(|| format!("model card {}", self.card_as_given())),
         }
     }
 
@@ -96,20 +102,21 @@ pub struct WeightsDownload<'a> {
 }
 
 impl<'a> WeightsDownload<'a> {
-    /// The download of `card`'s checkpoint; fails, naming the card, where there is no cache
+    /// The download of `card`'s checkpoint; fails, naming the card as it was `given` (a file's
+    /// path, not the name inside it, which may be a built-in card's), where there is no cache
     /// folder or nothing to download, which no download can change.
-    pub fn of(card: &'a ModelCard) -> anyhow::Result<Self> {
+    pub fn of(card: &'a ModelCard, given: &str) -> anyhow::Result<Self> {
+        let given = one_line_name(given);
         let cache = fetch::cache_dir().context(
             "no cache folder for weights: set VIDCLASS_CACHE (or HOME), or pass --weights FILE to work offline",
         )?;
         let Some(checkpoint) = &card.checkpoint else {
             bail!(
-                "model card {}: names no checkpoint to download; predict takes its weights from --weights FILE",
-                card.name
+                "model card {given}: names no checkpoint to download; predict takes its weights from --weights FILE"
             );
         };
         let Some(file_name) = checkpoint.cache_name() else {
-            bail!("model card {}: its checkpoint URL {} names no file", card.name, checkpoint.url);
+            bail!("model card {given}: its checkpoint URL {} names no file", checkpoint.url);
         };
         Ok(WeightsDownload { checkpoint, file_name, cache })
     }

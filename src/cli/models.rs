@@ -108,7 +108,7 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
         .collect();
     let downloads: Vec<_> = (cards.iter())
         .filter_map(|(name, card)| {
-            WeightsDownload::of(card).map(|d| (name, d)).map_err(|e| problems.push(e)).ok()
+            WeightsDownload::of(card, name).map(|d| (name, d)).map_err(|e| problems.push(e)).ok()
         })
         .collect();
     // Every problem said at once, the last one as the run's error.

@@ -127,7 +127,7 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let given = given_weights.is_some();
     let weights = match given_weights.or_else(|| cached_weights(&card).filter(|path| path.is_file())) {
         Some(path) => Weights::OnDisk(path),
-        None => Weights::Download(WeightsDownload::of(&card)?),
+        None => Weights::Download(WeightsDownload::of(&card, &args.model.model)?),
     };
     let must_download = matches!(weights, Weights::Download(_));
     // A cached file that fails to load was damaged after its download was checked.
@@ -140,7 +140,8 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let (labels_origin, labels_hint) = match &args.model.labels {
         Some(path) => (format!("--labels {}", one_line_path(path)), ""),
         None => {
-            (format!("model card {}: label map {}", card.name, card.labels), "; --labels FILE names them")
+            let given = args.model.card_as_given();
+            (format!("model card {given}: label map {}", card.labels), "; --labels FILE names them")
         }
     };
     let build = || -> anyhow::Result<Classifier> {
@@ -148,7 +149,7 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
             Weights::OnDisk(path) => path,
             Weights::Download(download) => bar
                 .suspend(|| download.fetch(globals.transfer()))
-                .with_context(|| format!("model card {}", one_line_name(&card.name)))?,
+                .with_context(|| format!("model card {}", args.model.card_as_given()))?,
         };
         let classifier = Classifier::new(&card, &weights, labels, protocol, device).map_err(|e| match e {
             Error::LabelCount { names, classes } => Error::Usage(format!(
