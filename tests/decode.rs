@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Spec, index_of, make_video, make_video_of, marker_corner};
+use common::{Spec, garbled_in_the_middle, index_of, make_video, make_video_of, marker_corner};
 use vidclass::frame::RgbFrame;
 use vidclass::inputs::Input;
 use vidclass::video::{DecodeOptions, Video};
@@ -385,19 +385,6 @@ fn errors_name_the_file_and_the_cause() {
     ]);
     let says = "it ends before any video data (empty or cut short)";
     assert_eq!(error(&header_only), format!("{}: {says}", header_only.display()));
-}
-
-/// A 50-frame video at `dir/name` whose middle 400 bytes of frame data are garbled (an MP4's
-/// index, at the end, stays intact).
-fn garbled_in_the_middle(dir: &std::path::Path, name: &str, args: &[&str]) -> std::path::PathBuf {
-    let path = make_video(dir, name, &Spec { width: 64, height: 48, frames: 50, fps: 25, args });
-    let mut bytes = std::fs::read(&path).unwrap();
-    let middle = bytes.len() / 2;
-    for b in &mut bytes[middle..middle + 400] {
-        *b = 0xff;
-    }
-    std::fs::write(&path, &bytes).unwrap();
-    path
 }
 
 #[test]

@@ -4,7 +4,7 @@ mod common;
 
 use candle_core::Device;
 use common::cli::{fixtures, vidclass};
-use common::{Spec, index_of, make_video};
+use common::{Spec, garbled_in_the_middle, index_of, make_video};
 use vidclass::frame::RgbFrame;
 
 #[test]
@@ -36,6 +36,23 @@ fn full_views_of_the_default_model_list_ten_clips_with_times() {
     assert!(text.contains("frames:     300"), "{text}");
     // One clip, centred: max offset (300 - 63) // 2 = 118.
     assert!(text.contains("clip 0: 118@4.720s 120@4.800s"), "{text}");
+}
+
+#[test]
+fn frames_that_could_not_be_decoded_are_counted_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = garbled_in_the_middle(dir.path(), "a.mp4", &["-c:v", "mpeg4", "-g", "5"]);
+    let video = video.to_str().unwrap();
+    // A clip of every frame, so that the damaged ones are sampled.
+    let every_frame = ["--clip-len", "50", "--frame-interval", "1"];
+    let output = vidclass(&[&["inspect", video, "--json"][..], &every_frame].concat(), b"", dir.path());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let lost = report["lost_frames"].as_u64().unwrap();
+    assert!(lost > 0, "{report}");
+    let text = vidclass(&[&["inspect", video][..], &every_frame].concat(), b"", dir.path());
+    let text = String::from_utf8(text.stdout).unwrap();
+    let says = format!("lost:       {lost} sampled frame(s) could not be decoded; their neighbours stand in");
+    assert!(text.contains(&says), "{text}");
 }
 
 #[test]

@@ -169,6 +169,10 @@ fn write_report(
         protocol.crop.size,
         prepared.views.len()
     )?;
+    if prepared.lost_frames > 0 {
+        let lost = prepared.lost_frames;
+        writeln!(out, "lost:       {lost} sampled frame(s) could not be decoded; their neighbours stand in")?;
+    }
     for (c, clip) in prepared.frame_indices.iter().enumerate() {
         let frames: Vec<String> = clip.iter().map(|&i| format!("{i}@{:.3}s", video.timestamp(i))).collect();
         writeln!(out, "clip {c}: {}", frames.join(" "))?;

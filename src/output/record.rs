@@ -32,7 +32,8 @@ pub struct Prediction {
     pub top: Vec<TopEntry>,
     /// Number of views (clips × crops) averaged into the scores.
     pub views: usize,
-    /// Number of distinct frames sampled and decoded from the input.
+    /// Number of distinct frames sampled from the input (one that could not be decoded counts too:
+    /// its neighbour stands in for it, and the run warns).
     pub frames: usize,
     /// Wall-clock milliseconds spent decoding and preprocessing.
     pub decode_ms: u64,

@@ -117,6 +117,19 @@ pub fn make_video_of(dir: &Path, name: &str, spec: &Spec, paint: &dyn Fn(usize) 
 }
 
 /// Runs an ffmpeg command line (for remuxing or making odd files).
+/// A 50-frame video at `dir/name` whose middle 400 bytes of frame data are garbled (an MP4's
+/// index, at the end, stays intact).
+pub fn garbled_in_the_middle(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let path = make_video(dir, name, &Spec { width: 64, height: 48, frames: 50, fps: 25, args });
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 400] {
+        *b = 0xff;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    path
+}
+
 pub fn ffmpeg(args: &[&str]) {
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
