@@ -1527,15 +1527,28 @@ fn an_interrupted_download_leaves_nothing_behind() {
 fn help_says_where_weights_go_and_what_the_exit_status_means() {
     let dir = tempfile::tempdir().unwrap();
     let help = |args: &[&str]| String::from_utf8(vidclass(args, b"", dir.path()).stdout).unwrap();
-    for args in [&["--help"][..], &["predict", "--help"], &["inspect", "--help"]] {
+    for args in [&["--help"][..], &["predict", "--help"]] {
         let text = help(args);
         for says in ["VIDCLASS_CACHE", "SSL_CERT_FILE", "Exit status:", "some inputs failed", "interrupted"] {
             assert!(text.contains(says), "{args:?} says {says}: {text}");
         }
     }
+    // Each command its own exit statuses: inspect reads one video, and fetches no weights.
+    let text = help(&["inspect", "--help"]);
+    for says in ["SSL_CERT_FILE", "1               the video could not be read", "interrupted"] {
+        assert!(text.contains(says), "inspect says {says}: {text}");
+    }
+    assert!(!text.contains("VIDCLASS_CACHE") && !text.contains("some inputs failed"), "{text}");
     for command in ["fetch", "models"] {
         let text = help(&[command, "--help"]);
         assert!(text.contains("Weights are kept in $VIDCLASS_CACHE"), "{command}: {text}");
+    }
+    for (command, says) in
+        [("fetch", "a download failed"), ("models", "0 "), ("convert", "the checkpoint was written")]
+    {
+        let text = help(&[command, "--help"]);
+        let statuses = &text[text.find("Exit status:").unwrap_or_else(|| panic!("{command}: {text}"))..];
+        assert!(statuses.contains(says), "{command}: {text}");
     }
 }
 

@@ -32,25 +32,114 @@ pub fn say(line: fmt::Arguments) {
     let _ = writeln!(std::io::stderr(), "vidclass: {line}");
 }
 
-/// Where downloaded weights are kept, as `fetch --help` and `--help` say it.
-const CACHE_HELP: &str = "\
-Weights are kept in $VIDCLASS_CACHE, else $XDG_CACHE_HOME/vidclass, else ~/.cache/vidclass.";
+/// Where downloaded weights are kept, as `fetch --help` and `models --help` say it.
+macro_rules! cache_help {
+    () => {
+        "Weights are kept in $VIDCLASS_CACHE, else $XDG_CACHE_HOME/vidclass, else ~/.cache/vidclass."
+    };
+}
 
-/// The end of `--help`: what the environment changes, and what the exit status says.
-const AFTER_HELP: &str = "\
-Environment:
-  VIDCLASS_CACHE  where downloaded weights are kept (else $XDG_CACHE_HOME/vidclass, else
-                  ~/.cache/vidclass)
-  SSL_CERT_FILE   certificates to trust for https inputs and downloads (else the system's)
+/// The environment variables that change how inputs are read (each an `Environment:` line).
+macro_rules! input_environment {
+    () => {
+        "  SSL_CERT_FILE   certificates to trust for https inputs and downloads (else the system's)
   HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
                   proxies for URL inputs and downloads
   TMPDIR          where a video from stdin, a pipe or a URL is kept beyond 256 MiB
+"
+    };
+}
 
+/// The `Environment:` line of the weights cache.
+macro_rules! cache_environment {
+    () => {
+        "  VIDCLASS_CACHE  where downloaded weights are kept (else $XDG_CACHE_HOME/vidclass, else
+                  ~/.cache/vidclass)
+"
+    };
+}
+
+/// The last line of every `Exit status:` block.
+macro_rules! interrupted {
+    () => {
+        "  130, 143, 129   interrupted by Ctrl-C, kill, or a closed terminal"
+    };
+}
+
+/// The end of `--help`: what the environment changes, and what the exit status says, for all
+/// commands.
+const AFTER_HELP: &str = concat!(
+    "Environment:\n",
+    cache_environment!(),
+    input_environment!(),
+    "
 Exit status:
   0               every input classified (for the other commands: done)
   1               some inputs failed; the others were reported
   2               bad arguments, a model or weights error, or results that could not be written
-  130, 143, 129   interrupted by Ctrl-C, kill, or a closed terminal";
+",
+    interrupted!()
+);
+
+/// The end of `predict --help`.
+const PREDICT_HELP: &str = concat!(
+    "Environment:\n",
+    cache_environment!(),
+    input_environment!(),
+    "
+Exit status:
+  0               every input classified
+  1               some inputs failed; the others were reported
+  2               bad arguments, a model or weights error, a --files-from list that stopped, or
+                  results that could not be written
+",
+    interrupted!()
+);
+
+/// The end of `inspect --help`.
+const INSPECT_HELP: &str = concat!(
+    "Environment:\n",
+    input_environment!(),
+    "
+Exit status:
+  0               the video was inspected, its files written
+  1               the video could not be read
+  2               bad arguments, a folder given, or files that could not be written
+",
+    interrupted!()
+);
+
+/// The end of `fetch --help`.
+const FETCH_HELP: &str = concat!(
+    cache_help!(),
+    "
+
+Exit status:
+  0               every model's weights are in the cache, checked
+  1               a download failed; the others were done
+  2               bad arguments, an unknown model, a card without a checkpoint, or no cache folder
+",
+    interrupted!()
+);
+
+/// The end of `models --help`.
+const MODELS_HELP: &str = concat!(
+    cache_help!(),
+    "
+
+Exit status:
+  0               the cards were listed
+  2               the list could not be written"
+);
+
+/// The end of `convert --help`.
+const CONVERT_HELP: &str = concat!(
+    "Exit status:
+  0               the checkpoint was written
+  2               it could not be read or written, or it holds values float16 cannot keep (--f16)
+",
+    interrupted!()
+);
 
 /// Tell what people are doing in a video: mmaction2's action recognition models (SlowFast,
 /// SlowOnly, I3D, TSN) with the reference's exact preprocessing, in one native binary.
@@ -108,18 +197,19 @@ fn parse_count(text: &str) -> Result<usize, String> {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Classify videos: files, folders, URLs, `-` for stdin, or a list with --files-from.
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = PREDICT_HELP)]
     Predict(predict::PredictArgs),
     /// Show what a model sees of a video: metadata, sampled frames, crops.
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = INSPECT_HELP)]
     Inspect(inspect::InspectArgs),
     /// List the model cards, their published accuracy and whether their weights are present.
-    #[command(after_help = CACHE_HELP)]
+    #[command(after_help = MODELS_HELP)]
     Models(models::ModelsArgs),
     /// Download the weights of one or more models into the cache.
-    #[command(after_help = CACHE_HELP)]
+    #[command(after_help = FETCH_HELP)]
     Fetch(models::FetchArgs),
     /// Rewrite a checkpoint (.pth or .safetensors) as safetensors.
+    #[command(after_help = CONVERT_HELP)]
     Convert(models::ConvertArgs),
 }
 

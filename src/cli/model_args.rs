@@ -152,7 +152,8 @@ pub struct ViewArgs {
     #[arg(long, value_enum)]
     pub crops: Option<CropsArg>,
 
-    /// Frames per clip (overrides the protocol's; differs from what the model was trained on).
+    /// Frames per clip, overriding the protocol's (other values than the card's are not what the
+    /// model was trained and tested with).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = super::parse_count)]
     pub clip_len: Option<usize>,
 

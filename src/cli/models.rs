@@ -92,6 +92,7 @@ fn write_list(out: &mut impl Write, cards: &[ModelCard], json: bool) -> std::io:
                 shown(|m| m.gflops, 1)
             )?;
         }
+        writeln!(out, "\nGFLOPs per view as the model zoo lists them, except TSN's: per 25 frames.")?;
     }
     Ok(())
 }
