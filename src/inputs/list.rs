@@ -28,11 +28,13 @@ pub(super) struct Entries<R> {
     null: bool,
     first: bool,
     failed: bool,
+    /// The number of the line (or NUL-terminated entry) read last, counting empty ones.
+    line: usize,
 }
 
 impl<R: Read> Entries<R> {
     pub(super) fn new(reader: R, null: bool) -> Self {
-        Entries { reader: BufReader::new(reader), null, first: true, failed: false }
+        Entries { reader: BufReader::new(reader), null, first: true, failed: false, line: 0 }
     }
 
     fn read_entry(&mut self) -> Option<io::Result<Vec<u8>>> {
@@ -41,7 +43,7 @@ impl<R: Read> Entries<R> {
             let mut entry = Vec::new();
             match self.reader.read_until(separator, &mut entry) {
                 Ok(0) => return None,
-                Ok(_) => {}
+                Ok(_) => self.line += 1,
                 Err(e) => return Some(Err(e)),
             }
             if std::mem::take(&mut self.first) {
@@ -164,7 +166,10 @@ impl<R: Read> ListedJobs<R> {
             Error::Usage(format!("--files-from {}: {}", self.list_name, crate::error::read_failure(&e)))
         })?;
         self.any = true;
-        self.stdin.check(&entry)?;
+        self.stdin.check(&entry).map_err(|e| {
+            let line = if self.entries.null { "entry" } else { "line" };
+            Error::Usage(format!("--files-from {}, {line} {}: {e}", self.list_name, self.entries.line))
+        })?;
         let mut jobs = Vec::new();
         expand(&entry, &self.extensions, &mut jobs);
         self.expanded.extend(jobs);

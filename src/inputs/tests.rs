@@ -160,9 +160,10 @@ fn stdin_dash_conflicts_with_files_from_stdin() {
     assert!(matches!(err, Error::Usage(_)), "{err}");
     // A `-` inside the list read from stdin is stdin again.
     let no_args: [&str; 0] = [];
-    for listed in [&b"a.mp4\n-\n"[..], b"-\n-\n"] {
-        let err = all_jobs(&no_args, Some(&list), &Extensions::default(), listed).unwrap_err();
-        assert!(err.to_string().contains("cannot be combined with `--files-from -`"), "{err}");
+    for (listed, at) in [(&b"a.mp4\n\n-\n"[..], "line 3"), (b"-\n-\n", "line 1")] {
+        let err = all_jobs(&no_args, Some(&list), &Extensions::default(), listed).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("--files-from -, {at}: ")), "{err}");
+        assert!(err.contains("cannot be combined with `--files-from -`"), "{err}");
     }
 }
 
