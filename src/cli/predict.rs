@@ -2,12 +2,12 @@
 //!
 //! Everything that can stop the run (an unknown model, missing weights, contradictory arguments,
 //! a checkpoint that does not fit) is found before the first record is written, and exits 2; the
-//! checkpoint loads while the first video decodes. A list on a pipe is read as the run goes, so
-//! a problem with it (an entry that names stdin again) stops the run, with exit 2, where it is
-//! met. One to download waits until a video has
-//! decoded, so that a batch of mistyped names downloads nothing; the inputs that failed before it
-//! keep their records even when the download then fails. Every input yields exactly one record,
-//! a prediction or an error, in input order; the exit status is 1 when any input failed.
+//! checkpoint loads while the first video decodes. A checkpoint to download waits until a video
+//! has decoded, so that a batch of mistyped names downloads nothing; the inputs that failed before
+//! it keep their records even when the download then fails. A list on a pipe is read as the run
+//! goes, so a problem with it (an entry that names stdin again) stops the run where it is met,
+//! with exit 2, after the records before it. Every input yields exactly one record, a prediction
+//! or an error, in input order; the exit status is 1 when any input failed.
 
 use std::ffi::OsString;
 use std::fmt;

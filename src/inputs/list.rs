@@ -21,8 +21,8 @@ use super::{Extensions, Job, expand};
 use crate::error::{Error, Result, one_line_name};
 
 /// The entries of a path list: NUL-terminated, or lines with an optional `\r` before the newline.
-/// Empty entries are skipped. Lines holding a NUL byte are a `find -print0` list read without
-/// `-0` (no path holds one), or UTF-16 text; either ends the list with an error.
+/// Empty entries are skipped. A line holding a NUL byte (which no path holds) ends the list with
+/// an error saying what it looks like instead (see [`what_holds_nul_bytes`]).
 pub(super) struct Entries<R> {
     reader: BufReader<R>,
     null: bool,
