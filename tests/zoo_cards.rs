@@ -138,6 +138,16 @@ fn a_card_whose_architecture_no_network_can_have_is_refused_by_its_field() {
             "architecture.conv1_stride_t must be at least 1",
         ),
         ("tsn-r50-1x1x8-k400", "depth = 50", "depth = 50\nstrides = [1, 0, 2, 2]", "architecture.strides"),
+        // A value of the wrong type or length names its field, also in a pathway's table.
+        ("slowfast-r50-4x16-k400", "depth = 50", "depth = \"50\"", "expected usize in `slow.depth`"),
+        (
+            "slowfast-r50-4x16-k400",
+            "[5, 7, 7]",
+            "[5, 7]",
+            "expected an array of length 3 in `fast.conv1_kernel`",
+        ),
+        ("i3d-r50-k400", "type = \"resnet3d\"", "type = \"resnet2d\"", "unknown variant `resnet2d`"),
+        ("tsn-r50-1x1x8-k400", "type = \"tsn\"\n", "", "missing field `type`"),
     ];
     for (card, from, to, says) in cases {
         let original = std::fs::read_to_string(

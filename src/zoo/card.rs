@@ -46,6 +46,7 @@ pub struct ModelCard {
     /// How views are combined (`average_clips` of the config).
     pub averaging: Averaging,
     /// The network; fields the checkpoint determines may be left out.
+    #[serde(deserialize_with = "architecture_naming_its_fields")]
     pub architecture: Architecture,
     /// `ActionDataPreprocessor` mean/std on RGB 0..255.
     pub normalize: Normalize,
@@ -132,6 +133,32 @@ pub struct Metrics {
     pub gflops: f64,
     /// Millions of parameters.
     pub params_m: f64,
+}
+
+/// The `[architecture]` table, read by its `type`. serde reads a tagged enum through a buffer that
+/// forgets where a value came from: `depth = "50"` under `[architecture.slow]` read as "invalid
+/// type: string, expected usize" with no field named. Read as the type's own config, a mistake
+/// names its field (`in slow.depth`).
+fn architecture_naming_its_fields<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Architecture, D::Error> {
+    use serde::de::Error as _;
+    let mut table = toml::Table::deserialize(deserializer)?;
+    let kind = match table.remove("type") {
+        Some(toml::Value::String(kind)) => kind,
+        Some(other) => {
+            return Err(D::Error::custom(format!("type: expected a string, found {}", other.type_str())));
+        }
+        None => return Err(D::Error::missing_field("type")),
+    };
+    let config = toml::Value::Table(table);
+    let named = |e: toml::de::Error| D::Error::custom(e.to_string().trim_end().replace('\n', " "));
+    match kind.as_str() {
+        "tsn" => config.try_into().map(Architecture::Tsn).map_err(named),
+        "resnet3d" => config.try_into().map(Architecture::Resnet3d).map_err(named),
+        "slowfast" => config.try_into().map(|c| Architecture::Slowfast(Box::new(c))).map_err(named),
+        other => Err(D::Error::unknown_variant(other, &["tsn", "resnet3d", "slowfast"])),
+    }
 }
 
 impl ModelCard {
