@@ -59,6 +59,11 @@ impl Setup {
     }
 }
 
+/// A named pipe at `path`.
+fn make_fifo(path: &Path) {
+    assert!(std::process::Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -545,8 +550,7 @@ fn a_named_pipe_is_read_once_and_scores_like_the_file() {
     let s = Setup::new();
     let video = make_video(s.dir.path(), "a.mp4", &Spec::h264(64, 48, 36));
     let fifo = s.dir.path().join("pipe.mp4");
-    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
-    assert!(status.success());
+    make_fifo(&fifo);
     let writer = {
         let (fifo, bytes) = (fifo.clone(), std::fs::read(&video).unwrap());
         std::thread::spawn(move || {
@@ -1100,7 +1104,7 @@ fn usage_and_model_errors_exit_2() {
     let whole = std::fs::read(&s.weights).unwrap();
     std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
     let fifo = s.path("weights.pipe");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    make_fifo(fifo.as_ref());
     let missing = s.path("missing.pth");
     // A converted checkpoint cut short: its header names more bytes than are left.
     let whole_safetensors = s.path("whole.safetensors");
@@ -1632,7 +1636,7 @@ fn a_list_from_a_named_pipe_waits_for_its_writer_after_the_arguments_ran() {
     let s = Setup::new();
     let video = make_video(s.dir.path(), "a.mp4", &Spec::h264(64, 48, 20));
     let fifo = s.dir.path().join("list.fifo");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    make_fifo(&fifo);
     let args = [video.to_str().unwrap(), "--files-from", fifo.to_str().unwrap(), "--format", "jsonl"];
     let mut child = spawn_predict(&s, &s.weights, &args);
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
