@@ -151,6 +151,12 @@ impl<R: Read> ListedJobs<R> {
         ListedJobs { entries, list_name, stdin, extensions, nothing_else, expanded, any: false, ended: false }
     }
 
+    /// `cause`, at the list's line (or, with `-0`, entry) read last.
+    fn error_at_line(&self, cause: impl std::fmt::Display) -> Error {
+        let line = if self.entries.null { "entry" } else { "line" };
+        Error::Usage(format!("--files-from {}, {line} {}: {cause}", self.list_name, self.entries.line))
+    }
+
     /// Expands the next entry into `expanded`; `Ok(false)` at the end of the list.
     fn expand_next(&mut self) -> Result<bool> {
         let Some(entry) = self.entries.next() else {
@@ -162,14 +168,13 @@ impl<R: Read> ListedJobs<R> {
             }
             return Ok(false);
         };
-        let entry = entry.map_err(|e| {
-            Error::Usage(format!("--files-from {}: {}", self.list_name, crate::error::read_failure(&e)))
+        // What is wrong with the list's text is at a line; a failed read (an I/O error) is not.
+        let entry = entry.map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData => self.error_at_line(e),
+            _ => Error::Usage(format!("--files-from {}: {}", self.list_name, crate::error::read_failure(&e))),
         })?;
         self.any = true;
-        self.stdin.check(&entry).map_err(|e| {
-            let line = if self.entries.null { "entry" } else { "line" };
-            Error::Usage(format!("--files-from {}, {line} {}: {e}", self.list_name, self.entries.line))
-        })?;
+        self.stdin.check(&entry).map_err(|e| self.error_at_line(e))?;
         let mut jobs = Vec::new();
         expand(&entry, &self.extensions, &mut jobs);
         self.expanded.extend(jobs);

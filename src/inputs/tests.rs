@@ -234,6 +234,9 @@ fn a_list_that_is_no_list_of_paths_says_what_it_looks_like() {
         let err = all_jobs(&no_args, Some(&from), &Extensions::default(), &list).unwrap_err();
         assert!(err.to_string().contains(says), "{err}");
     }
+    // Found partway, it is named by its line.
+    let err = all_jobs(&no_args, Some(&from), &Extensions::default(), b"a.mp4\n\nb\0c\n").unwrap_err();
+    assert!(err.to_string().starts_with("--files-from -, line 3: holds NUL bytes"), "{err}");
 }
 
 #[test]
