@@ -60,7 +60,7 @@ impl<'a> Keep<'a> {
     }
 }
 
-/// How often a temporary file being written checks the room left on its file system.
+/// How much of a temporary file is written between checks of the room left on its file system.
 const ROOM_CHECKED_EVERY: u64 = 64 << 20;
 
 /// The space of the file system holding `folder`, in bytes.
@@ -107,27 +107,33 @@ impl Kept {
             let folder = keep.folder.display();
             io::Error::new(e.kind(), format!("a temporary file in {folder} ($TMPDIR): {e}"))
         };
+        // Room is checked before each stretch is written: the disk keeps `leave_free` even when a
+        // pipe never ends.
+        let room_for = |written: u64, stretch: u64| match file_system_space(keep.folder) {
+            Some(space) if space.available < keep.leave_free.saturating_add(stretch) => {
+                let (read, left) = (written >> 20, space.available >> 20);
+                let cause = format!(
+                    "{read} MiB read and more coming, and the disk of {} ($TMPDIR), where they are kept, \
+                     is down to {left} MiB free: a video read from a pipe must end (record a piece of a \
+                     live stream first)",
+                    keep.folder.display()
+                );
+                Err(io::Error::new(io::ErrorKind::StorageFull, cause))
+            }
+            _ => Ok(()),
+        };
+        room_for(bytes.len() as u64, bytes.len() as u64)?;
         let mut file = tempfile::tempfile_in(keep.folder).map_err(in_temporary_file)?;
         file.write_all(&bytes).map_err(in_temporary_file)?;
         let mut written = bytes.len() as u64;
         drop(bytes);
-        let mut room_checked_at = 0;
+        let mut room_checked_up_to = written;
         // Not `io::copy`, whose errors do not tell a failed read from a failed write.
         let mut buf = vec![0; 1 << 16];
         loop {
-            if written >= room_checked_at {
-                room_checked_at = written + ROOM_CHECKED_EVERY;
-                let space = file_system_space(keep.folder);
-                if let Some(space) = space.filter(|space| space.available < keep.leave_free) {
-                    let (read, left) = (written >> 20, space.available >> 20);
-                    let cause = format!(
-                        "{read} MiB read and more coming, and the disk of {} ($TMPDIR), where they \
-                         are kept, is down to {left} MiB free: a video read from a pipe must end \
-                         (record a piece of a live stream first)",
-                        keep.folder.display()
-                    );
-                    return Err(io::Error::new(io::ErrorKind::StorageFull, cause));
-                }
+            if written >= room_checked_up_to {
+                room_for(written, ROOM_CHECKED_EVERY)?;
+                room_checked_up_to = written + ROOM_CHECKED_EVERY;
             }
             let n = match reader.read(&mut buf) {
                 Ok(0) => return Ok(Kept::File(Arc::new(file))),
