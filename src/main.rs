@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Err(e) => return parse_outcome(&e),
     };
     clean_up_on_signals();
+    fail_writes_past_the_file_size_limit();
     match cli::run(cli) {
         Ok(status) => ExitCode::from(status as u8),
         Err(err) if vidclass::output::is_broken_pipe(err.as_ref()) => ExitCode::SUCCESS,
@@ -75,3 +76,17 @@ fn clean_up_on_signals() {
 
 #[cfg(not(unix))]
 fn clean_up_on_signals() {}
+
+/// A write past the file-size limit (`ulimit -f`: a video from a pipe kept in a temporary file,
+/// results redirected to a file) ends the process by SIGXFSZ, without a message or the records of
+/// the other inputs. Ignored, the write fails (EFBIG) and says so, as any failed write does.
+#[cfg(unix)]
+fn fail_writes_past_the_file_size_limit() {
+    // SAFETY: setting a signal's disposition to "ignore" runs no code of ours in a handler.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
+#[cfg(not(unix))]
+fn fail_writes_past_the_file_size_limit() {}

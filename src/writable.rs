@@ -147,10 +147,9 @@ pub fn write_whole(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resu
     let path = linked.as_deref().unwrap_or(path);
     // The system's words without the scratch folder's made-up name, which tempfile adds.
     let scratch = tempfile::Builder::new().prefix(".vidclass-").tempdir_in(folder_of(path)).map_err(|e| {
-        let plain = e
-            .raw_os_error()
-            .map_or_else(|| std::io::Error::from(e.kind()), std::io::Error::from_raw_os_error);
-        Error::io(path, plain)
+        let words = e.to_string();
+        let words = words.split(" at path ").next().unwrap_or_default();
+        Error::io(path, std::io::Error::new(e.kind(), words))
     })?;
     crate::unfinished::begin(scratch.path());
     let written = scratch.path().join(name);

@@ -830,6 +830,12 @@ fn models_lists_the_zoo_and_knows_which_weights_are_present() {
     // As the card writes it, not as the nearest f32 (73.47000122070312).
     assert_eq!(i3d["top1"].as_f64().unwrap(), 73.47);
     assert_eq!(i3d["full_views"], 30);
+    // The zoo lists TSN's GFLOPs per 25 frames, the others' per view; the per-view figure is the
+    // same kind for all (TSN's 102.7 over its 25 one-frame views).
+    assert_eq!(i3d["gflops_per_view"], i3d["gflops"]);
+    let tsn = cards.iter().find(|c| c["name"] == "tsn-r50-1x1x8-k400").unwrap();
+    assert_eq!(tsn["gflops"].as_f64().unwrap(), 102.7);
+    assert!((tsn["gflops_per_view"].as_f64().unwrap() - 4.108).abs() < 1e-9, "{tsn}");
     assert!(cards.iter().filter(|c| c["weights_present"] == true).count() == 1);
     let defaults: Vec<_> = cards.iter().filter(|c| c["default"] == true).map(|c| &c["name"]).collect();
     assert_eq!(defaults, ["slowfast-r50-4x16-k400"]);
@@ -916,6 +922,30 @@ fn a_card_of_ones_own_needs_no_checkpoint_or_metrics_with_weights_given() {
     let says = format!("model card {other}: labels: no label map `kinetics700`");
     assert!(
         stderr(&output).contains(&says) && stderr(&output).contains("--labels FILE"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_write_past_the_file_size_limit_fails_and_says_so() {
+    // `ulimit -f` kills a process that writes past it (SIGXFSZ), unless it ignores the signal.
+    let s = Setup::new();
+    let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 20));
+    let script = format!(
+        "ulimit -f 0; exec '{}' predict --model '{}' --weights '{}' --labels '{}' '{}' > '{}'",
+        env!("CARGO_BIN_EXE_vidclass"),
+        s.card,
+        s.weights,
+        s.labels,
+        video.display(),
+        s.path("results.txt")
+    );
+    let output = std::process::Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{:?}: {}", output.status, stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot write the results to stdout: File too large"),
         "{}",
         stderr(&output)
     );
@@ -1095,6 +1125,15 @@ fn usage_and_model_errors_exit_2() {
     let output = vidclass(&["predict", "--model", &no_checkpoint, "--labels", &s.labels, video], b"", &cache);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains(&no_download), "{}", stderr(&output));
+    // A weights cache that is a file, which no download mends: said before any, by both commands.
+    let cache_file = s.path("cache-file");
+    std::fs::write(&cache_file, b"").unwrap();
+    for args in [&["fetch", &s.card][..], &["predict", "--model", &s.card, "--labels", &s.labels, video]] {
+        let output = vidclass(args, b"", cache_file.as_ref());
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        let says = format!("{cache_file}: the weights cache must be a folder");
+        assert!(stderr(&output).contains(&says), "{args:?}: {}", stderr(&output));
+    }
     // Weights that are not weights say what they are.
     let folder = s.dir.path().to_str().unwrap();
     let empty = s.path("empty.pth");
@@ -1113,6 +1152,9 @@ fn usage_and_model_errors_exit_2() {
     let cut_safetensors = s.path("cut.safetensors");
     let whole = std::fs::read(&whole_safetensors).unwrap();
     std::fs::write(&cut_safetensors, &whole[..whole.len() / 2]).unwrap();
+    // And one cut inside its header, which names more bytes than are left.
+    let cut_header = s.path("cut-header.safetensors");
+    std::fs::write(&cut_header, &whole[..100]).unwrap();
     for (weights, says) in [
         (folder, "is a folder"),
         (&fifo, "not a regular file"),
@@ -1122,9 +1164,10 @@ fn usage_and_model_errors_exit_2() {
         (&empty, "checkpoint {empty}: an empty file"),
         (&cut, "checkpoint {cut}: a .pth cut short or damaged"),
         (&cut_safetensors, "checkpoint {cut_safetensors}: a .safetensors file cut short or damaged"),
+        (&cut_header, "checkpoint {cut_header}: a .safetensors file cut short or damaged"),
     ] {
         let says = says.replace("{empty}", &empty).replace("{cut}", &cut).replace("{missing}", &missing);
-        let says = says.replace("{cut_safetensors}", &cut_safetensors);
+        let says = says.replace("{cut_safetensors}", &cut_safetensors).replace("{cut_header}", &cut_header);
         let output = vidclass(&["predict", "--model", &s.card, "--weights", weights, video], b"", &cache);
         assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
         assert!(stderr(&output).contains(&says), "{}", stderr(&output));

@@ -40,6 +40,13 @@ fn kinetics400_labels_are_mmaction2s_order() {
 }
 
 #[test]
+fn a_folder_is_no_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = ModelCard::from_file(dir.path()).unwrap_err().to_string();
+    assert!(err.ends_with(": is a folder, not a model card"), "{err}");
+}
+
+#[test]
 fn card_from_file_reads_the_same_schema() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/i3d-r50-k400.toml");
     let card = ModelCard::from_file(&path).unwrap();

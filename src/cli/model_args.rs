@@ -108,8 +108,17 @@ impl<'a> WeightsDownload<'a> {
     pub fn of(card: &'a ModelCard, given: &str) -> anyhow::Result<Self> {
         let given = one_line_name(given);
         let cache = fetch::cache_dir().context(
-            "no cache folder for weights: set VIDCLASS_CACHE (or HOME), or pass --weights FILE to work offline",
+            "no cache folder for weights: set VIDCLASS_CACHE (or HOME), or give predict the file with --weights \
+             to work offline",
         )?;
+        // No download can mend a cache that is a file: said before any, as a usage error.
+        if cache.exists() && !cache.is_dir() {
+            bail!(
+                "{}: the weights cache must be a folder; set VIDCLASS_CACHE to a folder of your own, or give \
+                 predict the file with --weights",
+                one_line_path(&cache)
+            );
+        }
         let Some(checkpoint) = &card.checkpoint else {
             bail!(
                 "model card {given}: names no checkpoint to download; predict takes its weights from --weights FILE"

@@ -59,6 +59,7 @@ fn write_list(out: &mut impl Write, cards: &[ModelCard], json: bool) -> std::io:
                 "top1": metric(|m| m.top1),
                 "top5": metric(|m| m.top5),
                 "gflops": metric(|m| m.gflops),
+                "gflops_per_view": card.gflops_per_view(),
                 "params_m": metric(|m| m.params_m),
                 "full_views": full.num_views(),
                 "default": card.name == DEFAULT_MODEL,

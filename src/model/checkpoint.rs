@@ -141,9 +141,9 @@ fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     } else {
         let map = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| {
             if looks_like_safetensors(path) {
-                // Its header names more bytes than the file holds.
+                // Its header, or the tensors it lists, need more bytes than the file holds.
                 match e.to_string() {
-                    cut if cut.contains("incomplete metadata") => {
+                    cut if cut.contains("incomplete metadata") || cut.contains("invalid header length") => {
                         checkpoint_error(path, format!("a .safetensors file cut short or damaged ({cut})"))
                     }
                     _ => fail(e),

@@ -162,6 +162,13 @@ fn architecture_naming_its_fields<'de, D: serde::Deserializer<'de>>(
 }
 
 impl ModelCard {
+    /// The published cost of one view, in GFLOPs: the model zoo lists TSN's per 25 frames (25
+    /// views of one frame), the others' per view.
+    pub fn gflops_per_view(&self) -> Option<f64> {
+        let gflops = self.metrics.as_ref()?.gflops;
+        Some(if matches!(self.architecture, Architecture::Tsn(_)) { gflops / 25.0 } else { gflops })
+    }
+
     /// The embedded card `name`.
     pub fn builtin(name: &str) -> Result<ModelCard> {
         let (_, text) = BUILTIN.iter().find(|(n, _)| *n == name).ok_or_else(|| {
@@ -184,6 +191,10 @@ impl ModelCard {
             std::io::ErrorKind::NotFound => {
                 Error::Card { name: path.display().to_string(), cause: "no such file".into() }
             }
+            std::io::ErrorKind::IsADirectory => Error::Card {
+                name: path.display().to_string(),
+                cause: "is a folder, not a model card".into(),
+            },
             _ => Error::io(path, e),
         })?;
         Self::parse(&path.display().to_string(), &text)

@@ -139,7 +139,7 @@ pub fn fetch(
 /// A failure of the cache folder rather than of the network, so without the advice to download
 /// the file by other means and save it there.
 fn cache_error(path: &Path, cause: String) -> Error {
-    let advice = "set VIDCLASS_CACHE to a folder of your own with room for the file, or pass --weights FILE";
+    let advice = "set VIDCLASS_CACHE to a folder of your own with room for the file, or give predict the file with --weights";
     Error::io(path, io::Error::other(format!("{cause}; {advice}")))
 }
 
