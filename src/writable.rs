@@ -45,9 +45,9 @@ impl OutputKind {
 /// `Ok` when `path` is not a folder and its folder exists and may be written to (or, for a device
 /// or a pipe, it may be written to itself), and it is no existing file other than an empty one or
 /// one of `kind`, and not write-protected; otherwise an error naming `path` and the reason (a
-/// missing folder, a read-only file system, no permission). An existing file of the kind being written is the user's own
-/// earlier output; any other (`clip.mp4` named by a slip where `clip.safetensors` was meant) may
-/// be data that nothing can bring back.
+/// missing folder, a read-only file system, no permission). An existing file of the kind being
+/// written is the user's own earlier output; any other (`clip.mp4` named by a slip where
+/// `clip.safetensors` was meant) may be data that nothing can bring back.
 pub fn check_writable(path: &Path, kind: OutputKind) -> Result<()> {
     let fail =
         |error_kind: io::ErrorKind, cause: String| Err(Error::io(path, io::Error::new(error_kind, cause)));

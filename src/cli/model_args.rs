@@ -111,14 +111,8 @@ impl<'a> WeightsDownload<'a> {
             "no cache folder for weights: set VIDCLASS_CACHE (or HOME), or give predict the file with --weights \
              to work offline",
         )?;
-        // No download can mend a cache that is a file: said before any, as a usage error.
-        if cache.exists() && !cache.is_dir() {
-            bail!(
-                "{}: the weights cache must be a folder; set VIDCLASS_CACHE to a folder of your own, or give \
-                 predict the file with --weights",
-                one_line_path(&cache)
-            );
-        }
+        // Said before any download, as a usage error.
+        fetch::check_cache_folder(&cache)?;
         let Some(checkpoint) = &card.checkpoint else {
             bail!(
                 "model card {given}: names no checkpoint to download; predict takes its weights from --weights FILE"

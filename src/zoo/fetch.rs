@@ -107,9 +107,7 @@ pub fn fetch(
             target.display()
         );
     }
-    if dest_dir.exists() && !dest_dir.is_dir() {
-        return Err(cache_error(dest_dir, "the weights cache must be a folder".into()));
-    }
+    check_cache_folder(dest_dir)?;
     fs::create_dir_all(dest_dir)
         .map_err(|e| cache_error(dest_dir, format!("cannot create the weights cache: {e}")))?;
 
@@ -134,6 +132,15 @@ pub fn fetch(
         cache_error(&part.path, format!("cannot move the download to {}: {e}", target.display()))
     })?;
     Ok(target)
+}
+
+/// Fails where the weights cache `dest_dir` is there but no folder (a file), which no download
+/// mends; a missing one is created when it is first needed.
+pub fn check_cache_folder(dest_dir: &Path) -> Result<()> {
+    if dest_dir.exists() && !dest_dir.is_dir() {
+        return Err(cache_error(dest_dir, "the weights cache must be a folder".into()));
+    }
+    Ok(())
 }
 
 /// A failure of the cache folder rather than of the network, so without the advice to download
