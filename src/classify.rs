@@ -78,6 +78,11 @@ pub fn check_views_fit_memory(card: &ModelCard, protocol: &ViewProtocol, device:
     if shape_is_tested(card, protocol) {
         return Ok(());
     }
+    check_untested_views_fit_memory(card, protocol, device)
+}
+
+/// [`check_views_fit_memory`] for views not of a built-in card's own shapes.
+fn check_untested_views_fit_memory(card: &ModelCard, protocol: &ViewProtocol, device: &Device) -> Result<()> {
     let layout = card.architecture.input_layout();
     let Some(available) = crate::memory::available_bytes().filter(|_| device.is_cpu()) else { return Ok(()) };
     let threads = rayon::current_num_threads();
@@ -197,12 +202,15 @@ impl Classifier {
         device: Device,
     ) -> Result<Classifier> {
         let layout = card.architecture.input_layout();
-        check_views_fit_memory(card, &protocol, &device)?;
+        let tested = shape_is_tested(card, &protocol);
+        if !tested {
+            check_untested_views_fit_memory(card, &protocol, &device)?;
+        }
         let recognizer = Recognizer::load(&card.architecture, weights, &device)?;
         if labels.len() != recognizer.num_classes() {
             return Err(Error::LabelCount { names: labels.len(), classes: recognizer.num_classes() });
         }
-        if !shape_is_tested(card, &protocol) {
+        if !tested {
             check_view_shape(&recognizer, &protocol, (&card.normalize, layout), &device)?;
         }
         Ok(Classifier {
