@@ -108,21 +108,24 @@ fn check_untested_views_fit_memory(card: &ModelCard, protocol: &ViewProtocol, de
 /// pooling, too few pixels for its strides) fails once, before any input, naming the options,
 /// rather than once for every input. The built-in cards' own protocols are known to fit (their
 /// tests run them) and skip this; a card file's are checked like any override.
+/// The failure names the card's rule for clip lengths where one explains it (SlowFast's τ), else
+/// the network's own words.
 fn check_view_shape(
     recognizer: &Recognizer,
     protocol: &ViewProtocol,
-    (normalize, layout): (&Normalize, Layout),
+    card: &ModelCard,
     device: &Device,
 ) -> Result<()> {
     let (frames, size) = (protocol.sample.clip_len, protocol.crop.size);
     let black = RgbFrame::new(size, size, vec![0; size * size * 3]);
     let view = Views { frames: vec![vec![black; frames]] };
-    let fits = view.tensor(0..1, normalize, layout, device).and_then(|x| recognizer.forward(&x));
+    let layout = card.architecture.input_layout();
+    let fits = view.tensor(0..1, &card.normalize, layout, device).and_then(|x| recognizer.forward(&x));
     fits.map(|_| ()).map_err(|e| {
         Error::Usage(format!(
             "the network cannot take views of {frames} frame(s) of {size}×{size} pixels \
              (--clip-len, --crop-size, or the card's views): {}",
-            e.detail()
+            card.architecture.clip_len_problem(frames).unwrap_or_else(|| e.detail())
         ))
     })
 }
@@ -211,7 +214,7 @@ impl Classifier {
             return Err(Error::LabelCount { names: labels.len(), classes: recognizer.num_classes() });
         }
         if !tested {
-            check_view_shape(&recognizer, &protocol, (&card.normalize, layout), &device)?;
+            check_view_shape(&recognizer, &protocol, card, &device)?;
         }
         Ok(Classifier {
             name: card.name.clone(),

@@ -1038,6 +1038,19 @@ fn usage_and_model_errors_exit_2() {
             "2",
             video,
         ],
+        // Enough frames, but pathways that do not meet: named by SlowFast's rule, not the tensors.
+        vec![
+            "predict",
+            "--model",
+            &s.card,
+            "--weights",
+            &s.weights,
+            "--labels",
+            &s.labels,
+            "--clip-len",
+            "12",
+            video,
+        ],
         vec!["predict", "--ext", "", video],
         vec!["predict", "--ext", "mp4,*", video],
         vec!["predict", "--min-score", "nan", video],
@@ -1062,6 +1075,8 @@ fn usage_and_model_errors_exit_2() {
                 "{}",
                 stderr(&output)
             );
+            let rule = "SlowFast takes clips of a multiple of τ = 8 frames (architecture.resample_rate)";
+            assert!(stderr(&output).contains(rule), "{}", stderr(&output));
         }
         if let Some(score) = args.iter().find(|a| ["-0.1", "-inf"].contains(a)) {
             let says = format!("`{score}` is not a probability from 0 to 1");

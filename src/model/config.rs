@@ -47,6 +47,20 @@ impl Architecture {
         }
     }
 
+    /// Why this network cannot take clips of `clip_len` frames, where a rule says so plainly:
+    /// SlowFast's slow pathway keeps every τ-th frame (rounding down) while its lateral
+    /// connections stride the fast pathway's frames by α (rounding up), so the two pathways meet
+    /// only when the clip is a multiple of τ frames.
+    pub fn clip_len_problem(&self, clip_len: usize) -> Option<String> {
+        match self {
+            Architecture::Slowfast(c) if !clip_len.is_multiple_of(c.resample_rate) => Some(format!(
+                "SlowFast takes clips of a multiple of τ = {} frames (architecture.resample_rate)",
+                c.resample_rate
+            )),
+            _ => None,
+        }
+    }
+
     /// How views are laid out for this network: every frame its own image for TSN (`NCHW`),
     /// clips for the 3-D networks (`NCTHW`).
     pub fn input_layout(&self) -> crate::transform::Layout {
