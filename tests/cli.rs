@@ -1418,13 +1418,21 @@ fn converted_weights_give_the_same_scores() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("is the checkpoint being converted"), "{}", stderr(&output));
     assert!(std::fs::read(&converted).unwrap() == before);
-    // A slip of the finger naming another checkpoint as the output does not destroy it.
-    let other = s.path("other.pth");
+    // A slip of the finger naming another checkpoint as the output does not destroy it, even
+    // one misnamed .safetensors.
+    let other = s.path("other.safetensors");
     std::fs::copy(&s.weights, &other).unwrap();
     let output = vidclass(&["convert", &s.weights, &other], b"", s.dir.path());
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("exists and is no safetensors file"), "{}", stderr(&output));
     assert!(std::fs::read(&other).unwrap() == std::fs::read(&s.weights).unwrap());
+    // Nor is safetensors written under a checkpoint's name, which would mislead PyTorch.
+    let misnamed = s.path("half.pth");
+    let output = vidclass(&["convert", &s.weights, &misnamed, "--f16"], b"", s.dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let says = format!("convert {misnamed}: only .safetensors files can be written");
+    assert!(stderr(&output).contains(&says), "{}", stderr(&output));
+    assert!(!Path::new(&misnamed).exists());
 }
 
 /// The tiny checkpoint as safetensors, saved as `name` after `change` has rewritten the values of

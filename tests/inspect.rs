@@ -128,13 +128,14 @@ fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
     let video_bytes = std::fs::read(video).unwrap();
     let sheet = dir.path().join("s.png").display().to_string();
     let sheet_too = dir.path().join(".").join("s.png").display().to_string();
+    let dump_bin = dir.path().join("input.bin").display().to_string();
     let folder = dir.path().to_str().unwrap();
     let folder_is_a_folder = format!("--contact-sheet {folder}: is a folder");
     // A still image is a video of one frame, and a PNG file may be replaced by a contact sheet.
     let still = dir.path().join("still.png");
     common::ffmpeg(&["-f", "lavfi", "-i", "color=size=64x48", "-frames:v", "1", still.to_str().unwrap()]);
     let still = still.to_str().unwrap();
-    let cases: [(Vec<&str>, i32, &str); 12] = [
+    let cases: [(Vec<&str>, i32, &str); 13] = [
         (vec!["inspect", video, "--dump-input", "-"], 2, "not stdout"),
         (vec!["inspect", empty.to_str().unwrap()], 1, "the file is empty"),
         (vec!["inspect", video, "--dump-input", video], 2, "exists and is no input dump file"),
@@ -144,6 +145,7 @@ fn a_bad_video_exits_1_and_bad_output_paths_exit_2_before_any_work() {
         (vec!["inspect", video, "--contact-sheet", "/no/such/folder/s.png"], 2, "no folder /no/such/folder"),
         (vec!["inspect", video, "--contact-sheet", folder_png.to_str().unwrap()], 2, "is a folder"),
         (vec!["inspect", video, "--dump-input", "/no/such/folder/x.safetensors"], 2, "no folder"),
+        (vec!["inspect", video, "--dump-input", &dump_bin], 2, "only .safetensors files"),
         // Not "only .png files": the name's extension is not what is wrong with it.
         (vec!["inspect", video, "--contact-sheet", folder], 2, &folder_is_a_folder),
         (vec!["inspect", video, "--dump-input", "/dev/full"], 2, "--dump-input /dev/full: No space left"),

@@ -45,7 +45,7 @@ pub struct InspectArgs {
     #[arg(long, value_name = "PNG")]
     contact_sheet: Option<PathBuf>,
 
-    /// Write the normalised input tensor to a safetensors file, under the key `input`.
+    /// Write the normalised input tensor to a `.safetensors` file, under the key `input`.
     #[arg(long, value_name = "SAFETENSORS")]
     dump_input: Option<PathBuf>,
 
@@ -71,6 +71,9 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
             "--contact-sheet and --dump-input both name {}",
             one_line_path(sheet)
         );
+    }
+    if let Some(path) = &args.dump_input {
+        super::check_safetensors_name(path, "--dump-input")?;
     }
     // A folder is refused even when it holds a single video: which one runs should not depend on
     // what else is in it.

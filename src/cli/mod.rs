@@ -290,6 +290,21 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
     }
 }
 
+/// Refuses to write safetensors under another file name (`convert a.pth b.pth`): a `.pth` that
+/// holds safetensors misleads every tool that goes by the name. A device or a pipe
+/// (`/dev/stdout`) has no name to mislead and is written to as it is; a folder is left to the
+/// writability check, which names it as one.
+pub fn check_safetensors_name(path: &std::path::Path, flag: &str) -> anyhow::Result<()> {
+    let named = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+    let no_name = std::fs::metadata(path).is_ok_and(|meta| !meta.is_file());
+    anyhow::ensure!(
+        named || no_name,
+        "{flag} {}: only .safetensors files can be written",
+        vidclass::error::one_line_path(path)
+    );
+    Ok(())
+}
+
 /// `err` and its causes on one line, each said once. vidclass's errors already end with their
 /// cause's message (`clip.mp4: No such file or directory`), which anyhow's `{:#}` would repeat.
 pub fn error_line(err: &anyhow::Error) -> String {

@@ -31,7 +31,7 @@ pub struct FetchArgs {
 pub struct ConvertArgs {
     /// Checkpoint to read (mmaction2 `.pth` or `.safetensors`).
     input: PathBuf,
-    /// Safetensors file to write.
+    /// Safetensors file to write (named `.safetensors`).
     output: PathBuf,
     /// Store the weights as float16 (half the size; results move by f16 rounding). Refused for
     /// weights beyond its range (±65504).
@@ -140,6 +140,7 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
 }
 
 pub fn convert(args: ConvertArgs) -> anyhow::Result<Status> {
+    super::check_safetensors_name(&args.output, "convert")?;
     vidclass::convert_checkpoint(&args.input, &args.output, args.f16)?;
     Ok(Status::Success)
 }
