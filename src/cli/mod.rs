@@ -76,7 +76,8 @@ const AFTER_HELP: &str = concat!(
 Exit status:
   0               every input classified (for the other commands: done)
   1               some inputs failed; the others were reported
-  2               bad arguments, a model or weights error, or results that could not be written
+  2               bad arguments, a model or weights error, a predict --files-from list that
+                  stopped, or results that could not be written
 ",
     interrupted!()
 );
