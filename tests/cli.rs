@@ -632,6 +632,10 @@ fn fetch_downloads_again_a_cached_file_that_is_not_the_published_one() {
     let output = vidclass(&["fetch", offline.to_str().unwrap()], b"", &cache);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(std::fs::read(cache.join(&file)).unwrap().len(), body.len() / 2, "left in place");
+    // The offline advice says the file to save replaces the one there, which the user may
+    // otherwise take for the published file.
+    let save_as = format!("save it as {} in place of the file there", cache.join(&file).display());
+    assert!(stderr(&output).contains(&save_as), "{}", stderr(&output));
     // `predict` trusts the cached file, and when it fails to load says what repairs it.
     let video = make_video(s.dir.path(), "clip.mp4", &Spec::h264(64, 48, 20));
     let offline_card = offline.to_str().unwrap();

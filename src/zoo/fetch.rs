@@ -77,16 +77,18 @@ pub fn fetch(
     transfer: Transfer,
 ) -> Result<PathBuf> {
     let target = dest_dir.join(file_name);
-    let fail = |cause: String| Error::Fetch {
+    // `damaged`: the file already there failed its hash check, and the new one would replace it.
+    let fail = |cause: String, damaged: bool| Error::Fetch {
         url: url.to_owned(),
         cause: format!(
             "{cause}; to work offline, download the file by other means and pass `--weights FILE`, \
-             or save it as {}",
-            target.display()
+             or save it as {}{}",
+            target.display(),
+            if damaged { " in place of the file there, which is not the published one" } else { "" }
         ),
     };
     if Path::new(file_name).file_name() != Some(OsStr::new(file_name)) {
-        return Err(fail(format!("`{file_name}` is not a plain file name")));
+        return Err(fail(format!("`{file_name}` is not a plain file name"), false));
     }
     let expected = expected_sha256_prefix.to_ascii_lowercase();
     let mismatch = |path: &Path| match file_sha256(path) {
@@ -100,6 +102,7 @@ pub fn fetch(
     if target.is_file() && damaged.is_none() {
         return Ok(target);
     }
+    let replaces_damaged = damaged.is_some();
     if let Some(digest) = damaged.filter(|_| transfer.progress) {
         let _ = writeln!(
             io::stderr(),
@@ -119,14 +122,17 @@ pub fn fetch(
         return Ok(target);
     };
     let digest = download(url, &mut part, file_name, transfer).map_err(|failure| match failure {
-        Failure::Network(cause) => fail(cause),
+        Failure::Network(cause) => fail(cause, replaces_damaged),
         Failure::Cache(cause) => cache_error(&part.path, cause),
     })?;
     if !digest.starts_with(&expected) {
-        return Err(fail(format!(
-            "the file's sha256 is {digest}, not {expected}…: the download is corrupt or is not the file \
-             the model card names"
-        )));
+        return Err(fail(
+            format!(
+                "the file's sha256 is {digest}, not {expected}…: the download is corrupt or is not the \
+                 file the model card names"
+            ),
+            replaces_damaged,
+        ));
     }
     part.persist(&target).map_err(|e| {
         cache_error(&part.path, format!("cannot move the download to {}: {e}", target.display()))
