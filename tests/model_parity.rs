@@ -237,3 +237,34 @@ fn pth_tensors_read_as_pytorch_stored_them() {
         assert_eq!(values(got), values(want), "{name}");
     }
 }
+
+#[test]
+fn malformed_views_are_errors_not_panics_or_scores() {
+    let i3d = arch("type = 'resnet3d'\nconv1_stride_t = 2\npool1_stride_t = 2\nwith_pool2 = true");
+    let i3d = Recognizer::load(&i3d, &fixture("i3d_r50.pth"), &Device::Cpu).unwrap();
+    let tsn = Recognizer::load(&arch(r#"type = "tsn""#), &fixture("tsn_r50.pth"), &Device::Cpu).unwrap();
+    let zeros = |dims: &[usize]| Tensor::zeros(dims, DType::F32, &Device::Cpu).unwrap();
+    let refused = |result: vidclass::Result<vidclass::ModelOutput>, says: &str| match result {
+        Ok(_) => panic!("accepted where it should say {says:?}"),
+        Err(e) => assert!(e.to_string().contains(says), "{e}"),
+    };
+    let shape = "with no empty axis, got shape";
+    // Four channels, one, and empty axes: the kernels' own assertions used to panic here.
+    refused(i3d.forward(&zeros(&[1, 4, 16, 32, 32])), shape);
+    refused(i3d.forward(&zeros(&[1, 1, 16, 32, 32])), shape);
+    refused(i3d.forward(&zeros(&[1, 3, 0, 32, 32])), shape);
+    refused(i3d.forward(&zeros(&[0, 3, 16, 32, 32])), shape);
+    refused(tsn.forward(&zeros(&[2, 4, 32, 32])), shape);
+    refused(tsn.forward(&zeros(&[0, 3, 32, 32])), shape);
+    // Views in PyTorch's layout handed to the channels-last entry point.
+    refused(i3d.forward_channels_last(&zeros(&[1, 3, 16, 32, 32])), shape);
+    // One NaN or infinity: the ReLUs would turn it into plausible scores.
+    for bad in [f32::NAN, f32::INFINITY] {
+        let mut values = vec![0.0; 3 * 16 * 32 * 32];
+        values[1234] = bad;
+        let input = Tensor::from_vec(values, (1, 3, 16, 32, 32), &Device::Cpu).unwrap();
+        refused(i3d.forward(&input), "NaN or infinite");
+    }
+    // The same shapes with their own sizes still run.
+    assert_eq!(i3d.forward(&zeros(&[2, 3, 16, 32, 32])).unwrap().logits.dims()[0], 2);
+}

@@ -98,27 +98,30 @@ impl Recognizer {
     ///
     /// `input` is `[V, 3, T, H, W]` for 3-D models (V independent views, logits per view) or
     /// `[V, 3, H, W]` for TSN, where all V images are the segments of **one** video and their
-    /// features are averaged before the classifier (one row of logits).
+    /// features are averaged before the classifier (one row of logits). Another shape, an empty
+    /// axis, or a value that is NaN or infinite is an error.
     pub fn forward(&self, input: &Tensor) -> Result<ModelOutput> {
         let clips = match &self.backbone {
             Backbone::Tsn(_) => {
-                expect_rank(input, 4, "[V, 3, H, W]")?;
+                expect_views(input, 4, 1, "[V, 3, H, W]")?;
                 // [V, 3, H, W] → one-frame clips [V, 1, H, W, 3].
                 crate::nn::channels_last(&input.unsqueeze(2)?)?
             }
             _ => {
-                expect_rank(input, 5, "[V, 3, T, H, W]")?;
+                expect_views(input, 5, 1, "[V, 3, T, H, W]")?;
                 crate::nn::channels_last(input)?
             }
         };
+        expect_finite(input)?;
         self.forward_channels_last(&clips)
     }
 
     /// [`Self::forward`] on views already channels-last, `[V, T, H, W, 3]`, as
     /// [`Views::channels_last`](crate::transform::Views::channels_last) makes them; for TSN every
-    /// one of the V·T frames is a segment of one video.
+    /// one of the V·T frames is a segment of one video. Their shape is checked; their values are
+    /// not (a pass over every view, where `Views` makes only finite ones).
     pub fn forward_channels_last(&self, clips: &Tensor) -> Result<ModelOutput> {
-        expect_rank(clips, 5, "[V, T, H, W, 3]")?;
+        expect_views(clips, 5, 4, "[V, T, H, W, 3]")?;
         // Pooled features per view, computed in lanes (see `lanes`) and joined in view order.
         let pooled = |x: &Tensor, f: &(dyn Fn(&Tensor) -> Result<Tensor> + Sync)| -> Result<Tensor> {
             Ok(Tensor::cat(&lanes::in_lanes(x, f)?, 0)?)
@@ -161,10 +164,25 @@ fn pooled_in_steps(segments: &Tensor, f: &(dyn Fn(&Tensor) -> Result<Tensor> + S
     Ok(Tensor::cat(&lanes::queue(count.div_ceil(per_step), step, |_| {})?, 0)?)
 }
 
-fn expect_rank(x: &Tensor, rank: usize, what: &str) -> Result<()> {
-    if x.rank() != rank {
-        let msg = format!("model input must be {what}, got shape {:?}", x.dims());
+/// Fails unless `x` has `rank` axes, none of them empty, and 3 colour channels on axis
+/// `channels`: the kernels assume all three, and another count would trip an assertion deep inside.
+fn expect_views(x: &Tensor, rank: usize, channels: usize, what: &str) -> Result<()> {
+    let dims = x.dims();
+    if dims.len() != rank || dims.contains(&0) || dims[channels] != 3 {
+        let msg = format!("model input must be {what} with no empty axis, got shape {dims:?}");
         return Err(candle_core::Error::Msg(msg).into());
+    }
+    Ok(())
+}
+
+/// Fails where `x` holds NaN or an infinity. The CPU kernels' ReLU (a max with 0) turns NaN into
+/// 0, so such an input would come out as plausible scores where PyTorch would pass the NaN on.
+fn expect_finite(x: &Tensor) -> Result<()> {
+    // x − x is 0 for every finite value and NaN for any other, in any dtype, and its sum cannot
+    // overflow.
+    let sum = x.sub(x)?.sum_all()?.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+    if sum.is_nan() {
+        return Err(candle_core::Error::Msg("model input holds NaN or infinite values".into()).into());
     }
     Ok(())
 }
