@@ -204,6 +204,14 @@ impl Classifier {
         protocol: ViewProtocol,
         device: Device,
     ) -> Result<Classifier> {
+        // The command line and card files check theirs as they are read; a library caller's
+        // views meet the same rules here, before the weights load.
+        if let Some(field) = protocol.zero_field() {
+            return Err(Error::Usage(format!("views: {field} must be at least 1")));
+        }
+        if let Some(problem) = protocol.problem() {
+            return Err(Error::Usage(format!("views: {problem}")));
+        }
         let layout = card.architecture.input_layout();
         let tested = shape_is_tested(card, &protocol);
         if !tested {

@@ -19,7 +19,8 @@ use std::path::PathBuf;
 use candle_core::{DType, Device, Tensor};
 use common::device::test_device;
 use vidclass::model::{Architecture, Checkpoint, ResNet3dConfig};
-use vidclass::{Averaging, Error, Recognizer, average_views, convert_checkpoint};
+use vidclass::prepare::ViewProtocol;
+use vidclass::{Averaging, Classifier, Error, ModelCard, Recognizer, average_views, convert_checkpoint};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(name)
@@ -267,4 +268,24 @@ fn malformed_views_are_errors_not_panics_or_scores() {
     }
     // The same shapes with their own sizes still run.
     assert_eq!(i3d.forward(&zeros(&[2, 3, 16, 32, 32])).unwrap().logits.dims()[0], 2);
+}
+
+#[test]
+fn a_classifier_refuses_views_no_card_may_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = common::cli::write_tiny_card(dir.path(), "http://127.0.0.1:9/unused.pth", "00000000");
+    let card = ModelCard::from_file(&card).unwrap();
+    let labels: Vec<String> = (0..7).map(|i| format!("class {i}")).collect();
+    let weights = common::cli::tiny_weights();
+    let new = |change: &dyn Fn(&mut ViewProtocol)| {
+        let mut views = card.views.fast;
+        change(&mut views);
+        Classifier::new(&card, &weights, labels.clone(), views, Device::Cpu).err().map(|e| e.to_string())
+    };
+    // Each used to load, and then classified as one view, or panicked or aborted in `prepare`.
+    assert_eq!(new(&|v| v.sample.num_clips = 0).unwrap(), "views: sample.num_clips must be at least 1");
+    assert_eq!(new(&|v| v.resize_short_side = 0).unwrap(), "views: resize_short_side must be at least 1");
+    assert!(new(&|v| v.sample.num_clips = 2_000_000).unwrap().contains("hold more than 4 GiB"));
+    assert!(new(&|v| v.crop.size = 1000).unwrap().contains("is larger than the resized short side"));
+    assert_eq!(new(&|_| {}), None, "the card's own views load");
 }
