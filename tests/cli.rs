@@ -237,32 +237,11 @@ fn a_url_without_an_announced_length_reads_to_the_end() {
     assert_eq!(records[1]["top"], records[0]["top"], "{}", records[1]);
 }
 
-/// Cuts `video` into an HLS playlist `dir/index.m3u8` of segments of about `seconds` (with
-/// `-hls_flags flags`), and returns its files (name, bytes).
-fn hls_files(video: &Path, dir: &Path, seconds: &str, flags: &str) -> Vec<(String, Vec<u8>)> {
-    std::fs::create_dir(dir).unwrap();
-    let segmented = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-i"])
-        .arg(video)
-        .args(["-c", "copy", "-f", "hls", "-hls_time", seconds, "-hls_list_size", "0", "-hls_flags", flags])
-        .arg(dir.join("index.m3u8"))
-        .status()
-        .unwrap();
-    assert!(segmented.success());
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            (path.file_name().unwrap().to_str().unwrap().to_owned(), std::fs::read(&path).unwrap())
-        })
-        .collect()
-}
-
 #[test]
 fn a_playlists_segments_are_fetched_only_from_servers_with_trusted_certificates() {
     let s = Setup::new();
     let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 50));
-    let files = hls_files(&video, &s.dir.path().join("hls"), "1", "+independent_segments");
+    let files = common::hls_files(&video, &s.dir.path().join("hls"), "1", "+independent_segments");
     // The segments on one HTTPS server, the playlist naming them on another, each certificate
     // signed by a CA of its own. FFmpeg's demuxer fetches the segments itself, and FFmpeg checks
     // no certificate unless asked.
@@ -338,7 +317,7 @@ fn playlist_and_streaming_urls_are_opened_by_ffmpeg_itself() {
     // An HLS playlist names its segments: FFmpeg's demuxer must fetch them, not a copy of the list.
     let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 50));
     let hls = s.dir.path().join("hls");
-    let mut files = hls_files(&video, &hls, "1", "+independent_segments");
+    let mut files = common::hls_files(&video, &hls, "1", "+independent_segments");
     // The same without its end mark: a live stream, which FFmpeg would read for ever.
     let playlist_text =
         String::from_utf8(files.iter().find(|f| f.0 == "index.m3u8").unwrap().1.clone()).unwrap();
@@ -371,7 +350,7 @@ fn a_playlist_that_loses_a_segment_fails_alone() {
     // written rounded to whole seconds (as older playlists have them: the declared total is no
     // count of frames); the clip the fast views sample (frames 296–327) lies in segment 6.
     let video = make_video(s.dir.path(), "v.mp4", &Spec::h264(64, 48, 625));
-    let files = hls_files(&video, &s.dir.path().join("hls"), "2", "round_durations");
+    let files = common::hls_files(&video, &s.dir.path().join("hls"), "2", "round_durations");
     assert_eq!(files.len(), 14, "{:?}", files.iter().map(|f| &f.0).collect::<Vec<_>>());
     let serving = |keep: &dyn Fn(&str) -> bool, fault: Fault| {
         let kept: Vec<_> = files.iter().filter(|(name, _)| keep(name)).cloned().collect();

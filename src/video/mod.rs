@@ -28,7 +28,7 @@ use source::Reopenable;
 /// How much of FFmpeg's own logging reaches stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FfmpegLog {
-    /// Nothing (the default: vidclass reports problems itself).
+    /// Nothing (the `vidclass` binary's choice without `-v`: it reports problems itself).
     Quiet,
     /// FFmpeg's errors and warnings (`-v`).
     Warnings,
@@ -39,19 +39,27 @@ pub enum FfmpegLog {
     Debug,
 }
 
-/// Initialises FFmpeg once per process and sets its log level.
+/// Initialises FFmpeg once per process and sets its log level, which is the whole process's
+/// (FFmpeg's own default prints its warnings and notices on stderr). [`Video::open`] initialises
+/// FFmpeg itself where this was not called, and then leaves the log level as it is.
 pub fn init(log: FfmpegLog) {
-    static INIT: std::sync::Once = std::sync::Once::new();
-    INIT.call_once(|| {
-        // Registering codecs cannot fail on supported FFmpeg versions.
-        let _ = ffmpeg::init();
-        segments::watch_log();
-    });
+    initialise_once();
     ffmpeg::util::log::set_level(match log {
         FfmpegLog::Quiet => ffmpeg::util::log::Level::Quiet,
         FfmpegLog::Warnings => ffmpeg::util::log::Level::Warning,
         FfmpegLog::Verbose => ffmpeg::util::log::Level::Verbose,
         FfmpegLog::Debug => ffmpeg::util::log::Level::Debug,
+    });
+}
+
+/// FFmpeg's registration, and the log watch that notices playlist segments FFmpeg skipped (see
+/// `segments`): once per process, whoever asks first.
+fn initialise_once() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        // Registering codecs cannot fail on supported FFmpeg versions.
+        let _ = ffmpeg::init();
+        segments::watch_log();
     });
 }
 
@@ -132,6 +140,8 @@ pub struct DecodedFrames<T> {
 impl Video {
     /// Opens `source`, reads its packet index and checks that its video stream can be decoded.
     pub fn open(source: Input, options: DecodeOptions) -> Result<Video> {
+        // Without the log watch a playlist that lost a segment would read as a shorter video.
+        initialise_once();
         let name = source.name();
         let input = Reopenable::new(source, options.url_timeout)?;
         let (opened, skipped_opening) = segments::skipped_while(|| input.open());

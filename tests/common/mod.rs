@@ -139,6 +139,27 @@ pub fn ffmpeg(args: &[&str]) {
     assert!(status.success(), "ffmpeg {args:?} failed");
 }
 
+/// Cuts `video` into an HLS playlist `dir/index.m3u8` of segments of about `seconds` (with
+/// `-hls_flags flags`), and returns its files (name, bytes).
+pub fn hls_files(video: &Path, dir: &Path, seconds: &str, flags: &str) -> Vec<(String, Vec<u8>)> {
+    std::fs::create_dir(dir).unwrap();
+    let segmented = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(video)
+        .args(["-c", "copy", "-f", "hls", "-hls_time", seconds, "-hls_list_size", "0", "-hls_flags", flags])
+        .arg(dir.join("index.m3u8"))
+        .status()
+        .unwrap();
+    assert!(segmented.success());
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            (path.file_name().unwrap().to_str().unwrap().to_owned(), std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
 pub mod cli;
 pub mod device;
 pub mod http;
