@@ -21,7 +21,9 @@
 /// Tells the C allocator to keep freed memory for reuse and to serve every thread from one heap
 /// (glibc on Linux; elsewhere a no-op). Process-wide: the `vidclass` binary calls it first thing;
 /// library users running many forwards may call it too, before they start threads (a thread that
-/// already has an arena of its own keeps it).
+/// already has an arena of its own keeps it). The memory a dropped model frees then stays with the
+/// process for later allocations rather than going back to the system, which a long-running
+/// program that loads a model only now and then may not want.
 pub fn reuse_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tunables; it is safe to call at any time.

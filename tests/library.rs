@@ -23,3 +23,12 @@ fn a_playlist_that_lost_a_segment_fails_without_video_init() {
     };
     assert!(error.contains("a segment of its playlist failed to download"), "{error}");
 }
+
+#[test]
+fn loaded_models_can_be_shared_between_threads() {
+    // As the crate's docs promise: one model serving many threads needs no lock of the caller's.
+    fn shareable<T: Send + Sync>() {}
+    shareable::<vidclass::Classifier>();
+    shareable::<vidclass::Recognizer>();
+    shareable::<vidclass::ModelCard>();
+}
