@@ -14,7 +14,11 @@ pub struct RgbFrame {
 }
 
 impl RgbFrame {
-    /// Wraps packed RGB bytes; `data.len()` must be `width * height * 3`.
+    /// Wraps packed RGB bytes.
+    ///
+    /// # Panics
+    ///
+    /// If `data.len()` is not `width * height * 3`.
     pub fn new(width: usize, height: usize, data: Vec<u8>) -> Self {
         assert_eq!(data.len(), width * height * 3, "RGB buffer does not match {width}x{height}");
         RgbFrame { width, height, data }

@@ -121,7 +121,7 @@ impl Views {
         layout: Layout,
         device: &Device,
     ) -> Result<Tensor> {
-        let views = &self.frames[range];
+        let views = self.alike(range)?;
         let (t, h, w) = clip_shape(views);
         let plane = h * w;
         let mut data = vec![0f32; views.len() * 3 * t * plane];
@@ -157,13 +157,9 @@ impl Views {
         normalize: &Normalize,
         device: &Device,
     ) -> Result<Tensor> {
-        let views = &self.frames[range];
+        let views = self.alike(range)?;
         let (t, h, w) = clip_shape(views);
         let per_view = t * h * w * 3;
-        for frame in views.iter().flatten() {
-            assert_eq!(frame.data.len(), h * w * 3, "the frames of views differ in size");
-        }
-        assert!(views.iter().all(|v| v.len() == t), "the views differ in length");
         let table = normalize.table();
         let len = views.len() * per_view;
         let mut data: Vec<f32> = Vec::with_capacity(len);
@@ -187,6 +183,23 @@ impl Views {
 
 /// Frames a view and their height and width, read from the first view's first frame (zeros when
 /// there is none).
+impl Views {
+    /// Views `range`, which must lie within them and share one clip shape: `prepare` makes them
+    /// so, but the fields are public and views built by hand may differ.
+    fn alike(&self, range: std::ops::Range<usize>) -> Result<&[Vec<RgbFrame>]> {
+        let fail = |what: String| -> crate::Error { candle_core::Error::Msg(what).into() };
+        let count = self.frames.len();
+        let views =
+            self.frames.get(range.clone()).ok_or_else(|| fail(format!("views {range:?} of {count}")))?;
+        let (t, h, w) = clip_shape(views);
+        let alike = |f: &RgbFrame| f.height == h && f.width == w && f.data.len() == h * w * 3;
+        if !views.iter().all(|v| v.len() == t && v.iter().all(alike)) {
+            return Err(fail("the views differ in length or in frame size".into()));
+        }
+        Ok(views)
+    }
+}
+
 fn clip_shape(views: &[Vec<RgbFrame>]) -> (usize, usize, usize) {
     let t = views.first().map_or(0, |v| v.len());
     let (h, w) = views.first().and_then(|v| v.first()).map_or((0, 0), |f| (f.height, f.width));
@@ -205,6 +218,23 @@ mod tests {
     /// A frame whose every pixel is (value, value + 1, value + 2).
     fn frame(w: usize, h: usize, value: u8) -> RgbFrame {
         RgbFrame::new(w, h, (0..w * h).flat_map(|_| [value, value + 1, value + 2]).collect())
+    }
+
+    #[test]
+    fn views_built_by_hand_that_differ_are_errors() {
+        let norm = Normalize { mean: [0.0; 3], std: [1.0; 3] };
+        let tensors = |views: &Views, range: std::ops::Range<usize>| {
+            let ncthw = views.tensor(range.clone(), &norm, Layout::Ncthw, &Device::Cpu);
+            let last = views.channels_last(range, &norm, &Device::Cpu);
+            [ncthw.map(|_| ()), last.map(|_| ())].map(|r| r.unwrap_err().to_string())
+        };
+        let sizes = Views { frames: vec![vec![frame(6, 4, 0)], vec![frame(4, 4, 0)]] };
+        assert!(tensors(&sizes, 0..2).iter().all(|e| e.contains("differ in length or in frame size")));
+        let lengths = Views { frames: vec![vec![frame(4, 4, 0)], vec![frame(4, 4, 0); 2]] };
+        assert!(tensors(&lengths, 0..2).iter().all(|e| e.contains("differ in length or in frame size")));
+        assert!(tensors(&lengths, 0..5).iter().all(|e| e.contains("views 0..5 of 2")));
+        // Each view alone is fine.
+        assert!(lengths.tensor(1..2, &norm, Layout::Ncthw, &Device::Cpu).is_ok());
     }
 
     #[test]

@@ -236,6 +236,10 @@ impl Video {
 
     /// Presentation time of frame `i` in seconds from the start of the stream (from the frame
     /// rate where the stream's timestamps cannot tell frames apart).
+    ///
+    /// # Panics
+    ///
+    /// If `i` is not below [`VideoInfo::frame_count`].
     pub fn timestamp(&self, i: usize) -> f64 {
         if self.index.in_output_order {
             return if self.info.fps > 0.0 { i as f64 / self.info.fps } else { 0.0 };

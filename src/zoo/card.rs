@@ -214,8 +214,9 @@ impl ModelCard {
         Ok(card)
     }
 
-    /// Counts and sizes of both view protocols are at least 1, both can run
-    /// ([`ViewProtocol::problem`]), a network can be built from the architecture
+    /// Counts and sizes of both view protocols are at least 1, both pass
+    /// [`ViewProtocol::problem`] (whether the network takes their clip shape is probed when it
+    /// loads, see `Classifier::new`), a network can be built from the architecture
     /// ([`Architecture::problem`]), the normalisation divides by positive numbers, and a checkpoint
     /// is a file over http(s) with a hash to check it against.
     fn check_values(&self) -> std::result::Result<(), String> {
