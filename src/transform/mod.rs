@@ -179,11 +179,7 @@ impl Views {
         unsafe { data.set_len(len) };
         Ok(Tensor::from_vec(data, (views.len(), t, h, w, 3), device)?)
     }
-}
 
-/// Frames a view and their height and width, read from the first view's first frame (zeros when
-/// there is none).
-impl Views {
     /// Views `range`, which must lie within them and share one clip shape: `prepare` makes them
     /// so, but the fields are public and views built by hand may differ.
     fn alike(&self, range: std::ops::Range<usize>) -> Result<&[Vec<RgbFrame>]> {
@@ -200,6 +196,8 @@ impl Views {
     }
 }
 
+/// Frames a view and their height and width, read from the first view's first frame (zeros when
+/// there is none).
 fn clip_shape(views: &[Vec<RgbFrame>]) -> (usize, usize, usize) {
     let t = views.first().map_or(0, |v| v.len());
     let (h, w) = views.first().and_then(|v| v.first()).map_or((0, 0), |f| (f.height, f.width));
