@@ -994,6 +994,20 @@ fn usage_and_model_errors_exit_2() {
         card_text.replacen(fast, "clip_len = 2, frame_interval = 2, num_clips = 1", 1),
     )
     .unwrap();
+    let clip_len = |frames| {
+        vec![
+            "predict",
+            "--model",
+            &s.card,
+            "--weights",
+            &s.weights,
+            "--labels",
+            &s.labels,
+            "--clip-len",
+            frames,
+            video,
+        ]
+    };
     let cases: Vec<Vec<&str>> = vec![
         vec!["predict", "--model", "no-such-model", video],
         vec!["predict", "--model", &s.card, "--weights", i3d, "--labels", &s.labels, video],
@@ -1009,31 +1023,9 @@ fn usage_and_model_errors_exit_2() {
         vec!["predict", "--url-timeout", "1e-7", video],
         vec!["predict", "--url-timeout", "1e20", video],
         // Too few frames for the slow pathway: refused before any input, not once per input.
-        vec![
-            "predict",
-            "--model",
-            &s.card,
-            "--weights",
-            &s.weights,
-            "--labels",
-            &s.labels,
-            "--clip-len",
-            "2",
-            video,
-        ],
+        clip_len("2"),
         // Enough frames, but pathways that do not meet: named by SlowFast's rule, not the tensors.
-        vec![
-            "predict",
-            "--model",
-            &s.card,
-            "--weights",
-            &s.weights,
-            "--labels",
-            &s.labels,
-            "--clip-len",
-            "12",
-            video,
-        ],
+        clip_len("12"),
         vec!["predict", "--ext", "", video],
         vec!["predict", "--ext", "mp4,*", video],
         vec!["predict", "--min-score", "nan", video],
