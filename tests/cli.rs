@@ -1408,6 +1408,22 @@ fn converted_weights_give_the_same_scores() {
     let says = format!("convert {misnamed}: only .safetensors files can be written");
     assert!(stderr(&output).contains(&says), "{}", stderr(&output));
     assert!(!Path::new(&misnamed).exists());
+    // The name judged is the file's that is written: a link's target, and for /dev/stdout the
+    // file stdout goes to.
+    std::fs::write(s.path("plain"), b"").unwrap();
+    std::os::unix::fs::symlink(s.path("plain"), s.path("link.safetensors")).unwrap();
+    let output = vidclass(&["convert", &s.weights, &s.path("link.safetensors")], b"", s.dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let says = format!("link.safetensors: a link to {}; only .safetensors", s.path("plain"));
+    assert!(stderr(&output).contains(&says), "{}", stderr(&output));
+    let sent = s.path("sent.safetensors");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_vidclass"))
+        .args(["convert", &s.weights, "/dev/stdout"])
+        .stdout(std::fs::File::create(&sent).unwrap())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(std::fs::read(&sent).unwrap() == std::fs::read(&converted).unwrap());
 }
 
 /// The tiny checkpoint as safetensors, saved as `name` after `change` has rewritten the values of

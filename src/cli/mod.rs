@@ -292,18 +292,25 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
 }
 
 /// Refuses to write safetensors under another file name (`convert a.pth b.pth`): a `.pth` that
-/// holds safetensors misleads every tool that goes by the name. A device or a pipe
-/// (`/dev/stdout`) has no name to mislead and is written to as it is; a folder is left to the
-/// writability check, which names it as one.
+/// holds safetensors misleads every tool that goes by the name. The name judged is the file's
+/// that is written: a link's target (outputs are written through links), and so for
+/// `/dev/stdout` the file stdout was sent to. A device or a pipe has no name to mislead and is
+/// written to as it is; a folder is left to the writability check, which names it as one.
 pub fn check_safetensors_name(path: &std::path::Path, flag: &str) -> anyhow::Result<()> {
-    let named = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
+    let written = std::fs::canonicalize(path).or_else(|_| std::fs::read_link(path)).unwrap_or(path.into());
+    let named = |p: &std::path::Path| {
+        p.file_name().is_some_and(|n| n.to_string_lossy().to_lowercase().ends_with(".safetensors"))
+    };
     let no_name = std::fs::metadata(path).is_ok_and(|meta| !meta.is_file());
-    anyhow::ensure!(
-        named || no_name,
-        "{flag} {}: only .safetensors files can be written",
-        vidclass::error::one_line_path(path)
-    );
-    Ok(())
+    let shown = vidclass::error::one_line_path(path);
+    if named(&written) || no_name {
+        Ok(())
+    } else if named(path) {
+        let target = vidclass::error::one_line_path(&written);
+        anyhow::bail!("{flag} {shown}: a link to {target}; only .safetensors files can be written")
+    } else {
+        anyhow::bail!("{flag} {shown}: only .safetensors files can be written")
+    }
 }
 
 /// `err` and its causes on one line, each said once. vidclass's errors already end with their
