@@ -1050,7 +1050,7 @@ fn usage_and_model_errors_exit_2() {
                 "{}",
                 stderr(&output)
             );
-            let rule = "SlowFast takes clips of a multiple of τ = 8 frames (architecture.resample_rate)";
+            let rule = "(one in τ = 8), its lateral connections";
             assert!(stderr(&output).contains(rule), "{}", stderr(&output));
         }
         if let Some(score) = args.iter().find(|a| ["-0.1", "-inf"].contains(a)) {

@@ -48,17 +48,23 @@ impl Architecture {
     }
 
     /// Why this network cannot take clips of `clip_len` frames, where a rule says so plainly:
-    /// SlowFast's slow pathway keeps every τ-th frame (rounding down) while its lateral
-    /// connections stride the fast pathway's frames by α (rounding up), so the two pathways meet
-    /// only when the clip is a multiple of τ frames.
+    /// SlowFast's slow pathway keeps every τ-th frame and its fast one every (τ/α)-th (both
+    /// rounding down, as PyTorch's nearest resampling does), and each lateral connection strides
+    /// the fast frames by α (rounding up, for the odd fusion kernels every published model has).
+    /// The pathways meet only where those counts agree, as on any multiple of τ.
     pub fn clip_len_problem(&self, clip_len: usize) -> Option<String> {
-        match self {
-            Architecture::Slowfast(c) if !clip_len.is_multiple_of(c.resample_rate) => Some(format!(
-                "SlowFast takes clips of a multiple of τ = {} frames (architecture.resample_rate)",
-                c.resample_rate
-            )),
-            _ => None,
-        }
+        let Architecture::Slowfast(c) = self else { return None };
+        let (tau, alpha) = (c.resample_rate, c.speed_ratio);
+        let every = |step: usize| (clip_len as f64 * (1.0 / step as f64)).floor() as usize;
+        let slow = every(tau);
+        let lateral = every(tau / alpha).div_ceil(alpha);
+        (slow == 0 || slow != lateral).then(|| {
+            format!(
+                "SlowFast's slow pathway keeps {slow} of the {clip_len} frames (one in τ = {tau}), its \
+                 lateral connections {lateral} (one in α = {alpha} of the fast pathway's); any multiple \
+                 of τ makes them agree"
+            )
+        })
     }
 
     /// How views are laid out for this network: every frame its own image for TSN (`NCHW`),
@@ -302,5 +308,30 @@ impl SlowFastConfig {
         cfg.slow.depth = Some(101);
         cfg.slow.inflate = None;
         cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slowfast_clip_lengths_are_told_by_what_each_pathway_keeps() {
+        // τ = 8, α = 2: the fast pathway keeps one frame in 4, its laterals one of those in 2.
+        let arch = Architecture::Slowfast(Box::new(SlowFastConfig::r50(8, 2, 7)));
+        let fits = |clip_len| arch.clip_len_problem(clip_len).is_none();
+        assert!([8, 16, 18, 24].into_iter().all(fits), "the slow and lateral counts agree");
+        // 12: slow 1, fast 3, laterals 2; 4: nothing for the slow pathway.
+        let twelve = arch.clip_len_problem(12).unwrap();
+        assert!(
+            twelve.contains("keeps 1 of the 12 frames (one in τ = 8), its lateral connections 2"),
+            "{twelve}"
+        );
+        assert!(!fits(4) && !fits(20));
+        // The published τ = α cards: exactly the multiples of τ.
+        let r50_4x16 = Architecture::Slowfast(Box::new(SlowFastConfig::r50(8, 8, 7)));
+        let fitting: Vec<usize> = (1..=40).filter(|&n| r50_4x16.clip_len_problem(n).is_none()).collect();
+        assert_eq!(fitting, [8, 16, 24, 32, 40]);
+        assert!(Architecture::Tsn(Default::default()).clip_len_problem(1).is_none());
     }
 }
