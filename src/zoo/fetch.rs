@@ -111,6 +111,13 @@ pub fn fetch(
         );
     }
     check_cache_folder(dest_dir)?;
+    // Something other than a file where the checkpoint goes (a folder, say) would refuse the
+    // download once it arrived, and the offline advice, to save the file there, could not be
+    // followed either.
+    if fs::symlink_metadata(&target).is_ok_and(|meta| !meta.is_file() && !meta.file_type().is_symlink()) {
+        let cause = "is no file, and is where the checkpoint goes; remove it".to_owned();
+        return Err(Error::io(&target, io::Error::new(io::ErrorKind::AlreadyExists, cause)));
+    }
     fs::create_dir_all(dest_dir)
         .map_err(|e| cache_error(dest_dir, format!("cannot create the weights cache: {e}")))?;
 

@@ -196,6 +196,20 @@ fn a_cache_that_is_a_file_is_named_as_such() {
 }
 
 #[test]
+fn a_folder_where_the_checkpoint_goes_is_named_before_any_download() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir(tmp.path().join("w.pth")).unwrap();
+    // Port 9: nothing listens there, so a download tried would fail with another message.
+    let err = fetch("http://127.0.0.1:9/w.pth", "", tmp.path(), "w.pth", transfer(false)).unwrap_err();
+    let says = format!(
+        "{}: is no file, and is where the checkpoint goes; remove it",
+        tmp.path().join("w.pth").display()
+    );
+    assert_eq!(err.to_string(), says);
+    assert!(tmp.path().join("w.pth").is_dir(), "left as it was");
+}
+
+#[test]
 fn file_names_with_separators_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     for name in ["../w.pth", "a/w.pth", "", ".."] {
