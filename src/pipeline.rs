@@ -52,8 +52,8 @@ pub trait Progress {
     fn warning(&mut self, message: String);
     /// The network finished `views` more views of the current input.
     fn views_done(&mut self, views: usize);
-    /// An input ended, classified or failed (a failed one may have reported none of its views).
-    fn input_done(&mut self);
+    /// An input ended, classified or `failed` (a failed one may have reported none of its views).
+    fn input_done(&mut self, failed: bool);
 }
 
 /// Classifies every job with the classifier `load` builds (on this thread, while the first
@@ -123,7 +123,7 @@ pub fn run<E: From<Error>>(
             }
         }
         .with_input_bytes(name_bytes.as_deref());
-        progress.input_done();
+        progress.input_done(matches!(record, Record::Failure(_)));
         emit(record)?;
     }
     Ok(())

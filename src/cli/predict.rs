@@ -200,12 +200,25 @@ struct ViewsBar {
     bar: ProgressBar,
     quiet: bool,
     inputs: JobCount,
-    /// Inputs ended, shared with the bar's style, which draws the count at every tick.
-    done: Arc<AtomicUsize>,
+    /// Inputs ended, and how many of them failed, shared with the bar's style, which draws the
+    /// counts at every tick.
+    ended: Arc<EndedInputs>,
     /// Whether the bar's style shows a total (not while a list is still being read); `None`
     /// before it has a style.
     shows_total: Option<bool>,
     views_per_input: usize,
+    /// Views the network ran for the input now in it.
+    views_of_current: usize,
+    /// Views of failed inputs that the network never ran: they leave the total, so that the bar
+    /// counts only work done and still ends full.
+    views_skipped: usize,
+}
+
+/// Inputs ended so far, for the bar's count.
+#[derive(Default)]
+struct EndedInputs {
+    done: AtomicUsize,
+    failed: AtomicUsize,
 }
 
 impl ViewsBar {
@@ -214,8 +227,16 @@ impl ViewsBar {
     /// decode does not look hung.
     fn new(inputs: JobCount, views_per_input: usize, drawn: bool, quiet: bool) -> ViewsBar {
         let bar = ProgressBar::hidden();
-        let done = Arc::new(AtomicUsize::new(0));
-        let mut views_bar = ViewsBar { bar, quiet, inputs, done, shows_total: None, views_per_input };
+        let mut views_bar = ViewsBar {
+            bar,
+            quiet,
+            inputs,
+            ended: Arc::default(),
+            shows_total: None,
+            views_per_input,
+            views_of_current: 0,
+            views_skipped: 0,
+        };
         // Drawn only once it has its style.
         views_bar.show_total_once_known();
         if drawn {
@@ -231,20 +252,22 @@ impl ViewsBar {
     /// has ended.
     fn show_total_once_known(&mut self) {
         let complete = self.inputs.complete();
+        if complete {
+            self.bar.set_length((self.inputs.known() * self.views_per_input - self.views_skipped) as u64);
+        }
         if self.shows_total == Some(complete) {
             return;
         }
         self.shows_total = Some(complete);
         let template = if complete {
-            self.bar.set_length((self.inputs.known() * self.views_per_input) as u64);
             "{bar:30} {inputs} · {pos}/{len} views · {elapsed_precise} eta {eta}"
         } else {
             "{spinner} {inputs} · {views} · {elapsed_precise}"
         };
-        let (inputs, done) = (self.inputs.clone(), self.done.clone());
+        let (inputs, ended) = (self.inputs.clone(), self.ended.clone());
         let count_inputs = move |_: &ProgressState, out: &mut dyn fmt::Write| {
-            let more = if inputs.complete() { "" } else { "+" };
-            let _ = write!(out, "{}/{}{more} inputs", done.load(Ordering::Relaxed), inputs.known());
+            let (done, failed) = (ended.done.load(Ordering::Relaxed), ended.failed.load(Ordering::Relaxed));
+            let _ = out.write_str(&inputs_count(done, failed, inputs.known(), inputs.complete()));
         };
         let count_views = |state: &ProgressState, out: &mut dyn fmt::Write| {
             let views = state.pos();
@@ -255,6 +278,14 @@ impl ViewsBar {
     }
 }
 
+/// The bar's count of inputs: `done` of the `known` ones ended, `failed` of them failed, with a
+/// `+` while the list is not `complete`.
+fn inputs_count(done: usize, failed: usize, known: usize, complete: bool) -> String {
+    let more = if complete { "" } else { "+" };
+    let failed = if failed > 0 { format!(" ({failed} failed)") } else { String::new() };
+    format!("{done}/{known}{more} inputs{failed}")
+}
+
 impl Progress for ViewsBar {
     fn warning(&mut self, message: String) {
         if !self.quiet {
@@ -263,14 +294,19 @@ impl Progress for ViewsBar {
     }
 
     fn views_done(&mut self, views: usize) {
+        self.views_of_current += views;
         self.bar.inc(views as u64);
         self.show_total_once_known();
     }
 
-    fn input_done(&mut self) {
-        // Every input has the same views; a failed one counts them as done all the same.
-        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        self.bar.set_position((done * self.views_per_input) as u64);
+    fn input_done(&mut self, failed: bool) {
+        self.ended.done.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.ended.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        // Every input has the same views; those a failed input did not run leave the total.
+        self.views_skipped += self.views_per_input.saturating_sub(self.views_of_current);
+        self.views_of_current = 0;
         self.show_total_once_known();
     }
 }
@@ -292,7 +328,42 @@ fn shell_word(word: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::shell_word;
+    use vidclass::inputs::{self, Extensions, StdinList};
+    use vidclass::pipeline::Progress;
+
+    use super::{ViewsBar, inputs_count, shell_word};
+
+    /// A hidden bar for `inputs` named inputs (missing files, which still count) of 3 views each.
+    fn bar_for(inputs: usize) -> ViewsBar {
+        let names: Vec<String> = (0..inputs).map(|i| format!("missing-{i}.mp4")).collect();
+        let stdin = StdinList { reader: std::io::empty(), regular_file: true };
+        let jobs = inputs::plan(&names, None, &Extensions::default(), stdin).unwrap();
+        ViewsBar::new(jobs.job_count(), 3, false, true)
+    }
+
+    #[test]
+    fn the_bar_counts_the_views_run_and_ends_full_when_inputs_fail() {
+        let mut bar = bar_for(4);
+        assert_eq!(bar.bar.length(), Some(12));
+        bar.views_done(3);
+        bar.input_done(false);
+        // Fails before its views.
+        bar.input_done(true);
+        // Fails after one of its views ran.
+        bar.views_done(1);
+        bar.input_done(true);
+        assert_eq!((bar.bar.position(), bar.bar.length()), (4, Some(7)));
+        bar.views_done(3);
+        bar.input_done(false);
+        assert_eq!((bar.bar.position(), bar.bar.length()), (7, Some(7)));
+    }
+
+    #[test]
+    fn the_count_of_inputs_names_the_failed_ones_and_a_list_still_read() {
+        assert_eq!(inputs_count(2, 0, 5, true), "2/5 inputs");
+        assert_eq!(inputs_count(4, 3, 5, true), "4/5 inputs (3 failed)");
+        assert_eq!(inputs_count(1, 1, 2, false), "1/2+ inputs (1 failed)");
+    }
 
     #[test]
     fn a_word_is_quoted_only_where_a_shell_needs_it() {
