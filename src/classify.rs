@@ -109,8 +109,8 @@ fn check_untested_views_fit_memory(card: &ModelCard, protocol: &ViewProtocol, de
 /// rather than once for every input. The built-in cards' own protocols are known to fit (their
 /// tests run them) and skip this; a card file's are checked like any override.
 ///
-/// The failure names the card's rule for clip lengths where one explains it (SlowFast's τ), else
-/// the network's own words.
+/// The failure names the card's rule for clip lengths where one explains it (SlowFast's τ, I3D's
+/// temporal pool), else the network's own words.
 fn check_view_shape(
     recognizer: &Recognizer,
     protocol: &ViewProtocol,

@@ -987,6 +987,15 @@ fn usage_and_model_errors_exit_2() {
     let i3d = i3d.to_str().unwrap();
     let short_card = s.path("short.toml");
     let card_text = std::fs::read_to_string(&s.card).unwrap();
+    let i3d_card = common::cli::write_card(
+        s.dir.path(),
+        "tiny-i3d",
+        "type = \"resnet3d\"\nconv1_stride_t = 2\npool1_stride_t = 2\nwith_pool2 = true",
+        "sample = { clip_len = 16, frame_interval = 2, num_clips = 1 }\nresize_short_side = 40\ncrop = { kind = \"center\", size = 32 }",
+        "http://127.0.0.1:9/unused.pth",
+        "00000000",
+    );
+    let i3d_card = i3d_card.to_str().unwrap();
     let fast = "clip_len = 16, frame_interval = 2, num_clips = 1";
     assert!(card_text.contains(fast));
     std::fs::write(
@@ -1026,6 +1035,19 @@ fn usage_and_model_errors_exit_2() {
         clip_len("2"),
         // Enough frames, but pathways that do not meet: named by SlowFast's rule, not the tensors.
         clip_len("12"),
+        // Too few frames left for I3D's temporal pool: named by its strides.
+        vec![
+            "predict",
+            "--model",
+            i3d_card,
+            "--weights",
+            i3d,
+            "--labels",
+            &s.labels,
+            "--clip-len",
+            "4",
+            video,
+        ],
         vec!["predict", "--ext", "", video],
         vec!["predict", "--ext", "mp4,*", video],
         vec!["predict", "--min-score", "nan", video],
@@ -1050,7 +1072,11 @@ fn usage_and_model_errors_exit_2() {
                 "{}",
                 stderr(&output)
             );
-            let rule = "(one in τ = 8), its lateral connections";
+            let rule = if args.contains(&i3d_card) {
+                "the strides in time before it keep one frame in 4: 1 of these 4; clips of 5 frames or more fit"
+            } else {
+                "(one in τ = 8), its lateral connections"
+            };
             assert!(stderr(&output).contains(rule), "{}", stderr(&output));
         }
         if let Some(score) = args.iter().find(|a| ["-0.1", "-inf"].contains(a)) {
@@ -1064,7 +1090,7 @@ fn usage_and_model_errors_exit_2() {
             assert!(stderr(&output).contains("` is negative"), "{}", stderr(&output));
         }
         // Weights of another model, and a card's labels that do not fit, say what to check.
-        if args.contains(&i3d) {
+        if args.contains(&i3d) && !args.contains(&i3d_card) {
             assert!(stderr(&output).contains("(weights of another architecture than the model card's?)"));
         }
         if args.ends_with(&["--weights", &s.weights, video]) {

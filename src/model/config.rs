@@ -48,12 +48,18 @@ impl Architecture {
     }
 
     /// Why this network cannot take clips of `clip_len` frames, where a rule says so plainly:
-    /// SlowFast's slow pathway keeps every τ-th frame and its fast one every (τ/α)-th (both
-    /// rounding down, as PyTorch's nearest resampling does), and each lateral connection strides
-    /// the fast frames by α (rounding up, for the odd fusion kernels every published model has).
-    /// The pathways meet only where those counts agree, as on any multiple of τ.
+    /// - SlowFast's slow pathway keeps every τ-th frame and its fast one every (τ/α)-th (both
+    ///   rounding down, as PyTorch's nearest resampling does), and each lateral connection strides
+    ///   the fast frames by α (rounding up, for the odd fusion kernels every published model has).
+    ///   The pathways meet only where those counts agree, as on any multiple of τ.
+    /// - I3D's temporal max pool after the first stage takes 2 frames, which the strides in time
+    ///   before it (the stem's convolution and max pool, 2 each) leave only from 5 frames on.
     pub fn clip_len_problem(&self, clip_len: usize) -> Option<String> {
-        let Architecture::Slowfast(c) = self else { return None };
+        let c = match self {
+            Architecture::Tsn(_) => return None,
+            Architecture::Resnet3d(c) => return c.pool2_problem(clip_len),
+            Architecture::Slowfast(c) => c,
+        };
         let (tau, alpha) = (c.resample_rate, c.speed_ratio);
         let every = |step: usize| (clip_len as f64 * (1.0 / step as f64)).floor() as usize;
         let slow = every(tau);
@@ -214,6 +220,23 @@ impl ResNet3dConfig {
             .filter(|kernel| kernel.contains(&0))
             .map(|_| format!("{table}.conv1_kernel: sizes must be at least 1"))
     }
+
+    /// Why `pool2`, a (2,1,1) max pool, gets too few of a clip's `clip_len` frames. Each stride
+    /// in time before it (the stem's convolution and max pool, the first stage) keeps one frame
+    /// in s, rounding up (their kernels are odd and padded to keep every frame's neighbourhood).
+    fn pool2_problem(&self, clip_len: usize) -> Option<String> {
+        let pool1_stride_t = if self.with_pool1 { self.pool1_stride_t } else { 1 };
+        let stride = self.conv1_stride_t * pool1_stride_t * self.temporal_strides[0];
+        let reaching = clip_len.div_ceil(stride);
+        (self.with_pool2 && reaching < 2).then(|| {
+            format!(
+                "the temporal max pool after the first stage takes 2 frames at a time, but the strides \
+                 in time before it keep one frame in {stride}: {reaching} of these {clip_len}; clips of {} \
+                 frames or more fit",
+                stride + 1
+            )
+        })
+    }
 }
 
 /// Blocks per stage of a depth-50 network.
@@ -333,5 +356,20 @@ mod tests {
         let fitting: Vec<usize> = (1..=40).filter(|&n| r50_4x16.clip_len_problem(n).is_none()).collect();
         assert_eq!(fitting, [8, 16, 24, 32, 40]);
         assert!(Architecture::Tsn(Default::default()).clip_len_problem(1).is_none());
+    }
+
+    #[test]
+    fn i3d_clip_lengths_are_told_by_what_reaches_its_temporal_pool() {
+        // Strides 2 (stem convolution) × 2 (stem max pool) before the (2,1,1) pool: 5 frames
+        // leave 2, 4 leave 1.
+        let i3d = Architecture::Resnet3d(ResNet3dConfig::i3d_r50());
+        let fitting: Vec<usize> = (1..=9).filter(|&n| i3d.clip_len_problem(n).is_none()).collect();
+        assert_eq!(fitting, [5, 6, 7, 8, 9]);
+        let four = i3d.clip_len_problem(4).unwrap();
+        assert!(four.contains("keep one frame in 4: 1 of these 4;"), "{four}");
+        assert!(four.ends_with("clips of 5 frames or more fit"), "{four}");
+        // SlowOnly has no such pool: any length.
+        let slowonly = Architecture::Resnet3d(ResNet3dConfig::slowonly_r50());
+        assert!(slowonly.clip_len_problem(1).is_none());
     }
 }
