@@ -1425,8 +1425,15 @@ fn converted_weights_give_the_same_scores() {
     std::fs::copy(&s.weights, &other).unwrap();
     let output = vidclass(&["convert", &s.weights, &other], b"", s.dir.path());
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("exists and is no safetensors file"), "{}", stderr(&output));
+    let says = format!("convert {other}: exists and is no safetensors file");
+    assert!(stderr(&output).contains(&says), "{}", stderr(&output));
     assert!(std::fs::read(&other).unwrap() == std::fs::read(&s.weights).unwrap());
+    // A folder is named as one, by the command that cannot write it.
+    let folder = s.path("out.safetensors");
+    std::fs::create_dir(&folder).unwrap();
+    let output = vidclass(&["convert", &s.weights, &folder], b"", s.dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains(&format!("convert {folder}: is a folder")), "{}", stderr(&output));
     // Nor is safetensors written under a checkpoint's name, which would mislead PyTorch.
     let misnamed = s.path("half.pth");
     let output = vidclass(&["convert", &s.weights, &misnamed, "--f16"], b"", s.dir.path());

@@ -22,7 +22,7 @@ use vidclass::model::save_safetensors;
 use vidclass::output::base64;
 use vidclass::prepare::{PreparedInput, ViewProtocol, prepare};
 use vidclass::video::Video;
-use vidclass::writable::{OutputKind, check_writable, same_file};
+use vidclass::writable::{OutputKind, same_file};
 use vidclass::zoo::ModelCard;
 
 use super::model_args::{DEFAULT_MODEL, ViewArgs, load_card};
@@ -60,10 +60,10 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
     let card = load_card(&args.model)?;
     let protocol = args.views.protocol(&card)?;
     if let Some(path) = &args.contact_sheet {
-        check_output(path, "--contact-sheet", OutputKind::Png, Some("png"))?;
+        super::check_output(path, "--contact-sheet", OutputKind::Png, Some("png"))?;
     }
     if let Some(path) = &args.dump_input {
-        check_output(path, "--dump-input", OutputKind::InputDump, None)?;
+        super::check_output(path, "--dump-input", OutputKind::InputDump, None)?;
     }
     if let (Some(sheet), Some(dump)) = (&args.contact_sheet, &args.dump_input) {
         ensure!(
@@ -228,18 +228,6 @@ fn report_json(
 fn input_failed(error: anyhow::Error) -> Status {
     super::say(format_args!("{}", error_line(&error)));
     Status::SomeFailed
-}
-
-/// Checks that `flag`'s file `path`, of `kind`, can be written once the work is done, and has the
-/// `extension` the writer needs, if any (the image format is told by it).
-fn check_output(path: &Path, flag: &str, kind: OutputKind, extension: Option<&str>) -> anyhow::Result<()> {
-    // First whether it can be written at all: a folder named `x.png` is no PNG file.
-    check_writable(path, kind).map_err(|e| anyhow::anyhow!("{flag} {e}"))?;
-    if let Some(extension) = extension {
-        let matches = path.extension().is_some_and(|e| e.eq_ignore_ascii_case(extension));
-        ensure!(matches, "{flag} {}: only .{extension} files can be written", one_line_path(path));
-    }
-    Ok(())
 }
 
 /// One row per view; where every clip is a single frame (TSN), one row per crop instead, with a

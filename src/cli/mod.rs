@@ -291,6 +291,28 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
     }
 }
 
+/// Checks that `flag`'s file `path`, of `kind`, can be written once the work is done, and has the
+/// `extension` the writer needs, if any (the image format is told by it). Errors start with `flag`
+/// (or the subcommand), which names the file's role where a command writes more than one.
+pub fn check_output(
+    path: &std::path::Path,
+    flag: &str,
+    kind: vidclass::writable::OutputKind,
+    extension: Option<&str>,
+) -> anyhow::Result<()> {
+    // First whether it can be written at all: a folder named `x.png` is no PNG file.
+    vidclass::writable::check_writable(path, kind).map_err(|e| anyhow::anyhow!("{flag} {e}"))?;
+    if let Some(extension) = extension {
+        let matches = path.extension().is_some_and(|e| e.eq_ignore_ascii_case(extension));
+        anyhow::ensure!(
+            matches,
+            "{flag} {}: only .{extension} files can be written",
+            vidclass::error::one_line_path(path)
+        );
+    }
+    Ok(())
+}
+
 /// Refuses to write safetensors under another file name (`convert a.pth b.pth`): a `.pth` that
 /// holds safetensors misleads every tool that goes by the name. The name judged is the file's
 /// that is written: a link's target (outputs are written through links), and so for

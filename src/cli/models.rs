@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
+use vidclass::writable::OutputKind;
 use vidclass::zoo::fetch::Transfer;
 use vidclass::zoo::{Metrics, ModelCard};
 
@@ -140,6 +141,7 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
 }
 
 pub fn convert(args: ConvertArgs) -> anyhow::Result<Status> {
+    super::check_output(&args.output, "convert", OutputKind::Safetensors, None)?;
     super::check_safetensors_name(&args.output, "convert")?;
     vidclass::convert_checkpoint(&args.input, &args.output, args.f16)?;
     Ok(Status::Success)
