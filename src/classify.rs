@@ -95,18 +95,19 @@ fn check_untested_views_fit_memory(card: &ModelCard, protocol: &ViewProtocol, de
         return Ok(());
     }
     let gib = |bytes: u64| bytes as f64 / f64::from(1u32 << 30);
-    Err(Error::Usage(format!(
-        "views of {frames} frame(s) of {size}×{size} pixels need about {:.1} GiB for the network ({at_once} \
-         at a time), more than the {:.1} GiB of memory available (--clip-len, --crop-size, or the card's views)",
+    let cause = format!(
+        "need about {:.1} GiB for the network ({at_once} at a time), more than the {:.1} GiB of memory \
+         available",
         gib(needed),
         gib(available)
-    )))
+    );
+    Err(Error::ViewShape { frames, size, cause })
 }
 
 /// Runs one black view of `protocol`'s shape through `recognizer`, so that a clip length or crop
 /// size the network cannot take (too few frames for SlowFast's slow pathway or I3D's temporal
-/// pooling, too few pixels for its strides) fails once, before any input, naming the options,
-/// rather than once for every input. The built-in cards' own protocols are known to fit (their
+/// pooling, too few pixels for its strides) fails once, before any input, rather than once for
+/// every input. The built-in cards' own protocols are known to fit (their
 /// tests run them) and skip this; a card file's are checked like any override.
 ///
 /// The failure names the card's rule for clip lengths where one explains it (SlowFast's τ, I3D's
@@ -123,11 +124,8 @@ fn check_view_shape(
     let layout = card.architecture.input_layout();
     let fits = view.tensor(0..1, &card.normalize, layout, device).and_then(|x| recognizer.forward(&x));
     fits.map(|_| ()).map_err(|e| {
-        Error::Usage(format!(
-            "the network cannot take views of {frames} frame(s) of {size}×{size} pixels \
-             (--clip-len, --crop-size, or the card's views): {}",
-            card.architecture.clip_len_problem(frames).unwrap_or_else(|| e.detail())
-        ))
+        let why = card.architecture.clip_len_problem(frames).unwrap_or_else(|| e.detail());
+        Error::ViewShape { frames, size, cause: format!("do not fit the network: {why}") }
     })
 }
 

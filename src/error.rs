@@ -48,6 +48,12 @@ pub enum Error {
     )]
     NonFiniteScores,
 
+    /// Views of a protocol's shape that cannot run: the network cannot take them (too few frames
+    /// for its strides in time), or their activations would not fit the memory available.
+    /// `cause` says which, starting with its verb.
+    #[error("views of {frames} frame(s) of {size}×{size} pixels {cause}")]
+    ViewShape { frames: usize, size: usize, cause: String },
+
     /// Arguments that do not make sense together (caught after clap's own parsing).
     #[error("{0}")]
     Usage(String),

@@ -841,7 +841,10 @@ fn view_options_that_cannot_run_are_refused_before_any_input() {
         (&["--views", "full", "--crop-size", "32"], "so its size (32) must be 40"),
         // 3.2 GB of frames, but about 1 TB of activations: refused before the weights load and
         // before a first forward runs the machine out of memory.
-        (&["--clip-len", "64", "--short-side", "4096", "--crop-size", "4096"], "GiB of memory available"),
+        (
+            &["--clip-len", "64", "--short-side", "4096", "--crop-size", "4096"],
+            "GiB of memory available (--clip-len",
+        ),
     ];
     for (options, cause) in cases {
         let mut args = vec!["--format", "jsonl"];

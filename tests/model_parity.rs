@@ -288,4 +288,16 @@ fn a_classifier_refuses_views_no_card_may_hold() {
     assert!(new(&|v| v.sample.num_clips = 2_000_000).unwrap().contains("hold more than 4 GiB"));
     assert!(new(&|v| v.crop.size = 1000).unwrap().contains("is larger than the resized short side"));
     assert_eq!(new(&|_| {}), None, "the card's own views load");
+    // Views the network cannot take are a kind of error of their own, told in the library's
+    // words, not the command line's.
+    let mut short = card.views.fast;
+    short.sample.clip_len = 2;
+    match Classifier::new(&card, &weights, labels.clone(), short, Device::Cpu) {
+        Err(e @ vidclass::Error::ViewShape { frames: 2, size: 32, .. }) => {
+            let message = e.to_string();
+            assert!(message.starts_with("views of 2 frame(s) of 32×32 pixels do not fit the network: "));
+            assert!(message.contains("(one in τ = 8)") && !message.contains("--"), "{message}");
+        }
+        other => panic!("{:?}", other.err()),
+    }
 }

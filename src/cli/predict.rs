@@ -106,7 +106,7 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     }
     let device = opened.device;
     // Before the first input decodes, as the model loads, into up to 4 GiB of frames.
-    vidclass::classify::check_views_fit_memory(&card, &protocol, &device)?;
+    vidclass::classify::check_views_fit_memory(&card, &protocol, &device).map_err(name_view_options)?;
     let given_weights = args.model.given_weights()?;
     let extensions = if args.ext.is_empty() { Extensions::default() } else { Extensions::new(&args.ext) };
     let files_from = args.files_from.map(|path| FilesFrom { path, null: args.null });
@@ -158,7 +158,7 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
             Error::Checkpoint { path, cause } => {
                 Error::Checkpoint { path, cause: format!("{cause}{cached_hint}") }
             }
-            e => e,
+            e => name_view_options(e),
         })?;
         Ok(classifier)
     };
@@ -308,6 +308,16 @@ impl Progress for ViewsBar {
         self.views_skipped += self.views_per_input.saturating_sub(self.views_of_current);
         self.views_of_current = 0;
         self.show_total_once_known();
+    }
+}
+
+/// A view shape that cannot run, with the options that set it.
+fn name_view_options(error: Error) -> Error {
+    match error {
+        Error::ViewShape { .. } => {
+            Error::Usage(format!("{error} (--clip-len, --crop-size, or the card's views)"))
+        }
+        e => e,
     }
 }
 
