@@ -28,7 +28,8 @@ pub use record::{Failure, Prediction, Record, TopEntry, base64};
 pub use topk::top_k;
 
 /// How results are printed (`--format`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum OutputFormat {
     /// Aligned rank, score and label rows under a header per input, for people.
     #[default]
