@@ -109,6 +109,19 @@ impl<R: Read> Iterator for Entries<R> {
     }
 }
 
+/// Whether a `-0` list's `entry` is a list of lines read as one entry: it holds a line break and
+/// names nothing, but its first line does. (A name may hold line breaks, which is why `-0`
+/// exists, so an entry naming a file, or whose first line names none, is taken as it is.)
+fn is_a_list_of_lines(entry: &OsStr) -> bool {
+    let bytes = entry.as_encoded_bytes();
+    let Some(first) = bytes.split(|&b| b == b'\n').next().filter(|first| first.len() < bytes.len()) else {
+        return false;
+    };
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    let exists = |name: &[u8]| Path::new(&os_string_from_bytes(name.to_vec())).symlink_metadata().is_ok();
+    !exists(bytes) && exists(first)
+}
+
 /// Paths are bytes on Unix, so a list entry is kept exactly; elsewhere it must be text.
 #[cfg(unix)]
 fn os_string_from_bytes(bytes: Vec<u8>) -> OsString {
@@ -175,6 +188,11 @@ impl<R: Read> ListedJobs<R> {
         })?;
         self.any = true;
         self.stdin.check(&entry).map_err(|e| self.error_at_line(e))?;
+        if self.entries.null && is_a_list_of_lines(&entry) {
+            let cause = "holds line breaks and names no file, where its first line does, as in a list of \
+                         lines: drop -0";
+            return Err(self.error_at_line(cause));
+        }
         let mut jobs = Vec::new();
         expand(&entry, &self.extensions, &mut jobs);
         self.expanded.extend(jobs);

@@ -269,6 +269,19 @@ fn files_from_file_with_nul_separators_keeps_newlines_in_names() {
     assert!(
         err.to_string().ends_with("holds NUL bytes, as a NUL-separated list does (find -print0): add -0")
     );
+    // And a list of lines read with -0 says to drop it; a missing name with a line break in it,
+    // whose first line names nothing either, is only missing.
+    let lines = format!("{0}/plain.mp4\n{0}/d/x.mkv\n", root.display());
+    fs::write(&from.path, &lines).unwrap();
+    let from = FilesFrom { null: true, ..from };
+    let err = all_jobs(&no_args, Some(&from), &Extensions::default(), b"").unwrap_err();
+    let says = "entry 1: holds line breaks and names no file, where its first line does, as in a list of \
+                lines: drop -0";
+    assert!(err.to_string().ends_with(says), "{err}");
+    fs::write(&from.path, format!("{0}/gone\nfile.mp4\0{0}/plain.mp4", root.display())).unwrap();
+    let jobs = all_jobs(&no_args, Some(&from), &Extensions::default(), b"").unwrap();
+    assert_eq!(describe(&jobs, root), ["error:gone\nfile.mp4", "file:plain.mp4"]);
+    let from = FilesFrom { null: false, ..from };
     // A list saved as UTF-16 is full of NUL bytes too, which -0 would not mend.
     let utf16: Vec<u8> = "\u{feff}a.mp4\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
     fs::write(&from.path, utf16).unwrap();
