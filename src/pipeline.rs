@@ -138,8 +138,9 @@ fn classify(
     report: ReportOptions,
     progress: &mut impl Progress,
 ) -> Result<Prediction, Error> {
-    if let Some(warning) = prepared.lost_frames_warning(name) {
-        progress.warning(warning);
+    let warnings = prepared.warnings();
+    for warning in &warnings {
+        progress.warning(format!("{}: {warning}", crate::error::one_line_name(name)));
     }
     let start = Instant::now();
     let result = classifier.classify_with_progress(prepared, |n| progress.views_done(n))?;
@@ -152,5 +153,6 @@ fn classify(
         frames: prepared.distinct_frames(),
         decode_ms,
         infer_ms: start.elapsed().as_millis() as u64,
+        warnings,
     })
 }

@@ -97,18 +97,38 @@ pub struct PreparedInput {
     pub views: Views,
     /// Distinct wanted frames that failed to decode and were replaced by their nearest neighbour.
     pub lost_frames: usize,
+    /// Set where the video's header announces more frames than its packets hold.
+    pub cut_short: Option<CutShort>,
+}
+
+/// A video whose header announces more frames than its packets hold: a file cut short (a copy or
+/// download that stopped). Frames are counted from the packets, as decord counts them, so the
+/// clips are sampled from the part that is there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CutShort {
+    /// Frames the packets hold.
+    pub frames: usize,
+    /// Frames the header announces.
+    pub announced: u64,
 }
 
 impl PreparedInput {
-    /// The warning to show for input `name` when sampled frames had to be replaced.
-    pub fn lost_frames_warning(&self, name: &str) -> Option<String> {
-        (self.lost_frames > 0).then(|| {
+    /// What a user should know about how the input was read (frames replaced, a file cut short),
+    /// one sentence each, without the input's name.
+    pub fn warnings(&self) -> Vec<String> {
+        let lost = (self.lost_frames > 0).then(|| {
             format!(
-                "{}: {} sampled frame(s) could not be decoded and were replaced by their neighbours",
-                crate::error::one_line_name(name),
+                "{} sampled frame(s) could not be decoded and were replaced by their neighbours",
                 self.lost_frames
             )
-        })
+        });
+        let cut = self.cut_short.map(|CutShort { frames, announced }| {
+            format!(
+                "its header announces {announced} frames, but only {frames} could be read (a file cut \
+                 short?); the clips are sampled from those"
+            )
+        });
+        lost.into_iter().chain(cut).collect()
     }
 
     /// How many different frames were decoded (clips may share frames).
@@ -155,7 +175,8 @@ pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> 
             video.name(),
             format!(
                 "a short side of {} makes its {}×{} frames {w}×{h}: {distinct} of them would take {} MiB \
-                 (at most {} MiB a frame and {} GiB in all); use a smaller --short-side",
+                 (at most {} MiB a frame and {} GiB in all); use a smaller --short-side (and --crop-size, \
+                 which must fit in it)",
                 protocol.resize_short_side,
                 info.width,
                 info.height,
@@ -176,5 +197,9 @@ pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> 
         .map(|clip| clip.iter().map(|_| frames.next().expect("one frame per index")).collect())
         .collect();
     let views = Views::from_clips(&clips, protocol.crop)?;
-    Ok(PreparedInput { frame_indices, views, lost_frames: decoded.lost })
+    let cut_short = info
+        .header_frame_count
+        .filter(|&announced| announced > info.frame_count as u64)
+        .map(|announced| CutShort { frames: info.frame_count, announced });
+    Ok(PreparedInput { frame_indices, views, lost_frames: decoded.lost, cut_short })
 }

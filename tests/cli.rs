@@ -428,6 +428,44 @@ fn a_url_whose_download_breaks_off_fails_alone() {
 }
 
 #[test]
+fn a_file_cut_short_is_classified_from_what_is_left_with_a_warning() {
+    let s = Setup::new();
+    // Index first (faststart): a copy that stopped halfway still opens, with fewer frames.
+    let args = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "12", "-movflags", "+faststart"];
+    let whole = make_video(
+        s.dir.path(),
+        "whole.mp4",
+        &Spec { width: 64, height: 48, frames: 60, fps: 25, args: &args },
+    );
+    let body = std::fs::read(&whole).unwrap();
+    let cut = s.dir.path().join("cut.mp4");
+    // Half of the frame data, which follows the `mdat` header.
+    let mdat = body.windows(4).position(|w| w == b"mdat").unwrap() + 4;
+    std::fs::write(&cut, &body[..(mdat + body.len()) / 2]).unwrap();
+    // The packets FFmpeg's own tool counts in what is left.
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_packets", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    let left: usize = String::from_utf8(probe.stdout).unwrap().trim().parse().unwrap();
+    assert!((1..60).contains(&left), "{left} packets left");
+
+    let output = s.predict(&["--format", "jsonl", whole.to_str().unwrap(), cut.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let records = json_lines(&output);
+    assert!(records[0].get("warnings").is_none(), "{}", records[0]);
+    let says = format!("its header announces 60 frames, but only {left} could be read (a file cut short?)");
+    let warnings = records[1]["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().starts_with(&says)), "{}", records[1]);
+    assert!(stderr(&output).contains(&format!("warning: {}: {says}", cut.display())), "{}", stderr(&output));
+    // `inspect` tells the same.
+    let output = vidclass(&["inspect", cut.to_str().unwrap()], b"", s.dir.path());
+    assert!(stderr(&output).contains(&says), "{}", stderr(&output));
+}
+
+#[test]
 fn ext_lists_tolerate_spaces_dots_and_case() {
     let s = Setup::new();
     let folder = s.dir.path().join("videos");

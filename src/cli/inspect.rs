@@ -103,8 +103,8 @@ pub fn run(args: InspectArgs, globals: Globals) -> anyhow::Result<Status> {
         Ok(opened) => opened,
         Err(error) => return Ok(input_failed(error.into())),
     };
-    if let Some(warning) = prepared.lost_frames_warning(&video.name()).filter(|_| !globals.quiet) {
-        super::say(format_args!("warning: {warning}"));
+    for warning in prepared.warnings().iter().filter(|_| !globals.quiet) {
+        super::say(format_args!("warning: {}: {warning}", one_line_name(&video.name())));
     }
 
     // The files first: a reader that closes stdout early (`| head`) ends the run quietly, and

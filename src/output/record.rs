@@ -39,6 +39,10 @@ pub struct Prediction {
     pub decode_ms: u64,
     /// Wall-clock milliseconds spent in the network.
     pub infer_ms: u64,
+    /// What the run warned of on stderr for this input (frames replaced, a file cut short), so
+    /// that a script sees it too; only where there is any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// An input that could not be classified; the batch reports it and goes on.

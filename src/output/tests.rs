@@ -21,6 +21,7 @@ fn prediction(input: &str, top: &[(&str, usize, f32)]) -> Record {
         frames: 250,
         decode_ms: 120,
         infer_ms: 340,
+        warnings: Vec::new(),
     })
 }
 
