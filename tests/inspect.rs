@@ -34,6 +34,14 @@ fn full_views_of_the_default_model_list_ten_clips_with_times() {
     let text = vidclass(&["inspect", video.to_str().unwrap()], b"", dir.path());
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("frames:     300"), "{text}");
+    // The duration too, where the time base's fraction has no exact binary value: 101 frames at
+    // 24 fps in 1/30000 s ticks read 101 / 24 = 4.208333333333333, not ...334.
+    let args = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-video_track_timescale", "30000"];
+    let spec = Spec { width: 64, height: 48, frames: 101, fps: 24, args: &args };
+    let odd = make_video(dir.path(), "odd.mp4", &spec);
+    let output = vidclass(&["inspect", odd.to_str().unwrap(), "--json"], b"", dir.path());
+    let odd: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(odd["duration"].as_f64().unwrap(), 101.0 / 24.0, "{odd}");
     // One clip, centred: max offset (300 - 63) // 2 = 118.
     assert!(text.contains("clip 0: 118@4.720s 120@4.800s"), "{text}");
 }

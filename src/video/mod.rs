@@ -164,11 +164,13 @@ impl Video {
         // this one need not start FFmpeg's frame threads.
         let decoder = open_decoder(&stream, DecodeOptions { threads: 1, ..options }, &name)?;
         // The video stream's own length where the container tells it (another stream may run
-        // longer), else the container's.
-        let duration =
-            (stream.duration() > 0).then(|| stream.duration() as f64 * f64::from(time_base)).or_else(|| {
-                (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE))
-            });
+        // longer), else the container's. One rounding, as in `timestamp`: 4.004, not
+        // 4.0040000000000004.
+        let in_seconds =
+            |ticks: i64| ticks as f64 * f64::from(time_base.numerator()) / f64::from(time_base.denominator());
+        let duration = (stream.duration() > 0).then(|| in_seconds(stream.duration())).or_else(|| {
+            (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE))
+        });
         let codec = stream.parameters().id().name().to_string();
         let container = ictx.format().name().to_string();
         // A playlist without an end is a live stream: FFmpeg would wait for it to end, forever.
