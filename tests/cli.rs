@@ -93,6 +93,15 @@ fn a_folder_with_bad_files_reports_every_input_and_exits_1() {
     assert!(records[0]["top"].is_array() && records[2]["top"].is_array());
     assert!(records[1]["error"].is_string(), "{}", records[1]);
     assert!(records[3]["error"].as_str().unwrap().contains("not a video"), "{}", records[3]);
+    // A table sent to a file leaves the terminal (stderr) to say what failed; one shown in the
+    // terminal says it once.
+    let notes = folder.join("notes.mp4").display().to_string();
+    let output = s.predict(&[folder.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains(&format!("{notes}: not a video")), "{}", stderr(&output));
+    let (code, shown) = s.predict_in_a_terminal(&format!("'{}'", folder.display()));
+    assert_eq!(code, Some(1), "{shown}");
+    assert_eq!(shown.matches("notes.mp4").count(), 1, "{shown}");
 }
 
 #[cfg(unix)]

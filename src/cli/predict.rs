@@ -168,10 +168,13 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let (mut failed, mut write_failed) = (0usize, false);
     let report = ReportOptions { top_k: args.top_k, min_score: args.min_score };
     let decode = globals.decode;
+    // A failure is said on stderr too, for logs and for a person watching a run whose results go
+    // elsewhere; only a table shown in the terminal already says it there.
+    let table_on_screen = args.format == OutputFormat::Table && std::io::stdout().is_terminal();
     let outcome = pipeline::run(jobs, protocol, load, decode, report, &mut progress, |record| {
         if let Record::Failure(failure) = &record {
             failed += 1;
-            if !globals.quiet && args.format != OutputFormat::Table {
+            if !globals.quiet && !table_on_screen {
                 let input = one_line_name(&failure.input);
                 bar.suspend(|| super::say(format_args!("{input}: {}", failure.error)));
             }
@@ -260,7 +263,7 @@ impl ViewsBar {
         }
         self.shows_total = Some(complete);
         let template = if complete {
-            "{bar:30} {inputs} · {pos}/{len} views · {elapsed_precise} eta {eta}"
+            "{wide_bar} {inputs} · {pos}/{len} views · {elapsed_precise} eta {eta}"
         } else {
             "{spinner} {inputs} · {views} · {elapsed_precise}"
         };
