@@ -312,10 +312,19 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
     let entries = WalkDir::new(dir).follow_links(true).sort_by_file_name().into_iter();
     for entry in entries.filter_entry(|entry| !hidden(entry)) {
         match entry {
+            Ok(entry) if entry.file_type().is_dir() || !extensions.matches(entry.path()) => {}
+            Ok(entry) if entry.file_type().is_file() => jobs.push(Job::Input(Input::File(entry.into_path()))),
+            // A FIFO or a device named like a video: not read (a FIFO would wait for a writer),
+            // but not passed over in silence either.
             Ok(entry) => {
-                if entry.file_type().is_file() && extensions.matches(entry.path()) {
-                    jobs.push(Job::Input(Input::File(entry.into_path())));
-                }
+                let cause = format!(
+                    "{}, not a regular file: a folder scan reads only files (name it alone to read it)",
+                    special_file_kind(&entry.file_type())
+                );
+                jobs.push(Job::Error {
+                    error: Error::video(entry.path().to_string_lossy(), cause),
+                    name: entry.into_path(),
+                });
             }
             Err(err) if err.loop_ancestor().is_some() => {}
             Err(err) => {
@@ -341,6 +350,26 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
         );
         jobs.push(Job::Error { name: dir.to_owned(), error: Error::io(dir, cause) });
     }
+}
+
+/// What a file that is neither a regular file nor a folder is, in words.
+#[cfg(unix)]
+fn special_file_kind(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_char_device() || file_type.is_block_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_file_kind(_: &std::fs::FileType) -> &'static str {
+    "a special file"
 }
 
 #[cfg(test)]

@@ -68,6 +68,28 @@ fn folders_expand_in_place_recursively_and_sorted() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn special_files_named_like_videos_in_a_folder_are_reported_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    touch(root, &["a.mp4"]);
+    assert!(std::process::Command::new("mkfifo").arg(root.join("b.mp4")).status().unwrap().success());
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("s.mp4")).unwrap();
+    let _other = std::os::unix::net::UnixListener::bind(root.join("s.sock")).unwrap();
+    let jobs = plan_args(&[root], &Extensions::default());
+    assert_eq!(describe(&jobs, root), ["file:a.mp4", "error:b.mp4", "error:s.mp4"]);
+    let causes: Vec<String> = jobs[1..]
+        .iter()
+        .map(|job| match job {
+            Job::Error { error, .. } => error.detail(),
+            job => panic!("{job:?}"),
+        })
+        .collect();
+    let rest = "not a regular file: a folder scan reads only files (name it alone to read it)";
+    assert_eq!(causes, [format!("a FIFO, {rest}"), format!("a socket, {rest}")]);
+}
+
 #[test]
 fn ext_replaces_the_default_list_case_insensitively() {
     let tmp = tempfile::tempdir().unwrap();
