@@ -107,8 +107,8 @@ fn check_untested_views_fit_memory(card: &ModelCard, protocol: &ViewProtocol, de
 /// Runs one black view of `protocol`'s shape through `recognizer`, so that a clip length or crop
 /// size the network cannot take (too few frames for SlowFast's slow pathway or I3D's temporal
 /// pooling, too few pixels for its strides) fails once, before any input, rather than once for
-/// every input. The built-in cards' own protocols are known to fit (their
-/// tests run them) and skip this; a card file's are checked like any override.
+/// every input. The built-in cards' own protocols are known to fit (their tests run them) and
+/// skip this; a card file's are checked like any override.
 ///
 /// The failure names the card's rule for clip lengths where one explains it (SlowFast's τ, I3D's
 /// temporal pool), else the network's own words.
