@@ -318,7 +318,7 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
             // but not passed over in silence either.
             Ok(entry) => {
                 let cause = format!(
-                    "{}, not a regular file: a folder scan reads only files (name it alone to read it)",
+                    "{}, not a regular file: a folder scan reads only files",
                     special_file_kind(&entry.file_type())
                 );
                 jobs.push(Job::Error {
@@ -352,16 +352,17 @@ fn scan_folder(dir: &Path, extensions: &Extensions, jobs: &mut Vec<Job>) {
     }
 }
 
-/// What a file that is neither a regular file nor a folder is, in words.
+/// What a file that is neither a regular file nor a folder is, in words, with how to read it
+/// where it can be read.
 #[cfg(unix)]
 fn special_file_kind(file_type: &std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if file_type.is_fifo() {
-        "a FIFO"
+        "a FIFO (name it alone to read it)"
     } else if file_type.is_socket() {
         "a socket"
     } else if file_type.is_char_device() || file_type.is_block_device() {
-        "a device"
+        "a device (name it alone to read it)"
     } else {
         "a special file"
     }

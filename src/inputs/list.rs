@@ -30,11 +30,20 @@ pub(super) struct Entries<R> {
     failed: bool,
     /// The number of the line (or NUL-terminated entry) read last, counting empty ones.
     line: usize,
+    /// Whether the entry read last ended with its separator (else with the list).
+    terminated: bool,
 }
 
 impl<R: Read> Entries<R> {
     pub(super) fn new(reader: R, null: bool) -> Self {
-        Entries { reader: BufReader::new(reader), null, first: true, failed: false, line: 0 }
+        Entries {
+            reader: BufReader::new(reader),
+            null,
+            first: true,
+            failed: false,
+            line: 0,
+            terminated: false,
+        }
     }
 
     fn read_entry(&mut self) -> Option<io::Result<Vec<u8>>> {
@@ -57,7 +66,8 @@ impl<R: Read> Entries<R> {
                     entry.drain(..3);
                 }
             }
-            if entry.last() == Some(&separator) {
+            self.terminated = entry.last() == Some(&separator);
+            if self.terminated {
                 entry.pop();
             }
             if !self.null {
@@ -109,17 +119,18 @@ impl<R: Read> Iterator for Entries<R> {
     }
 }
 
-/// Whether a `-0` list's `entry` is a list of lines read as one entry: it holds a line break and
-/// names nothing, but its first line does. (A name may hold line breaks, which is why `-0`
-/// exists, so an entry naming a file, or whose first line names none, is taken as it is.)
-fn is_a_list_of_lines(entry: &OsStr) -> bool {
-    let bytes = entry.as_encoded_bytes();
-    let Some(first) = bytes.split(|&b| b == b'\n').next().filter(|first| first.len() < bytes.len()) else {
-        return false;
-    };
-    let first = first.strip_suffix(b"\r").unwrap_or(first);
-    let exists = |name: &[u8]| Path::new(&os_string_from_bytes(name.to_vec())).symlink_metadata().is_ok();
-    !exists(bytes) && exists(first)
+impl<R> Entries<R> {
+    /// Whether a `-0` list's `entry`, read last, is a list of lines read as one entry: the list's
+    /// only entry, with no NUL byte to end it, holding a line break and naming nothing. (A name
+    /// may hold line breaks, which is why `-0` exists: in a list with NUL bytes, or naming a
+    /// file, such an entry is taken as it is.)
+    fn is_a_list_of_lines(&self, entry: &OsStr) -> bool {
+        self.null
+            && self.line == 1
+            && !self.terminated
+            && entry.as_encoded_bytes().contains(&b'\n')
+            && Path::new(entry).symlink_metadata().is_err()
+    }
 }
 
 /// Paths are bytes on Unix, so a list entry is kept exactly; elsewhere it must be text.
@@ -188,9 +199,9 @@ impl<R: Read> ListedJobs<R> {
         })?;
         self.any = true;
         self.stdin.check(&entry).map_err(|e| self.error_at_line(e))?;
-        if self.entries.null && is_a_list_of_lines(&entry) {
-            let cause = "holds line breaks and names no file, where its first line does, as in a list of \
-                         lines: drop -0";
+        if self.entries.is_a_list_of_lines(&entry) {
+            let cause = "holds line breaks and no NUL byte, as a list of lines does, and names no file: \
+                         drop -0";
             return Err(self.error_at_line(cause));
         }
         let mut jobs = Vec::new();

@@ -86,8 +86,8 @@ fn special_files_named_like_videos_in_a_folder_are_reported_not_read() {
             job => panic!("{job:?}"),
         })
         .collect();
-    let rest = "not a regular file: a folder scan reads only files (name it alone to read it)";
-    assert_eq!(causes, [format!("a FIFO, {rest}"), format!("a socket, {rest}")]);
+    let rest = "not a regular file: a folder scan reads only files";
+    assert_eq!(causes, [format!("a FIFO (name it alone to read it), {rest}"), format!("a socket, {rest}")]);
 }
 
 #[test]
@@ -291,18 +291,24 @@ fn files_from_file_with_nul_separators_keeps_newlines_in_names() {
     assert!(
         err.to_string().ends_with("holds NUL bytes, as a NUL-separated list does (find -print0): add -0")
     );
-    // And a list of lines read with -0 says to drop it; a missing name with a line break in it,
-    // whose first line names nothing either, is only missing.
-    let lines = format!("{0}/plain.mp4\n{0}/d/x.mkv\n", root.display());
-    fs::write(&from.path, &lines).unwrap();
+    // And a list of lines read with -0 says to drop it, whether its names exist or not; in a
+    // list with NUL bytes, a missing name with a line break in it is only missing, even one whose
+    // first line names a file.
     let from = FilesFrom { null: true, ..from };
-    let err = all_jobs(&no_args, Some(&from), &Extensions::default(), b"").unwrap_err();
-    let says = "entry 1: holds line breaks and names no file, where its first line does, as in a list of \
-                lines: drop -0";
-    assert!(err.to_string().ends_with(says), "{err}");
-    fs::write(&from.path, format!("{0}/gone\nfile.mp4\0{0}/plain.mp4", root.display())).unwrap();
+    let says = "entry 1: holds line breaks and no NUL byte, as a list of lines does, and names no file: \
+                drop -0";
+    for lines in [format!("{0}/plain.mp4\n{0}/d/x.mkv\n", root.display()), "gone.mp4\nalso-gone.mp4".into()] {
+        fs::write(&from.path, &lines).unwrap();
+        let err = all_jobs(&no_args, Some(&from), &Extensions::default(), b"").unwrap_err();
+        assert!(err.to_string().ends_with(says), "{err}");
+    }
+    let list = format!("{0}/gone\nfile.mp4\0{0}/plain.mp4\nmissing.mp4\0{0}/plain.mp4", root.display());
+    fs::write(&from.path, list).unwrap();
     let jobs = all_jobs(&no_args, Some(&from), &Extensions::default(), b"").unwrap();
-    assert_eq!(describe(&jobs, root), ["error:gone\nfile.mp4", "file:plain.mp4"]);
+    assert_eq!(
+        describe(&jobs, root),
+        ["error:gone\nfile.mp4", "error:plain.mp4\nmissing.mp4", "file:plain.mp4"]
+    );
     let from = FilesFrom { null: false, ..from };
     // A list saved as UTF-16 is full of NUL bytes too, which -0 would not mend.
     let utf16: Vec<u8> = "\u{feff}a.mp4\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
