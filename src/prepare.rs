@@ -113,7 +113,7 @@ pub struct CutShort {
 }
 
 impl PreparedInput {
-    /// What a user should know about how the input was read (frames replaced, a file cut short),
+    /// What a user should know about how the input was read (a file cut short, frames replaced),
     /// one sentence each, without the input's name.
     pub fn warnings(&self) -> Vec<String> {
         let lost = (self.lost_frames > 0).then(|| {
@@ -128,7 +128,7 @@ impl PreparedInput {
                  short?); the clips are sampled from those"
             )
         });
-        lost.into_iter().chain(cut).collect()
+        cut.into_iter().chain(lost).collect()
     }
 
     /// How many different frames were decoded (clips may share frames).
@@ -160,6 +160,19 @@ fn covering(windows: &[CropWindow]) -> Region {
 /// in 320 frames of 192 MB).
 const MAX_RESIZED_FRAME: u64 = 1 << 28;
 const MAX_RESIZED_FRAMES: u64 = 8 << 30;
+
+/// Whether `video` was cut short: its header announces more frames than its packets hold, and
+/// its last frame comes well before the end of its announced duration. Counts alone would also
+/// take an AVI whose muxer dropped frames (it counts them in the header, leaving no packet) for
+/// a file cut short; there the last frame still comes at the end.
+fn cut_short(video: &Video) -> Option<CutShort> {
+    let info = video.info();
+    let announced = info.header_frame_count.filter(|&announced| announced > info.frame_count as u64)?;
+    let (duration, last) = (info.duration?, video.timestamp(info.frame_count.checked_sub(1)?));
+    // More than two frames' time at the announced rate: room for the last frame's own length.
+    (duration - last > 2.0 * duration / announced as f64)
+        .then_some(CutShort { frames: info.frame_count, announced })
+}
 
 /// Samples, decodes, resizes and crops `video` according to `protocol`.
 pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> {
@@ -197,9 +210,5 @@ pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> 
         .map(|clip| clip.iter().map(|_| frames.next().expect("one frame per index")).collect())
         .collect();
     let views = Views::from_clips(&clips, protocol.crop)?;
-    let cut_short = info
-        .header_frame_count
-        .filter(|&announced| announced > info.frame_count as u64)
-        .map(|announced| CutShort { frames: info.frame_count, announced });
-    Ok(PreparedInput { frame_indices, views, lost_frames: decoded.lost, cut_short })
+    Ok(PreparedInput { frame_indices, views, lost_frames: decoded.lost, cut_short: cut_short(video) })
 }

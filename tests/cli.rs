@@ -102,6 +102,13 @@ fn a_folder_with_bad_files_reports_every_input_and_exits_1() {
     let (code, shown) = s.predict_in_a_terminal(&format!("'{}'", folder.display()));
     assert_eq!(code, Some(1), "{shown}");
     assert_eq!(shown.matches("notes.mp4").count(), 1, "{shown}");
+    // A log of stderr keeps them while the table is on screen.
+    let log = s.path("stderr.log");
+    let (code, shown) = s.predict_in_a_terminal(&format!("'{}' 2> '{log}'", folder.display()));
+    assert_eq!(code, Some(1), "{shown}");
+    assert_eq!(shown.matches("notes.mp4").count(), 1, "{shown}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains(&format!("{notes}: not a video")), "{logged}");
 }
 
 #[cfg(unix)]
@@ -461,17 +468,37 @@ fn a_file_cut_short_is_classified_from_what_is_left_with_a_warning() {
     let left: usize = String::from_utf8(probe.stdout).unwrap().trim().parse().unwrap();
     assert!((1..60).contains(&left), "{left} packets left");
 
-    let output = s.predict(&["--format", "jsonl", whole.to_str().unwrap(), cut.to_str().unwrap()], b"");
+    // Whole, but with two frames in three dropped by the muxer: an AVI counts them in its header
+    // and holds no packet for them, yet its last frame still comes at its end.
+    let select = ["-vf", "select='not(mod(n,3))'", "-fps_mode", "passthrough", "-c:v", "mpeg4"];
+    let thinned = make_video(
+        s.dir.path(),
+        "thinned.avi",
+        &Spec { width: 64, height: 48, frames: 60, fps: 25, args: &select },
+    );
+
+    let output = vidclass(&["inspect", "--json", thinned.to_str().unwrap()], b"", s.dir.path());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["frame_count"], 20, "{report}");
+    assert!(report["header_frame_count"].as_u64().unwrap() > 50, "the dropped frames counted: {report}");
+
+    let inputs = [whole.to_str().unwrap(), thinned.to_str().unwrap(), cut.to_str().unwrap()];
+    let output = s.predict(&[&["--format", "jsonl"][..], &inputs].concat(), b"");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let records = json_lines(&output);
-    assert!(records[0].get("warnings").is_none(), "{}", records[0]);
+    let mut records = json_lines(&output);
+    for record in records.drain(..2) {
+        assert!(record.get("warnings").is_none(), "{record}");
+    }
     let says = format!("its header announces 60 frames, but only {left} could be read (a file cut short?)");
-    let warnings = records[1]["warnings"].as_array().unwrap();
-    assert!(warnings.iter().any(|w| w.as_str().unwrap().starts_with(&says)), "{}", records[1]);
+    let warnings = records[0]["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().starts_with(&says)), "{}", records[0]);
     assert!(stderr(&output).contains(&format!("warning: {}: {says}", cut.display())), "{}", stderr(&output));
-    // `inspect` tells the same.
+    // `inspect` tells the same, in its report too.
     let output = vidclass(&["inspect", cut.to_str().unwrap()], b"", s.dir.path());
     assert!(stderr(&output).contains(&says), "{}", stderr(&output));
+    let output = vidclass(&["inspect", "--json", cut.to_str().unwrap()], b"", s.dir.path());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["warnings"][0].as_str().unwrap().starts_with(&says), "{report}");
 }
 
 #[test]
@@ -1123,7 +1150,7 @@ fn usage_and_model_errors_exit_2() {
                 stderr(&output)
             );
             let rule = if args.contains(&i3d_card) {
-                "the strides in time before it keep one frame in 4: 1 of these 4; clips of 5 frames or more fit"
+                "the strides in time before it keep one frame in 4, so a clip of 4 leaves it 1; clips of 5 frames or more fit"
             } else {
                 "(one in τ = 8), its lateral connections"
             };

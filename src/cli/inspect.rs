@@ -215,6 +215,7 @@ fn report_json(
         "protocol": protocol,
         "views": prepared.views.len(),
         "lost_frames": prepared.lost_frames,
+        "warnings": prepared.warnings(),
         "clips": clips,
     });
     // As `predict`'s records: only where the name had to be changed to be shown.

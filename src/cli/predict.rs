@@ -169,8 +169,10 @@ pub fn run(args: PredictArgs, globals: Globals) -> anyhow::Result<Status> {
     let report = ReportOptions { top_k: args.top_k, min_score: args.min_score };
     let decode = globals.decode;
     // A failure is said on stderr too, for logs and for a person watching a run whose results go
-    // elsewhere; only a table shown in the terminal already says it there.
-    let table_on_screen = args.format == OutputFormat::Table && std::io::stdout().is_terminal();
+    // elsewhere; only a table shown in the terminal that stderr would show it on says it already.
+    let table_on_screen = args.format == OutputFormat::Table
+        && std::io::stdout().is_terminal()
+        && std::io::stderr().is_terminal();
     let outcome = pipeline::run(jobs, protocol, load, decode, report, &mut progress, |record| {
         if let Record::Failure(failure) = &record {
             failed += 1;

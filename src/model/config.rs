@@ -231,8 +231,8 @@ impl ResNet3dConfig {
         (self.with_pool2 && reaching < 2).then(|| {
             format!(
                 "the temporal max pool after the first stage takes 2 frames at a time, but the strides \
-                 in time before it keep one frame in {stride}: {reaching} of these {clip_len}; clips of {} \
-                 frames or more fit",
+                 in time before it keep one frame in {stride}, so a clip of {clip_len} leaves it {reaching}; \
+                 clips of {} frames or more fit",
                 stride + 1
             )
         })
@@ -366,7 +366,7 @@ mod tests {
         let fitting: Vec<usize> = (1..=9).filter(|&n| i3d.clip_len_problem(n).is_none()).collect();
         assert_eq!(fitting, [5, 6, 7, 8, 9]);
         let four = i3d.clip_len_problem(4).unwrap();
-        assert!(four.contains("keep one frame in 4: 1 of these 4;"), "{four}");
+        assert!(four.contains("keep one frame in 4, so a clip of 4 leaves it 1;"), "{four}");
         assert!(four.ends_with("clips of 5 frames or more fit"), "{four}");
         // SlowOnly has no such pool: any length.
         let slowonly = Architecture::Resnet3d(ResNet3dConfig::slowonly_r50());
