@@ -161,6 +161,30 @@ fn covering(windows: &[CropWindow]) -> Region {
 const MAX_RESIZED_FRAME: u64 = 1 << 28;
 const MAX_RESIZED_FRAMES: u64 = 8 << 30;
 
+/// Why `distinct` frames of `width` × `height` resized to a short side of `short` are too large
+/// to hold, if they are: one frame over [`MAX_RESIZED_FRAME`], or all over
+/// [`MAX_RESIZED_FRAMES`].
+fn frames_too_large(width: usize, height: usize, short: usize, distinct: usize) -> Option<String> {
+    let (w, h) = short_side_size(width, height, short);
+    let frame_bytes = (w as u64).saturating_mul(h as u64).saturating_mul(3);
+    let all_bytes = frame_bytes.saturating_mul(distinct as u64);
+    if frame_bytes > MAX_RESIZED_FRAME {
+        Some(format!(
+            "{} MiB a frame, more than the {} MiB allowed",
+            frame_bytes >> 20,
+            MAX_RESIZED_FRAME >> 20
+        ))
+    } else if all_bytes > MAX_RESIZED_FRAMES {
+        Some(format!(
+            "{distinct} of them would take {} MiB, more than the {} GiB allowed",
+            all_bytes >> 20,
+            MAX_RESIZED_FRAMES >> 30
+        ))
+    } else {
+        None
+    }
+}
+
 /// Whether `video` was cut short: its header announces more frames than its packets hold, and
 /// its last frame comes well before the end of its announced duration. Counts alone would also
 /// take an AVI whose muxer dropped frames (it counts them in the header, leaving no packet) for
@@ -180,22 +204,23 @@ pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> 
     let frame_indices = protocol.sample.frame_indices(info.frame_count);
     let wanted: Vec<usize> = frame_indices.iter().flatten().copied().collect();
     let (w, h) = short_side_size(info.width, info.height, protocol.resize_short_side);
-    let frame_bytes = (w as u64).saturating_mul(h as u64).saturating_mul(3);
     let distinct = distinct_frames(&frame_indices);
-    let all_bytes = frame_bytes.saturating_mul(distinct as u64);
-    if frame_bytes > MAX_RESIZED_FRAME || all_bytes > MAX_RESIZED_FRAMES {
+    if let Some(too_large) = frames_too_large(info.width, info.height, protocol.resize_short_side, distinct) {
+        let fitting = (1..protocol.resize_short_side)
+            .rev()
+            .find(|&short| frames_too_large(info.width, info.height, short, distinct).is_none());
+        let advice = match fitting {
+            Some(short) if short < protocol.crop.size => {
+                format!("; use --short-side {short} or less, with a --crop-size no larger")
+            }
+            Some(short) => format!("; use --short-side {short} or less"),
+            None => String::new(),
+        };
         return Err(Error::video(
             video.name(),
             format!(
-                "a short side of {} makes its {}×{} frames {w}×{h}: {distinct} of them would take {} MiB \
-                 (at most {} MiB a frame and {} GiB in all); use a smaller --short-side (and --crop-size, \
-                 which must fit in it)",
-                protocol.resize_short_side,
-                info.width,
-                info.height,
-                all_bytes >> 20,
-                MAX_RESIZED_FRAME >> 20,
-                MAX_RESIZED_FRAMES >> 30
+                "a short side of {} makes its {}×{} frames {w}×{h}: {too_large}{advice}",
+                protocol.resize_short_side, info.width, info.height
             ),
         ));
     }

@@ -946,6 +946,18 @@ fn resized_frames_too_large_to_hold_fail_that_input() {
     let records = json_lines(&output);
     let error = records[0]["error"].as_str().unwrap();
     assert!(error.contains("frames 8000×6000: 160 of them would take 21972 MiB"), "{error}");
+    // The largest short side that fits, by hand: 160 frames of w × s × 3 bytes within 8 GiB, w =
+    // round(s × 4 / 3): s = 3663 (w 4884) takes 8 587 244 160 bytes, 3664 (w 4885) 8 591 347 200.
+    assert!(error.ends_with("more than the 8 GiB allowed; use --short-side 3663 or less"), "{error}");
+    // One frame too large: a 2×1000 video at a short side of 60000. By hand, frames of s × 500 s × 3
+    // bytes fit 256 MiB up to s = 423 (268 393 500 bytes; 424: 269 664 000), less than the crop.
+    let thin = make_video(s.dir.path(), "thin.mp4", &Spec::h264(2, 1000, 16));
+    let args = ["--format", "jsonl", "--short-side", "60000", "--crop-size", "500", thin.to_str().unwrap()];
+    let output = s.predict(&args, b"");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let error = json_lines(&output)[0]["error"].as_str().unwrap().to_owned();
+    let says = "more than the 256 MiB allowed; use --short-side 423 or less, with a --crop-size no larger";
+    assert!(error.ends_with(says), "{error}");
 }
 
 #[test]
