@@ -1506,7 +1506,11 @@ fn converted_weights_give_the_same_scores() {
     let before = std::fs::read(&converted).unwrap();
     let output = vidclass(&["convert", &converted, &converted, "--f16"], b"", s.dir.path());
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("is the checkpoint being converted"), "{}", stderr(&output));
+    let says = format!("convert {converted}: is the checkpoint being converted");
+    assert!(stderr(&output).contains(&says), "{}", stderr(&output));
+    let output = vidclass(&["convert", &s.weights, "/dev/full"], b"", s.dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("convert /dev/full: No space left"), "{}", stderr(&output));
     assert!(std::fs::read(&converted).unwrap() == before);
     // A slip of the finger naming another checkpoint as the output does not destroy it, even
     // one misnamed .safetensors.

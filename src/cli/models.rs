@@ -143,6 +143,10 @@ pub fn fetch(args: FetchArgs, globals: Globals) -> anyhow::Result<Status> {
 pub fn convert(args: ConvertArgs) -> anyhow::Result<Status> {
     super::check_output(&args.output, "convert", OutputKind::Safetensors, None)?;
     super::check_safetensors_name(&args.output, "convert")?;
-    vidclass::convert_checkpoint(&args.input, &args.output, args.f16)?;
+    // What befalls the output (the input's own name, a full disk) is named as the checks are.
+    vidclass::convert_checkpoint(&args.input, &args.output, args.f16).map_err(|e| match e {
+        vidclass::Error::Io { ref path, .. } if *path == args.output => anyhow::anyhow!("convert {e}"),
+        e => e.into(),
+    })?;
     Ok(Status::Success)
 }
