@@ -97,13 +97,14 @@ pub struct PreparedInput {
     pub views: Views,
     /// Distinct wanted frames that failed to decode and were replaced by their nearest neighbour.
     pub lost_frames: usize,
-    /// Set where the video's header announces more frames than its packets hold.
+    /// Set where the video was cut short (see [`CutShort`]).
     pub cut_short: Option<CutShort>,
 }
 
-/// A video whose header announces more frames than its packets hold: a file cut short (a copy or
-/// download that stopped). Frames are counted from the packets, as decord counts them, so the
-/// clips are sampled from the part that is there.
+/// A file cut short (a copy or download that stopped): its header announces more frames than its
+/// packets hold, and its last frame comes well before its announced duration ends. Frames are
+/// counted from the packets, as decord counts them, so the clips are sampled from the part that
+/// is there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CutShort {
     /// Frames the packets hold.
