@@ -219,6 +219,20 @@ fn converted_safetensors_give_identical_logits() {
         let ours = logits(&Recognizer::load(&a, &out, &test_device()).unwrap(), &g).0;
         assert_eq!(max_abs(&(ours - &reference).unwrap()), 0.0, "f16 = {f16}");
     }
+    // So f16 is seen to round where a value needs it: 0.1 is stored as the nearest float16,
+    // 1638 / 16384 = 0.0999755859375 (0.1 × 2^14 = 1638.4), in a tensor of dtype F16.
+    let mut tensors = Checkpoint::load(&pth).unwrap().tensors().clone();
+    let key = "cls_head.fc_cls.bias";
+    let mut bias = tensors[key].to_vec1::<f32>().unwrap();
+    bias[0] = 0.1;
+    tensors.insert(key.into(), Tensor::new(bias, &Device::Cpu).unwrap());
+    let (tenth, half) = (dir.path().join("tenth.safetensors"), dir.path().join("half.safetensors"));
+    candle_core::safetensors::save(&tensors, &tenth).unwrap();
+    convert_checkpoint(&tenth, &half, true).unwrap();
+    let stored = &candle_core::safetensors::load(&half, &Device::Cpu).unwrap()[key];
+    assert_eq!(stored.dtype(), DType::F16);
+    let first = stored.to_dtype(DType::F32).unwrap().to_vec1::<f32>().unwrap()[0];
+    assert_eq!(first, 1638.0 / 16384.0);
 }
 
 #[test]
