@@ -63,6 +63,12 @@ fn initialise_once() {
     });
 }
 
+/// `ticks` of `time_base` in seconds, with one rounding, in the division: 70 ticks of 1/25 s read
+/// 2.8, not 2.8000000000000003 (as multiplying by the time base's inexact binary value gives).
+fn seconds(ticks: f64, time_base: ffmpeg::Rational) -> f64 {
+    ticks * f64::from(time_base.numerator()) / f64::from(time_base.denominator())
+}
+
 /// Decoder settings.
 #[derive(Clone, Copy, Debug)]
 pub struct DecodeOptions {
@@ -164,13 +170,11 @@ impl Video {
         // this one need not start FFmpeg's frame threads.
         let decoder = open_decoder(&stream, DecodeOptions { threads: 1, ..options }, &name)?;
         // The video stream's own length where the container tells it (another stream may run
-        // longer), else the container's. One rounding, as in `timestamp`: 4.004, not
-        // 4.0040000000000004.
-        let in_seconds =
-            |ticks: i64| ticks as f64 * f64::from(time_base.numerator()) / f64::from(time_base.denominator());
-        let duration = (stream.duration() > 0).then(|| in_seconds(stream.duration())).or_else(|| {
-            (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE))
-        });
+        // longer), else the container's.
+        let duration =
+            (stream.duration() > 0).then(|| seconds(stream.duration() as f64, time_base)).or_else(|| {
+                (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE))
+            });
         let codec = stream.parameters().id().name().to_string();
         let container = ictx.format().name().to_string();
         // A playlist without an end is a live stream: FFmpeg would wait for it to end, forever.
@@ -246,10 +250,9 @@ impl Video {
         if self.index.in_output_order {
             return if self.info.fps > 0.0 { i as f64 / self.info.fps } else { 0.0 };
         }
-        // One rounding, in the division: 70 ticks of 1/25 s read 2.8, not 2.8000000000000003. In
-        // i128, as a damaged file's timestamps may be any two i64s.
+        // In i128, as a damaged file's timestamps may be any two i64s.
         let ticks = (i128::from(self.index.frame_pts(i)) - i128::from(self.start_pts)) as f64;
-        ticks * f64::from(self.time_base.numerator()) / f64::from(self.time_base.denominator())
+        seconds(ticks, self.time_base)
     }
 
     /// Decodes the frames numbered in `wanted` (any order, repeats allowed), rotates them upright
