@@ -12,7 +12,7 @@ use crate::sample::SampleFrames;
 use crate::transform::{
     Crop, CropKind, CropWindow, Region, Views, crop_windows, resize_bilinear_region, short_side_size,
 };
-use crate::video::Video;
+use crate::video::{CutShort, Video};
 
 /// A test-time view protocol: which frames, at which size, cut into which crops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,20 +97,8 @@ pub struct PreparedInput {
     pub views: Views,
     /// Distinct wanted frames that failed to decode and were replaced by their nearest neighbour.
     pub lost_frames: usize,
-    /// Set where the video was cut short (see [`CutShort`]).
+    /// Set where the video was cut short (see [`Video::cut_short`]).
     pub cut_short: Option<CutShort>,
-}
-
-/// A file cut short (a copy or download that stopped): its header announces more frames than its
-/// packets hold, and its last frame comes well before its announced duration ends. Frames are
-/// counted from the packets, as decord counts them, so the clips are sampled from the part that
-/// is there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CutShort {
-    /// Frames the packets hold.
-    pub frames: usize,
-    /// Frames the header announces.
-    pub announced: u64,
 }
 
 impl PreparedInput {
@@ -186,19 +174,6 @@ fn frames_too_large(width: usize, height: usize, short: usize, distinct: usize) 
     }
 }
 
-/// Whether `video` was cut short: its header announces more frames than its packets hold, and
-/// its last frame comes well before the end of its announced duration. Counts alone would also
-/// take an AVI whose muxer dropped frames (it counts them in the header, leaving no packet) for
-/// a file cut short; there the last frame still comes at the end.
-fn cut_short(video: &Video) -> Option<CutShort> {
-    let info = video.info();
-    let announced = info.header_frame_count.filter(|&announced| announced > info.frame_count as u64)?;
-    let (duration, last) = (info.duration?, video.timestamp(info.frame_count.checked_sub(1)?));
-    // More than two frames' time at the announced rate: room for the last frame's own length.
-    (duration - last > 2.0 * duration / announced as f64)
-        .then_some(CutShort { frames: info.frame_count, announced })
-}
-
 /// Samples, decodes, resizes and crops `video` according to `protocol`.
 pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> {
     let info = video.info();
@@ -236,5 +211,5 @@ pub fn prepare(video: &Video, protocol: &ViewProtocol) -> Result<PreparedInput> 
         .map(|clip| clip.iter().map(|_| frames.next().expect("one frame per index")).collect())
         .collect();
     let views = Views::from_clips(&clips, protocol.crop)?;
-    Ok(PreparedInput { frame_indices, views, lost_frames: decoded.lost, cut_short: cut_short(video) })
+    Ok(PreparedInput { frame_indices, views, lost_frames: decoded.lost, cut_short: video.cut_short() })
 }

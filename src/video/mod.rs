@@ -89,6 +89,18 @@ impl Default for DecodeOptions {
     }
 }
 
+/// A file cut short (a copy or download that stopped): its header announces more frames than its
+/// packets hold, and its last frame comes well before its announced duration ends (see
+/// [`Video::cut_short`]). Frames are counted from the packets, as decord counts them, so the clips
+/// are sampled from the part that is there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CutShort {
+    /// Frames the packets hold.
+    pub frames: usize,
+    /// Frames the header announces.
+    pub announced: u64,
+}
+
 /// What the container says about the video, and the frame count sampling works from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VideoInfo {
@@ -238,6 +250,19 @@ impl Video {
     /// [`Input::name_bytes`](crate::inputs::Input::name_bytes)).
     pub fn name_bytes(&self) -> Option<Vec<u8>> {
         self.input.source().name_bytes()
+    }
+
+    /// Whether the file was cut short: its header announces more frames than its packets hold,
+    /// and its last frame comes well before the end of its announced duration. Counts alone would
+    /// also take an AVI whose muxer dropped frames (it counts them in the header, leaving no
+    /// packet) for a file cut short; there the last frame still comes at the end.
+    pub fn cut_short(&self) -> Option<CutShort> {
+        let info = &self.info;
+        let announced = info.header_frame_count.filter(|&announced| announced > info.frame_count as u64)?;
+        let (duration, last) = (info.duration?, self.timestamp(info.frame_count.checked_sub(1)?));
+        // More than two frames' time at the announced rate: room for the last frame's own length.
+        (duration - last > 2.0 * duration / announced as f64)
+            .then_some(CutShort { frames: info.frame_count, announced })
     }
 
     /// Presentation time of frame `i` in seconds from the start of the stream (from the frame
