@@ -1,5 +1,5 @@
 //! Row-major matrix products on `f32` slices: through the panel kernel ([`super::panels`]) where
-//! it applies (AVX-512, outputs of whole panels of 32 or 16 columns), otherwise through the `gemm`
+//! it applies (AVX-512 or AVX2 with FMA, outputs of whole registers), otherwise through the `gemm`
 //! crate, the kernel candle's own matmul uses, called directly so convolutions can hand it strided
 //! views of their buffers and accumulate into an existing output without copies.
 
@@ -169,10 +169,6 @@ unsafe fn product(dst: *mut f32, a: MatRef, w: Weight, finish: Finish, threads: 
     b.check();
     if m == 0 || n == 0 {
         return;
-    }
-    if threads == 1 && super::few_rows::applies(m, n) {
-        // SAFETY: the caller vouches for `dst`; `a` and `b` were checked above.
-        return unsafe { super::few_rows::product(dst, a, b, accumulate) };
     }
     let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
     // SAFETY: the asserts above keep every element the strides reach inside its slice; the

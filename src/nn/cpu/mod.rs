@@ -4,17 +4,16 @@
 //! contiguous columns, so a 1×1×1 convolution is one matrix product over `N·T·H·W` rows with no
 //! copy at all, a (k,1,1) temporal kernel is k products over row ranges shifted by whole frames, and
 //! any other kernel is a product over rows gathered by [`im2col`](conv). The products run on
-//! weights packed at load for an AVX-512 kernel ([`panels`]) where the CPU has it, and through the
-//! `gemm` crate otherwise ([`gemm`]); the folded-BatchNorm bias, the residual addition and the ReLU
-//! are applied to each block or tile of output rows while it is still in registers or in cache
-//! ([`conv::Epilogue`]).
+//! weights packed at load for a kernel of vidclass's own ([`panels`]) where the CPU has AVX-512 or
+//! AVX2 with FMA, and through the `gemm` crate otherwise ([`gemm`]); the folded-BatchNorm bias,
+//! the residual addition and the ReLU are applied to each block or tile of output rows while it
+//! is still in registers or in cache ([`conv::Epilogue`]).
 //!
 //! The layers in [`crate::nn`] use these kernels when their weights live on the CPU as `f32` and
 //! fall back to candle's generic operations otherwise (other devices or dtypes).
 
 pub(crate) mod conv;
 mod direct;
-mod few_rows;
 mod frames;
 mod gemm;
 mod im2col;
@@ -114,8 +113,8 @@ pub(super) unsafe fn assume_written(y: &mut [std::mem::MaybeUninit<f32>]) -> &mu
     unsafe { &mut *(y as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
 }
 
-/// True when this CPU has AVX2 and FMA, which the hand-written inner loops ([`direct`],
-/// [`few_rows`]) use.
+/// True when this CPU has AVX2 and FMA, which the hand-written inner loops ([`direct`], and
+/// [`panels`] where there is no AVX-512) use.
 pub(crate) fn avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     return std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
