@@ -49,61 +49,52 @@ const fn block_rows(registers: usize, h: usize) -> usize {
     if rows < MAX_ROWS { rows } else { MAX_ROWS }
 }
 
-/// The kernel for panels of `h` registers (1 or 2) with AVX-512F.
-pub(super) fn avx512(h: usize) -> Kernel {
-    const ONE: usize = block_rows(Avx512::REGISTERS, 1);
-    const TWO: usize = block_rows(Avx512::REGISTERS, 2);
-    if h == 2 {
-        Kernel { run: avx512_panels::<2, TWO>, rows: TWO }
-    } else {
-        Kernel { run: avx512_panels::<1, ONE>, rows: ONE }
-    }
+/// Defines `$select(h)`, the kernel for panels of `h` registers (1 or 2) with vector type `$v`:
+/// [`panels`] entered through a function that enables `$features`, which a generic function
+/// cannot take from its type parameter.
+macro_rules! select {
+    ($(#[$doc:meta])* $select:ident, $v:ty, $features:literal) => {
+        $(#[$doc])*
+        pub(super) fn $select(h: usize) -> Kernel {
+            /// [`panels`] with the instruction set enabled.
+            ///
+            /// # Safety
+            /// As for [`panels`]; the CPU has the instruction set.
+            #[target_feature(enable = $features)]
+            unsafe fn entry<const H: usize, const ROWS: usize>(
+                dst: *mut f32,
+                a: MatRef,
+                w: PanelRef,
+                finish: Finish,
+                rows: Range<usize>,
+                panels: Range<usize>,
+            ) {
+                // SAFETY: the caller's promise.
+                unsafe { self::panels::<$v, H, ROWS>(dst, a, w, finish, rows, panels) }
+            }
+            const ONE: usize = block_rows(<$v>::REGISTERS, 1);
+            const TWO: usize = block_rows(<$v>::REGISTERS, 2);
+            if h == 2 {
+                Kernel { run: entry::<2, TWO>, rows: TWO }
+            } else {
+                Kernel { run: entry::<1, ONE>, rows: ONE }
+            }
+        }
+    };
 }
 
-/// The kernel for panels of `h` registers (1 or 2) with AVX2 and FMA.
-pub(super) fn avx2(h: usize) -> Kernel {
-    const ONE: usize = block_rows(Avx2::REGISTERS, 1);
-    const TWO: usize = block_rows(Avx2::REGISTERS, 2);
-    if h == 2 {
-        Kernel { run: avx2_panels::<2, TWO>, rows: TWO }
-    } else {
-        Kernel { run: avx2_panels::<1, ONE>, rows: ONE }
-    }
-}
-
-/// [`panels`] with AVX-512F enabled.
-///
-/// # Safety
-/// As for [`panels`]; the CPU has AVX-512F.
-#[target_feature(enable = "avx512f")]
-unsafe fn avx512_panels<const H: usize, const ROWS: usize>(
-    dst: *mut f32,
-    a: MatRef,
-    w: PanelRef,
-    finish: Finish,
-    rows: Range<usize>,
-    panels: Range<usize>,
-) {
-    // SAFETY: the caller's promise.
-    unsafe { self::panels::<Avx512, H, ROWS>(dst, a, w, finish, rows, panels) }
-}
-
-/// [`panels`] with AVX2 and FMA enabled.
-///
-/// # Safety
-/// As for [`panels`]; the CPU has AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn avx2_panels<const H: usize, const ROWS: usize>(
-    dst: *mut f32,
-    a: MatRef,
-    w: PanelRef,
-    finish: Finish,
-    rows: Range<usize>,
-    panels: Range<usize>,
-) {
-    // SAFETY: the caller's promise.
-    unsafe { self::panels::<Avx2, H, ROWS>(dst, a, w, finish, rows, panels) }
-}
+select!(
+    /// The kernel for panels of `h` registers with AVX-512F.
+    avx512,
+    Avx512,
+    "avx512f"
+);
+select!(
+    /// The kernel for panels of `h` registers with AVX2 and FMA.
+    avx2,
+    Avx2,
+    "avx2,fma"
+);
 
 /// `f32` values of a cache line: a block prefetches one line of each of its next rows every
 /// this many steps along `k`.
