@@ -66,12 +66,16 @@ impl Isa {
         false
     }
 
-    /// `f32` values a register holds: the narrowest panel.
+    /// `f32` values a register holds: the narrowest panel. Taken from the kernel's own vector
+    /// types, so the panels' width and the kernel's registers cannot disagree.
     fn lanes(self) -> usize {
-        match self {
-            Isa::Avx512 => 16,
-            Isa::Avx2 => 8,
-        }
+        #[cfg(target_arch = "x86_64")]
+        return match self {
+            Isa::Avx512 => <vector::Avx512 as vector::Vector>::LANES,
+            Isa::Avx2 => <vector::Avx2 as vector::Vector>::LANES,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("neither instruction set exists off x86-64")
     }
 
     /// True when outputs of `n` columns are a whole number of registers.
@@ -108,11 +112,12 @@ impl Panels {
     /// (a packed matrix fills exactly the space of the dense one, so the load holds one copy of
     /// the weights and one matrix more); only where [`applies`].
     pub fn pack(dense: Vec<f32>, count: usize, k: usize, n: usize) -> Self {
-        assert!(applies(n), "the panel kernel does not apply");
-        Panels::pack_for(Isa::detect().expect("the kernel applies"), dense, count, k, n)
+        let isa = Isa::detect().expect("the panel kernel does not apply: no AVX-512, nor AVX2 with FMA");
+        Panels::pack_for(isa, dense, count, k, n)
     }
 
-    /// [`Panels::pack`] for the kernel of `isa`, which this CPU has.
+    /// [`Panels::pack`] for the kernel of `isa`, which this CPU has, with `n` a whole number of
+    /// its registers.
     fn pack_for(isa: Isa, mut dense: Vec<f32>, count: usize, k: usize, n: usize) -> Self {
         assert!(isa.supported() && isa.fits(n), "the {isa:?} kernel does not apply");
         assert_eq!(dense.len(), count * k * n, "weight size");
