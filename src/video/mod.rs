@@ -185,7 +185,8 @@ impl Video {
         // longer), else the container's.
         let duration =
             (stream.duration() > 0).then(|| seconds(stream.duration() as f64, time_base)).or_else(|| {
-                (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE))
+                let microseconds = ffmpeg::Rational::new(1, ffmpeg::ffi::AV_TIME_BASE);
+                (ictx.duration() > 0).then(|| seconds(ictx.duration() as f64, microseconds))
             });
         let codec = stream.parameters().id().name().to_string();
         let container = ictx.format().name().to_string();
